@@ -1,0 +1,101 @@
+"""The orchestrator's command line: arguments, --check, and the ROS-free engine run."""
+
+import argparse
+import asyncio
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+
+from omega_orchestrator.core.errors import RegistryError
+from omega_orchestrator.core.graph import start_waves
+from omega_orchestrator.core.registry import load_registry, Registry
+from omega_orchestrator.runtime.logs import LogSettings
+
+DEFAULT_LOG_DIR = os.environ.get('OMEGA_LOG_DIR', 'logs')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m omega_orchestrator`."""
+    parser = argparse.ArgumentParser(
+        prog='omega_orchestrator',
+        description='Start, watch and restart the services of a JSON registry.')
+    parser.add_argument('--registry', required=True, help='the service registry JSON file')
+    parser.add_argument('--check', action='store_true',
+                        help='validate the registry, print the start order and exit')
+    parser.add_argument('--log-dir', default=DEFAULT_LOG_DIR,
+                        help='where service logs and services.log go '
+                             '(default: $OMEGA_LOG_DIR or ./logs)')
+    parser.add_argument('--log-max-bytes', type=int, default=10 * 1024 * 1024,
+                        help='rotate a service log past this size (default 10 MB)')
+    parser.add_argument('--log-backups', type=int, default=5,
+                        help='rotated files kept per stream (default 5)')
+    parser.add_argument('--metrics-interval', type=float, default=2.0,
+                        help='seconds between CPU/RAM samples (default 2)')
+    parser.add_argument('--no-ros', action='store_true',
+                        help='run the engine without the ROS 2 node')
+    return parser
+
+
+def describe_plan(registry: Registry) -> str:
+    """What would start, in order, as printed by --check."""
+    deps = {s.name: s.depends_on for s in registry.services}
+    auto = [s.name for s in registry.services if s.autostart]
+    lines = [f'{registry.path}: {len(registry.services)} service(s), valid.']
+    lines.append(f'Start order ({len(auto)} autostart):' if auto else 'Nothing autostarts.')
+    for number, wave in enumerate(start_waves(deps, auto), 1):
+        for name in wave:
+            spec = registry.get(name)
+            assert spec is not None
+            check = spec.health.label if spec.health else 'no health check'
+            lines.append(f'  {number}. {name}: {" ".join([spec.cmd, *spec.args])} '
+                         f'[{spec.type}, restart {spec.restart_policy}, {check}]')
+    manual = [s.name for s in registry.services if not s.autostart]
+    if manual:
+        lines.append('Manual start only: ' + ', '.join(manual))
+    return '\n'.join(lines)
+
+
+def load_or_exit(path: str) -> Registry:
+    """Load the registry, or print every problem and exit with status 2."""
+    try:
+        return load_registry(path)
+    except RegistryError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def setup_logging(log_dir: str) -> None:
+    """The orchestrator's own log: LOG_DIR/services.log (rotated) and stderr."""
+    os.makedirs(log_dir, exist_ok=True)
+    fmt = logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s')
+    to_file = logging.handlers.RotatingFileHandler(
+        os.path.join(log_dir, 'services.log'), maxBytes=10 * 1024 * 1024, backupCount=5)
+    to_stderr = logging.StreamHandler()
+    root = logging.getLogger('omega_orchestrator')
+    for handler in (to_file, to_stderr):
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def log_settings(args: argparse.Namespace) -> LogSettings:
+    """Log settings from the command line."""
+    return LogSettings(log_dir=args.log_dir, max_bytes=args.log_max_bytes,
+                       backups=args.log_backups)
+
+
+async def run_engine(registry: Registry, args: argparse.Namespace) -> None:
+    """Run the engine alone until SIGINT/SIGTERM, then stop everything in order."""
+    from omega_orchestrator.runtime.supervisor import Supervisor
+    supervisor = Supervisor(registry, log_settings(args),
+                            metrics_interval=args.metrics_interval)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await supervisor.start_all()
+    await stop.wait()
+    logging.getLogger('omega_orchestrator').info('shutting down: stopping all services')
+    await supervisor.close()

@@ -1,0 +1,1 @@
+"""The pure core: decisions only. Imports nothing but the standard library."""

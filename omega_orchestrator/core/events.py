@@ -1,0 +1,72 @@
+"""What happens to a service: requests from operators and facts reported by the runtime."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartRequested:
+    """An operator (or autostart) asks for the service to run."""
+
+    reason: str = 'start requested'
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopRequested:
+    """An operator asks for the service to stop and stay stopped; force = SIGKILL at once."""
+
+    force: bool = False
+    reason: str = 'stop requested'
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestartRequested:
+    """An operator asks for stop-then-start."""
+
+    reason: str = 'restart requested'
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spawned:
+    """The runtime started the process."""
+
+    pid: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpawnFailed:
+    """The runtime could not start the process (not found, not executable, bad working_dir)."""
+
+    error: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exited:
+    """The process ended: exit code, or the signal that killed it."""
+
+    pid: int
+    code: int | None = None
+    signal: int | None = None
+
+    @property
+    def success(self) -> bool:
+        """True for a clean exit 0."""
+        return self.code == 0 and self.signal is None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerFired:
+    """A timer the machine asked for has expired; `token` tells stale timers apart."""
+
+    token: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class HealthReported:
+    """The result of one health probe."""
+
+    ok: bool
+    message: str
+
+
+Event = (StartRequested | StopRequested | RestartRequested | Spawned | SpawnFailed | Exited
+         | TimerFired | HealthReported)

@@ -1,0 +1,244 @@
+"""ServiceMachine: the lifecycle of one service, and the only writer of its state.
+
+`handle(event, now)` applies one event at monotonic time `now` and returns the commands the
+runtime must execute. Each edge is commented `# FROM -> TO` and has a test of its own.
+"""
+
+from dataclasses import dataclass, replace
+import random
+from typing import Callable
+
+from omega_orchestrator.core import commands as cmd
+from omega_orchestrator.core import events as ev
+from omega_orchestrator.core.errors import WrongStateError
+from omega_orchestrator.core.policy import after_exit, CrashHistory
+from omega_orchestrator.core.registry import ServiceSpec
+from omega_orchestrator.core.states import ServiceState as S
+
+
+@dataclass(frozen=True, kw_only=True)
+class Health:
+    """The latest health verdict of a service."""
+
+    checked: bool = False
+    healthy: bool = False
+    message: str = ''
+    checked_at: float | None = None
+    failures: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class MachineView:
+    """An immutable picture of one machine; times are monotonic seconds."""
+
+    name: str
+    state: S
+    pid: int | None = None
+    message: str = ''
+    restart_count: int = 0
+    crash_count: int = 0
+    last_exit_code: int | None = None
+    last_exit_signal: int | None = None
+    started_at: float | None = None
+    last_restart_at: float | None = None
+    last_change_at: float | None = None
+    next_restart_at: float | None = None
+    health: Health = Health()
+
+
+class ServiceMachine:
+    """The state machine of one service. Requests that make no sense raise WrongStateError."""
+
+    def __init__(self, spec: ServiceSpec, rng: Callable[[], float] | None = None) -> None:
+        self.spec = spec
+        self._rng = rng or random.random
+        self._view = MachineView(name=spec.name, state=S.STOPPED)
+        self._history = CrashHistory()
+        self._timer = 0              # token of the pending timer; 0 = none
+        self._then_start = False     # a restart is waiting for the stop to finish
+
+    @property
+    def view(self) -> MachineView:
+        """The current immutable picture."""
+        return self._view
+
+    @property
+    def state(self) -> S:
+        """The current state."""
+        return self._view.state
+
+    def handle(self, event: ev.Event, now: float) -> list[cmd.Command]:
+        """Apply `event` at monotonic time `now`; return the commands to execute."""
+        handler = getattr(self, '_on_' + type(event).__name__)
+        return handler(event, now)
+
+    # -- operator requests ------------------------------------------------------------------
+
+    def _on_StartRequested(self, event: ev.StartRequested, now: float) -> list[cmd.Command]:
+        state = self.state
+        if state in (S.STARTING, S.RUNNING):
+            raise WrongStateError(f"'{self.spec.name}' is already {state.value}")
+        if state is S.STOPPING:
+            raise WrongStateError(f"'{self.spec.name}' is stopping; restart it instead")
+        # STOPPED | EXITED | CRASHED | FAILED | BACKOFF | COOLDOWN -> STARTING
+        self._history = CrashHistory()
+        out: list[cmd.Command] = [cmd.CancelTimer()] if self._timer else []
+        self._timer = 0
+        return out + self._begin_start(now, event.reason, counts_as_restart=False)
+
+    def _on_StopRequested(self, event: ev.StopRequested, now: float) -> list[cmd.Command]:
+        state = self.state
+        self._then_start = False
+        if state in (S.STARTING, S.RUNNING):
+            # RUNNING | STARTING -> STOPPING
+            return self._begin_stop(now, event.reason, event.force)
+        if state is S.STOPPING:
+            # STOPPING -> STOPPING: a forced stop escalates at once
+            return [cmd.SignalGroup(signal='SIGKILL')] if event.force else []
+        if state in (S.BACKOFF, S.COOLDOWN):
+            # BACKOFF | COOLDOWN -> STOPPED: the pending restart is cancelled
+            self._timer = 0
+            return [cmd.CancelTimer()] + self._move(S.STOPPED, now, event.reason,
+                                                    next_restart_at=None)
+        if state in (S.CRASHED, S.FAILED, S.EXITED):
+            # CRASHED | FAILED | EXITED -> STOPPED: acknowledged; leftovers are swept
+            return [cmd.Sweep()] + self._move(S.STOPPED, now, event.reason)
+        raise WrongStateError(f"'{self.spec.name}' is not running")
+
+    def _on_RestartRequested(self, event: ev.RestartRequested, now: float) -> list[cmd.Command]:
+        state = self.state
+        if state in (S.STARTING, S.RUNNING):
+            # RUNNING | STARTING -> STOPPING, then STARTING once the process is gone
+            out = self._begin_stop(now, event.reason, force=False)
+            self._then_start = True
+            return out
+        if state is S.STOPPING:
+            # STOPPING -> STOPPING: start again once the stop completes
+            self._then_start = True
+            return []
+        return self._on_StartRequested(ev.StartRequested(reason=event.reason), now)
+
+    # -- runtime facts ------------------------------------------------------------------------
+
+    def _on_Spawned(self, event: ev.Spawned, now: float) -> list[cmd.Command]:
+        if self.state is not S.STARTING:
+            return []
+        # STARTING -> RUNNING (no readiness probe yet: spawned means running)
+        return self._move(S.RUNNING, now, f'started with pid {event.pid}', pid=event.pid,
+                          started_at=now, message='') + self._probe_commands(start=True)
+
+    def _on_SpawnFailed(self, event: ev.SpawnFailed, now: float) -> list[cmd.Command]:
+        if self.state is not S.STARTING:
+            return []
+        # STARTING -> FAILED: the command could not be started; waits for an operator
+        return self._move(S.FAILED, now, f'spawn failed: {event.error}', pid=None,
+                          message=f'spawn failed: {event.error}')
+
+    def _on_Exited(self, event: ev.Exited, now: float) -> list[cmd.Command]:
+        view = self._view
+        if view.pid != event.pid or self.state not in (S.STARTING, S.RUNNING, S.STOPPING):
+            return []
+        how = _describe_exit(event)
+        ran_for = now - view.started_at if view.started_at is not None else 0.0
+        self._view = replace(view, pid=None, started_at=None, last_exit_code=event.code,
+                             last_exit_signal=event.signal, health=Health())
+        out: list[cmd.Command] = self._probe_commands(start=False)
+        if self.state is S.STOPPING:
+            return out + self._finish_stop(now, how)
+        if not event.success:
+            self._view = replace(self._view, crash_count=self._view.crash_count + 1)
+        decision, self._history = after_exit(
+            self.spec.restart, self.spec.restart_policy, self._history, success=event.success,
+            oneshot=self.spec.oneshot, ran_for=ran_for, now=now, rng=self._rng)
+        if not (self.spec.oneshot and event.success):
+            out.append(cmd.Sweep())
+        reason = f'{how}; {decision.why}'
+        if decision.action == 'done':
+            # RUNNING -> EXITED (success) | CRASHED (failure, policy does not restart)
+            target = S.EXITED if event.success else S.CRASHED
+            return out + self._move(target, now, reason, message=reason)
+        if decision.action == 'give_up':
+            # RUNNING -> FAILED: out of retries; waits for an operator
+            return out + self._move(S.FAILED, now, reason, message=reason)
+        if decision.action == 'restart' and decision.delay == 0:
+            # RUNNING -> STARTING: the first restart after a stable run is immediate
+            return out + self._begin_start(now, reason, counts_as_restart=True)
+        # RUNNING -> BACKOFF | COOLDOWN: a timer brings it back to STARTING
+        target = S.COOLDOWN if decision.action == 'cooldown' else S.BACKOFF
+        self._timer += 1
+        out.append(cmd.StartTimer(delay=decision.delay, token=self._timer))
+        return out + self._move(target, now, reason, message=reason,
+                                next_restart_at=now + decision.delay)
+
+    def _on_TimerFired(self, event: ev.TimerFired, now: float) -> list[cmd.Command]:
+        if event.token != self._timer or self._timer == 0:
+            return []
+        if self.state in (S.BACKOFF, S.COOLDOWN):
+            # BACKOFF | COOLDOWN -> STARTING
+            return self._begin_start(now, f'{self.state.value} over', counts_as_restart=True)
+        if self.state is S.STOPPING:
+            # STOPPING -> STOPPING: the grace period is over; escalate to SIGKILL
+            self._view = replace(self._view, message=(
+                f'did not stop within {self.spec.stop.timeout:g} s; sent SIGKILL'))
+            return [cmd.SignalGroup(signal='SIGKILL')]
+        return []
+
+    def _on_HealthReported(self, event: ev.HealthReported, now: float) -> list[cmd.Command]:
+        if self.state is not S.RUNNING:
+            return []
+        old = self._view.health
+        failures = 0 if event.ok else old.failures + 1
+        probe = self.spec.health
+        threshold = probe.failure_threshold if probe else 1
+        healthy = event.ok or (old.healthy and failures < threshold)
+        self._view = replace(self._view, health=Health(
+            checked=True, healthy=healthy, message=event.message, checked_at=now,
+            failures=failures))
+        return []
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _begin_start(self, now: float, reason: str, *,
+                     counts_as_restart: bool) -> list[cmd.Command]:
+        view = self._view
+        if counts_as_restart:
+            self._view = replace(view, restart_count=view.restart_count + 1,
+                                 last_restart_at=now)
+        return self._move(S.STARTING, now, reason, next_restart_at=None) + [cmd.Spawn()]
+
+    def _begin_stop(self, now: float, reason: str, force: bool) -> list[cmd.Command]:
+        signal = 'SIGKILL' if force else self.spec.stop.signal
+        out: list[cmd.Command] = [cmd.SignalGroup(signal=signal)]
+        if not force:
+            self._timer += 1
+            out.append(cmd.StartTimer(delay=self.spec.stop.timeout, token=self._timer))
+        return self._move(S.STOPPING, now, f'{reason} ({signal})') + out
+
+    def _finish_stop(self, now: float, how: str) -> list[cmd.Command]:
+        out: list[cmd.Command] = [cmd.Sweep()]
+        if self._timer:
+            out.append(cmd.CancelTimer())
+            self._timer = 0
+        if self._then_start:
+            # STOPPING -> STARTING: the second half of an operator's restart
+            self._then_start = False
+            self._history = CrashHistory()
+            return out + self._begin_start(now, f'{how}; restarting', counts_as_restart=True)
+        # STOPPING -> STOPPED
+        return out + self._move(S.STOPPED, now, f'stopped ({how})')
+
+    def _probe_commands(self, *, start: bool) -> list[cmd.Command]:
+        if self.spec.health is None:
+            return []
+        return [cmd.StartProbes()] if start else [cmd.StopProbes()]
+
+    def _move(self, target: S, now: float, reason: str, **changes: object) -> list[cmd.Command]:
+        source = self.state
+        self._view = replace(self._view, state=target, last_change_at=now, **changes)
+        return [cmd.Transitioned(from_state=source.value, to_state=target.value, reason=reason)]
+
+
+def _describe_exit(event: ev.Exited) -> str:
+    if event.signal is not None:
+        return f'killed by signal {event.signal}'
+    return f'exited with code {event.code}'

@@ -1,0 +1,125 @@
+"""Checks one JSON object against a field table; every problem names where it was found."""
+
+import difflib
+import re
+from typing import Any
+
+from omega_orchestrator.core.registry_model import Field, OBJECTS
+
+_KIND_NAMES = {
+    'string': 'a string', 'integer': 'an integer', 'number': 'a number',
+    'boolean': 'true or false', 'array': 'a list', 'map': 'an object of strings',
+    'object': 'an object',
+}
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    if kind == 'string':
+        return isinstance(value, str)
+    if kind == 'integer':
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == 'number':
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == 'boolean':
+        return isinstance(value, bool)
+    if kind == 'array':
+        return isinstance(value, list)
+    return isinstance(value, dict)   # map and object
+
+
+def did_you_mean(word: str, options: list[str] | tuple[str, ...]) -> str:
+    """A ' (did you mean 'x'?)' hint, or '' when nothing is close."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ''
+
+
+def check_object(raw: Any, table: str, where: str, problems: list[str]) -> dict[str, Any]:
+    """Validate `raw` against OBJECTS[table]; return known keys with defaults filled in.
+
+    Problems are appended as '<where> field '<key>': <what is wrong>'.
+    """
+    fields = OBJECTS[table]
+    if not isinstance(raw, dict):
+        problems.append(f'{where}: must be an object, got {type(raw).__name__}')
+        return {}
+    known = {f.name: f for f in fields}
+    for key in raw:
+        if key not in known:
+            problems.append(f"{where}: unknown field '{key}'{did_you_mean(key, list(known))}")
+    values: dict[str, Any] = {}
+    for field in fields:
+        if field.name not in raw:
+            if field.required:
+                problems.append(f"{where} field '{field.name}': is required")
+            values[field.name] = None if field.required else field.default
+            continue
+        values[field.name] = check_value(field, raw[field.name], where, problems)
+    return values
+
+
+def check_value(field: Field, value: Any, where: str, problems: list[str]) -> Any:
+    """Validate one value; return it (lists become tuples) or the default when it is bad."""
+    place = f"{where} field '{field.name}'"
+    fallback = None if field.required else field.default
+    if value is None:
+        if field.nullable:
+            return None
+        problems.append(f'{place}: must not be null')
+        return fallback
+    kinds = (field.kind,) + field.alt_kinds
+    if not any(_is_kind(value, k) for k in kinds):
+        wanted = ' or '.join(_KIND_NAMES[k] for k in kinds)
+        problems.append(f'{place}: must be {wanted}, got {_describe(value)}')
+        return fallback
+    before = len(problems)
+    if isinstance(value, str):
+        _check_string(field, value, place, problems)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        _check_number(field, value, place, problems)
+    elif isinstance(value, list):
+        return _check_items(field, value, place, problems)
+    elif isinstance(value, dict) and field.kind == 'map':
+        for key, item in value.items():
+            if not isinstance(item, str):
+                problems.append(f"{place}: value of '{key}' must be a string, "
+                                f'got {_describe(item)}')
+        return dict(value) if len(problems) == before else fallback
+    return value if len(problems) == before else fallback
+
+
+def _check_string(field: Field, value: str, place: str, problems: list[str]) -> None:
+    if field.choices and value not in field.choices:
+        problems.append(f"{place}: unknown value '{value}'{did_you_mean(value, field.choices)}; "
+                        f"expected one of {', '.join(field.choices)}")
+    if field.pattern and not re.match(field.pattern, value):
+        problems.append(f"{place}: '{value}' is not allowed: use 1-64 letters, digits, '_', "
+                        "'-' or '.', not starting with '.' or '-' (no path separators)")
+    if not field.choices and not field.pattern and field.name in ('cmd', 'name') and not value:
+        problems.append(f'{place}: must not be empty')
+
+
+def _check_number(field: Field, value: float, place: str, problems: list[str]) -> None:
+    if field.minimum is None:
+        return
+    if value < field.minimum or (field.exclusive_minimum and value == field.minimum):
+        relation = 'greater than' if field.exclusive_minimum else 'at least'
+        problems.append(f'{place}: must be {relation} {field.minimum:g}, got {value}')
+
+
+def _check_items(field: Field, value: list, place: str, problems: list[str]) -> tuple:
+    if field.items != 'string':
+        return tuple(value)
+    bad = [i for i, item in enumerate(value) if not isinstance(item, str)]
+    for index in bad:
+        problems.append(f'{place}[{index}]: must be a string, got {_describe(value[index])}')
+    return tuple(value) if not bad else tuple(field.default or ())
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return 'null'
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (dict, list)):
+        return 'an object' if isinstance(value, dict) else 'a list'
+    return f'{type(value).__name__} {value!r}'

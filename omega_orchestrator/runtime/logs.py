@@ -1,0 +1,159 @@
+"""Service output: pipes -> size-rotated files + an in-memory tail of recent lines per stream.
+
+Reading is driven by the event loop (add_reader on non-blocking pipes) and takes at most one
+chunk per wake-up, so a service that writes very fast cannot starve supervision of the others;
+rotation keeps disk use bounded at (backups + 1) x max_bytes per stream.
+"""
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+import os
+from typing import Callable, IO
+
+CHUNK = 65536
+MAX_LINE = 4096          # longer lines are cut in the in-memory tail (files keep them whole)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogSettings:
+    """Where logs go and how much of them is kept."""
+
+    log_dir: str
+    max_bytes: int = 10 * 1024 * 1024
+    backups: int = 5
+    tail_lines: int = 1000
+
+
+class RotatingFile:
+    """An append-only file that rolls over to name.1 .. name.N when it grows past max_bytes."""
+
+    def __init__(self, path: str, max_bytes: int, backups: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._file: IO[bytes] = open(path, 'ab', buffering=0)
+        self._size = self._file.tell()
+
+    def write(self, data: bytes) -> None:
+        """Append data, rotating first when it would not fit."""
+        if self._size and self._size + len(data) > self.max_bytes:
+            self._rotate()
+        self._file.write(data)
+        self._size += len(data)
+
+    def _rotate(self) -> None:
+        self._file.close()
+        if self.backups > 0:
+            for index in range(self.backups - 1, 0, -1):
+                older = f'{self.path}.{index}'
+                if os.path.exists(older):
+                    os.replace(older, f'{self.path}.{index + 1}')
+            os.replace(self.path, f'{self.path}.1')
+        self._file = open(self.path, 'wb', buffering=0)
+        self._size = 0
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
+class StreamLog:
+    """One stream (stdout or stderr) of one service: the file, the tail and listeners."""
+
+    def __init__(self, path: str, settings: LogSettings) -> None:
+        self.file = RotatingFile(path, settings.max_bytes, settings.backups)
+        self.tail: deque[str] = deque(maxlen=settings.tail_lines)
+        self._partial = b''
+        self.listeners: list[Callable[[str], None]] = []
+
+    def feed(self, data: bytes) -> None:
+        """Take bytes read from the pipe."""
+        self.file.write(data)
+        lines = (self._partial + data).split(b'\n')
+        self._partial = lines.pop()
+        if len(self._partial) > MAX_LINE:
+            lines.append(self._partial)
+            self._partial = b''
+        for raw in lines:
+            self._add_line(raw)
+
+    def flush_partial(self) -> None:
+        """The pipe closed: a last line without a newline still counts."""
+        if self._partial:
+            self._add_line(self._partial)
+            self._partial = b''
+
+    def _add_line(self, raw: bytes) -> None:
+        line = raw[:MAX_LINE].decode('utf-8', errors='replace').rstrip('\r')
+        self.tail.append(line)
+        for listener in list(self.listeners):
+            listener(line)
+
+
+class ServiceLogs:
+    """stdout and stderr of one service, kept across restarts."""
+
+    def __init__(self, name: str, settings: LogSettings) -> None:
+        os.makedirs(settings.log_dir, exist_ok=True)
+        self.streams = {
+            stream: StreamLog(os.path.join(settings.log_dir, f'{name}.{stream}.log'), settings)
+            for stream in ('stdout', 'stderr')}
+
+    def lines(self, stream: str, count: int) -> list[str]:
+        """The last `count` lines of a stream."""
+        tail = self.streams[stream].tail
+        return list(tail)[-count:] if count > 0 else []
+
+    def attach(self, loop: asyncio.AbstractEventLoop, stdout: IO[bytes],
+               stderr: IO[bytes]) -> Callable[[], None]:
+        """Pump a new process's pipes into the logs until they close.
+
+        Returns drain(): reads what is already buffered in both pipes, e.g. once the process
+        has exited, so its last lines are in the tail before the exit is reported.
+        """
+        drains = [_pump(loop, pipe, self.streams[stream])
+                  for stream, pipe in (('stdout', stdout), ('stderr', stderr))]
+
+        def drain_all() -> None:
+            for drain in drains:
+                drain()
+        return drain_all
+
+    def close(self) -> None:
+        """Close the files."""
+        for stream in self.streams.values():
+            stream.file.close()
+
+
+def _pump(loop: asyncio.AbstractEventLoop, pipe: IO[bytes],
+          log: StreamLog) -> Callable[[], None]:
+    fd = pipe.fileno()
+    closed = False
+
+    def readable() -> bool:
+        nonlocal closed
+        if closed:
+            return False
+        try:
+            data = os.read(fd, CHUNK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b''
+        if data:
+            log.feed(data)
+            return True
+        closed = True
+        loop.remove_reader(fd)
+        pipe.close()
+        log.flush_partial()
+        return False
+
+    def drain() -> None:
+        for _ in range(16):      # at most 1 MiB at once: a chatty survivor cannot stall us
+            if not readable():
+                return
+
+    loop.add_reader(fd, readable)
+    return drain

@@ -1,0 +1,89 @@
+"""Health probes: tcp, http and exec, each bounded by its timeout; pluggable by kind.
+
+A probe is `async def probe(spec: ProbeSpec, service: ServiceSpec) -> (ok, message)`.
+The ROS layer registers the ros_* kinds; without it they report that ROS is not available.
+"""
+
+import asyncio
+import os
+from typing import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from omega_orchestrator.core.registry import ProbeSpec, ServiceSpec
+from omega_orchestrator.runtime import process
+
+ProbeResult = tuple[bool, str]
+Probe = Callable[[ProbeSpec, ServiceSpec], Awaitable[ProbeResult]]
+
+
+async def tcp_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
+    """Healthy when host:port accepts a TCP connection."""
+    _, writer = await asyncio.open_connection(spec.host, spec.port)
+    writer.close()
+    await writer.wait_closed()
+    return True, f'port {spec.port} accepts connections'
+
+
+async def http_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
+    """Healthy when GET url answers with the expected status."""
+    url = urlsplit(spec.url or '')
+    host, port = url.hostname or '127.0.0.1', url.port or 80
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        target = (url.path or '/') + (f'?{url.query}' if url.query else '')
+        writer.write(f'GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\n'
+                     'User-Agent: omega-orchestrator\r\nConnection: close\r\n\r\n'.encode())
+        await writer.drain()
+        status_line = (await reader.readline()).decode('latin-1').strip()
+    finally:
+        writer.close()
+    parts = status_line.split(' ', 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        return False, f'not an HTTP answer: {status_line[:80]!r}'
+    status = int(parts[1])
+    if status != spec.expect_status:
+        return False, f'HTTP {status}, expected {spec.expect_status}'
+    return True, f'HTTP {status}'
+
+
+async def exec_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
+    """Healthy when the command exits 0 within the timeout."""
+    loop = asyncio.get_running_loop()
+    env = dict(os.environ, **dict(service.env))
+    proc = process.spawn([spec.cmd or ''] + list(spec.args), cwd=service.working_dir, env=env,
+                         capture=False)
+    done: asyncio.Future = loop.create_future()
+    process.watch_exit(loop, proc, lambda code, sig: done.set_result((code, sig)))
+    try:
+        code, sig = await asyncio.shield(done)
+    except asyncio.CancelledError:
+        process.signal_group(proc.pid, 'SIGKILL')
+        raise
+    if code == 0:
+        return True, 'check command exited 0'
+    return False, f'check command exited with code {code}' if sig is None else \
+        f'check command killed by signal {sig}'
+
+
+async def unavailable_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
+    """Stand-in for ROS probes when the engine runs without the ROS node."""
+    return False, f'{spec.label} needs the ROS node (run without --no-ros)'
+
+
+DEFAULT_PROBES: dict[str, Probe] = {
+    'tcp': tcp_probe, 'http': http_probe, 'exec': exec_probe,
+    'ros_core': unavailable_probe, 'ros_node': unavailable_probe,
+    'ros_topic': unavailable_probe,
+}
+
+
+async def run_probe(probe: Probe, spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
+    """Run one probe under its timeout; every failure becomes (False, message)."""
+    try:
+        return await asyncio.wait_for(probe(spec, service), timeout=spec.timeout)
+    except asyncio.TimeoutError:
+        return False, f'{spec.label}: no answer within {spec.timeout:g} s'
+    except process.SpawnError as exc:
+        return False, f'{spec.label}: {exc}'
+    except OSError as exc:
+        return False, f'{spec.label}: {exc.strerror or exc}'

@@ -1,0 +1,166 @@
+"""Spawning a service's process and ending it without leaving anything behind.
+
+Each service runs in a new session (its own process group). Exits are watched through a pidfd
+registered with the event loop, so a child's death wakes the loop at once (no polling).
+Every process carries an environment marker; with the orchestrator as child subreaper,
+descendants that escape the group are re-parented to us and found by that marker.
+"""
+
+import asyncio
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from typing import Callable
+
+import psutil
+
+MARKER_VAR = 'OMEGA_ORCHESTRATOR_MARKER'
+_PR_SET_CHILD_SUBREAPER = 36
+_owned_pids: set[int] = set()   # direct children spawned here; the orphan reaper skips them
+_owned_lock = threading.Lock()   # held from fork until the pid is recorded, and while reaping
+
+
+class SpawnError(Exception):
+    """The command could not be started; the message says why in an operator's words."""
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants re-parent to this process (Linux); False if unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def resolve_command(cmd: str, cwd: str, env: dict[str, str]) -> str:
+    """The executable to run: looked up in PATH, or relative to cwd when it has a slash."""
+    if not os.path.isdir(cwd):
+        raise SpawnError(f"working_dir '{cwd}' does not exist or is not a folder")
+    if '/' in cmd:
+        path = cmd if os.path.isabs(cmd) else os.path.join(cwd, cmd)
+        if not os.path.exists(path):
+            raise SpawnError(f"command '{cmd}' not found (looked at {path})")
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
+            raise SpawnError(f"command '{cmd}' is not executable")
+        return path
+    found = shutil.which(cmd, path=env.get('PATH', os.defpath))
+    if found is None:
+        raise SpawnError(f"command '{cmd}' not found in PATH")
+    return found
+
+
+def spawn(argv: list[str], *, cwd: str, env: dict[str, str],
+          capture: bool = True) -> subprocess.Popen:
+    """Start argv in a new session, stdout/stderr piped (or discarded); raise SpawnError."""
+    executable = resolve_command(argv[0], cwd, env)
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    try:
+        with _owned_lock:
+            proc = subprocess.Popen(
+                [executable] + argv[1:], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                stdout=output, stderr=output, start_new_session=True,
+                close_fds=True)
+            _owned_pids.add(proc.pid)
+    except OSError as exc:
+        raise SpawnError(f"cannot start '{argv[0]}': {exc.strerror or exc}") from None
+    for stream in (proc.stdout, proc.stderr) if capture else ():
+        os.set_blocking(stream.fileno(), False)
+    return proc
+
+
+def watch_exit(loop: asyncio.AbstractEventLoop, proc: subprocess.Popen,
+               on_exit: Callable[[int | None, int | None], None]) -> None:
+    """Call on_exit(code, signal) on the loop as soon as proc ends (pidfd, no polling)."""
+    pidfd = os.pidfd_open(proc.pid)
+
+    def ready() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(proc.pid, 0)
+        _owned_pids.discard(proc.pid)
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code
+        on_exit(code if code >= 0 else None, -code if code < 0 else None)
+
+    loop.add_reader(pidfd, ready)
+
+
+def signal_group(pgid: int, signame: str) -> bool:
+    """Send a signal to a whole process group; False when the group is already gone."""
+    try:
+        os.killpg(pgid, signal.Signals[signame])
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _has_marker(proc: psutil.Process, marker: str) -> bool:
+    try:
+        return proc.environ().get(MARKER_VAR) == marker
+    except (psutil.Error, OSError):
+        return False
+
+
+def find_escaped(marker: str, subreaper: bool) -> list[psutil.Process]:
+    """Live processes carrying `marker`: our re-parented orphans, or (fallback) any process."""
+    if subreaper:
+        candidates = [p for p in psutil.Process().children() if p.pid not in _owned_pids]
+    else:
+        candidates = [p for p in psutil.process_iter() if p.pid != os.getpid()]
+    found = []
+    for proc in candidates:
+        if _has_marker(proc, marker):
+            try:
+                found.extend(proc.children(recursive=True))
+            except psutil.Error:
+                pass
+            found.append(proc)
+    return found
+
+
+def sweep(pgid: int | None, marker: str, subreaper: bool) -> int:
+    """SIGKILL the group and every escaped process with the marker; return how many escaped.
+
+    Blocking (reads /proc): run it in a worker thread.
+    """
+    if pgid is not None:
+        signal_group(pgid, 'SIGKILL')
+    killed = 0
+    for _ in range(3):   # a process may fork while we look; look again until nothing is found
+        found = [p for p in find_escaped(marker, subreaper) if p.is_running()]
+        if not found:
+            break
+        for proc in found:
+            try:
+                proc.kill()
+                killed += 1
+            except psutil.Error:
+                pass
+        psutil.wait_procs(found, timeout=1.0)
+    reap_orphans()
+    return killed
+
+
+def reap_orphans() -> int:
+    """Collect exit statuses of re-parented orphans (never of processes spawned here)."""
+    reaped = 0
+    try:
+        children = psutil.Process().children()
+    except psutil.Error:
+        return 0
+    with _owned_lock:
+        for child in children:
+            if child.pid in _owned_pids:
+                continue
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    continue
+                pid, _ = os.waitpid(child.pid, os.WNOHANG)
+                reaped += pid != 0
+            except (psutil.Error, ChildProcessError, OSError):
+                pass
+    return reaped

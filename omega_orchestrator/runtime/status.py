@@ -1,0 +1,47 @@
+"""The immutable views the supervisor hands out: one service's status, one transition."""
+
+from dataclasses import dataclass
+
+from omega_orchestrator.core.machine import Health
+from omega_orchestrator.core.registry import ServiceSpec
+from omega_orchestrator.core.states import ServiceState
+from omega_orchestrator.runtime.metrics import Usage
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceStatus:
+    """Everything known about one service at one moment; times are wall-clock seconds."""
+
+    spec: ServiceSpec
+    state: ServiceState
+    pid: int | None
+    message: str
+    restart_count: int
+    crash_count: int
+    last_exit_code: int | None
+    last_exit_signal: int | None
+    uptime: float
+    last_restart: float | None
+    last_change: float | None
+    next_restart: float | None
+    health: Health
+    usage: Usage
+
+    @property
+    def name(self) -> str:
+        """The service's key."""
+        return self.spec.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransitionEvent:
+    """One state change, as published on the events topic."""
+
+    stamp: float
+    service: str
+    from_state: ServiceState
+    to_state: ServiceState
+    reason: str
+    exit_code: int | None = None
+    exit_signal: int | None = None
+    stderr_tail: tuple[str, ...] = ()

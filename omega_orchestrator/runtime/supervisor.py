@@ -1,0 +1,341 @@
+"""The supervisor: one ServiceMachine per service, executing their commands against the OS.
+
+Everything runs on one asyncio loop. Requests (start/stop/restart) are applied at once and
+answer when accepted; process exits (pidfd), timers and probe results come back as events.
+"""
+
+import asyncio
+import logging
+import os
+import secrets
+import subprocess
+import time
+from typing import Callable
+
+from omega_orchestrator.core import commands as cmd
+from omega_orchestrator.core import events as ev
+from omega_orchestrator.core.errors import ServiceNotFoundError
+from omega_orchestrator.core.graph import start_waves, stop_waves
+from omega_orchestrator.core.machine import ServiceMachine
+from omega_orchestrator.core.registry import Registry, ServiceSpec
+from omega_orchestrator.core.states import PROCESS_STATES, ServiceState, STOPPED_STATES
+from omega_orchestrator.runtime import process
+from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
+from omega_orchestrator.runtime.metrics import MetricsSampler, Usage
+from omega_orchestrator.runtime.probes import DEFAULT_PROBES, Probe, run_probe
+from omega_orchestrator.runtime.status import ServiceStatus, TransitionEvent
+
+log = logging.getLogger('omega_orchestrator')
+Listener = Callable[[TransitionEvent], None]
+CRASH_TAIL_LINES = 20
+DEPENDENCY_WAIT = 30.0
+
+
+class _Unit:
+    """The runtime side of one service: its machine, process, logs, timer, probe task."""
+
+    def __init__(self, spec: ServiceSpec, logs: ServiceLogs) -> None:
+        self.spec = spec
+        self.machine = ServiceMachine(spec)
+        self.logs = logs
+        self.proc: subprocess.Popen | None = None
+        self.pgid: int | None = None
+        self.marker = ''
+        self.generation = 0
+        self.drain: Callable[[], None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.probe_task: asyncio.Task | None = None
+        self.sweeps: set[asyncio.Future] = set()
+        self.usage = Usage()
+
+
+def _settled(unit: _Unit) -> bool:
+    """Up (running, or a oneshot that has exited 0) or given up: dependants may start."""
+    state = unit.machine.state
+    if unit.spec.oneshot:
+        return state not in PROCESS_STATES and state is not ServiceState.BACKOFF
+    return state not in (ServiceState.STARTING, ServiceState.BACKOFF)
+
+
+class Supervisor:
+    """Supervises the services of one registry."""
+
+    def __init__(self, registry: Registry, log_settings: LogSettings, *,
+                 probes: dict[str, Probe] | None = None, metrics_interval: float = 2.0) -> None:
+        self.registry = registry
+        self.log_settings = log_settings
+        self.probes = dict(DEFAULT_PROBES, **(probes or {}))
+        self.metrics_interval = metrics_interval
+        self._instance = secrets.token_hex(4)
+        self._units = {s.name: _Unit(s, ServiceLogs(s.name, log_settings))
+                       for s in registry.services}
+        self._listeners: list[Listener] = []
+        self._changed = asyncio.Event()
+        self._sampler = MetricsSampler()
+        self._metrics_task: asyncio.Task | None = None
+        self._subreaper = process.become_subreaper()
+        self._base_env = dict(os.environ)
+
+    # -- public API (call on the loop) ----------------------------------------------------------
+
+    def names(self) -> tuple[str, ...]:
+        """Service names in registry order."""
+        return tuple(self._units)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call listener(TransitionEvent) on every state change (on the loop; must not block)."""
+        self._listeners.append(listener)
+
+    def start(self, name: str, reason: str = 'start requested') -> ServiceStatus:
+        """Start a service; returns once accepted. Raises NotFound / WrongState errors."""
+        return self._request(name, ev.StartRequested(reason=reason))
+
+    def stop(self, name: str, force: bool = False,
+             reason: str = 'stop requested') -> ServiceStatus:
+        """Stop a service and keep it stopped; force = SIGKILL at once."""
+        return self._request(name, ev.StopRequested(force=force, reason=reason))
+
+    def restart(self, name: str, reason: str = 'restart requested') -> ServiceStatus:
+        """Stop (if running), then start again."""
+        return self._request(name, ev.RestartRequested(reason=reason))
+
+    def status(self, name: str) -> ServiceStatus:
+        """The current status of one service."""
+        return self._status(self._unit(name))
+
+    def snapshot(self) -> tuple[ServiceStatus, ...]:
+        """The current status of every service, in registry order."""
+        return tuple(self._status(u) for u in self._units.values())
+
+    def logs(self, name: str, stream: str, lines: int) -> list[str]:
+        """The last `lines` lines of a service's 'stdout' or 'stderr'."""
+        return self._unit(name).logs.lines(stream, lines)
+
+    async def start_all(self, wave_timeout: float = DEPENDENCY_WAIT) -> None:
+        """Start the autostart services in dependency order.
+
+        A wave starts once the one before it is up (running; a oneshot: exited 0) or has
+        failed, or after wave_timeout seconds, so one stuck service cannot block the rest.
+        """
+        self._ensure_metrics()
+        auto = [s.name for s in self.registry.services if s.autostart]
+        for wave in start_waves({n: u.spec.depends_on for n, u in self._units.items()}, auto):
+            for name in wave:
+                if self._unit(name).machine.state not in PROCESS_STATES:
+                    self.start(name, reason='autostart')
+            units = [self._unit(n) for n in wave]
+            try:
+                await self.wait_for(lambda: all(_settled(u) for u in units), wave_timeout)
+            except asyncio.TimeoutError:
+                late = [u.spec.name for u in units if not _settled(u)]
+                log.warning('still not up after %g s: %s; starting the next services anyway',
+                            wave_timeout, ', '.join(late))
+
+    async def stop_all(self, timeout: float | None = None) -> None:
+        """Stop every service, dependants first; each wave is stopped concurrently."""
+        deps = {n: u.spec.depends_on for n, u in self._units.items()}
+        for wave in stop_waves(deps):
+            for name in wave:
+                if self._unit(name).machine.state not in STOPPED_STATES:
+                    self.stop(name, reason='orchestrator shutting down')
+            await asyncio.gather(*(self.wait_stopped(n, timeout) for n in wave))
+
+    async def wait_stopped(self, name: str, timeout: float | None = None) -> None:
+        """Wait until the service has no process and its sweep has finished."""
+        unit = self._unit(name)
+        await self.wait_for(lambda: unit.machine.state not in PROCESS_STATES, timeout)
+        if unit.sweeps:
+            await asyncio.wait_for(asyncio.gather(*unit.sweeps), timeout)
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float | None = None) -> None:
+        """Wait until predicate() is true; it is re-checked after every change."""
+        async def waiter() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+        await asyncio.wait_for(waiter(), timeout)
+
+    async def close(self) -> None:
+        """Stop everything and release files and tasks."""
+        await self.stop_all()
+        if self._metrics_task:
+            self._metrics_task.cancel()
+        for unit in self._units.values():
+            unit.logs.close()
+
+    # -- events in ------------------------------------------------------------------------------
+
+    def _request(self, name: str, event: ev.Event) -> ServiceStatus:
+        unit = self._unit(name)
+        self._apply(unit, event)
+        return self._status(unit)
+
+    def _apply(self, unit: _Unit, event: ev.Event) -> None:
+        for command in unit.machine.handle(event, time.monotonic()):
+            self._execute(unit, command, event)
+        self._changed.set()
+
+    def _unit(self, name: str) -> _Unit:
+        unit = self._units.get(name)
+        if unit is None:
+            raise ServiceNotFoundError(name)
+        return unit
+
+    # -- commands out ---------------------------------------------------------------------------
+
+    def _execute(self, unit: _Unit, command: cmd.Command, cause: ev.Event) -> None:
+        if isinstance(command, cmd.Spawn):
+            self._spawn(unit)
+        elif isinstance(command, cmd.SignalGroup):
+            if unit.pgid is not None:
+                process.signal_group(unit.pgid, command.signal)
+        elif isinstance(command, cmd.Sweep):
+            self._sweep(unit)
+        elif isinstance(command, cmd.StartTimer):
+            self._set_timer(unit, command)
+        elif isinstance(command, cmd.CancelTimer):
+            self._cancel_timer(unit)
+        elif isinstance(command, cmd.StartProbes):
+            self._start_probes(unit)
+        elif isinstance(command, cmd.StopProbes):
+            self._stop_probes(unit)
+        elif isinstance(command, cmd.Transitioned):
+            self._announce(unit, command, cause)
+
+    def _spawn(self, unit: _Unit) -> None:
+        spec = unit.spec
+        unit.generation += 1
+        unit.marker = f'{self._instance}:{spec.name}:{unit.generation}'
+        env = dict(self._base_env, **dict(spec.env))
+        env[process.MARKER_VAR] = unit.marker
+        if spec.type == 'python':
+            env.setdefault('PYTHONUNBUFFERED', '1')
+        try:
+            proc = process.spawn([spec.cmd, *spec.args], cwd=spec.working_dir, env=env)
+        except process.SpawnError as exc:
+            self._apply(unit, ev.SpawnFailed(error=str(exc)))
+            return
+        loop = asyncio.get_running_loop()
+        unit.proc, unit.pgid = proc, proc.pid
+        unit.drain = unit.logs.attach(loop, proc.stdout, proc.stderr)
+        process.watch_exit(loop, proc, lambda code, sig: self._on_exit(unit, proc, code, sig))
+        self._apply(unit, ev.Spawned(pid=proc.pid))
+
+    def _on_exit(self, unit: _Unit, proc: subprocess.Popen, code: int | None,
+                 sig: int | None) -> None:
+        if unit.proc is proc and unit.drain is not None:
+            unit.drain()     # the last lines belong in the tail before the exit is reported
+        self._apply(unit, ev.Exited(pid=proc.pid, code=code, signal=sig))
+
+    def _sweep(self, unit: _Unit) -> None:
+        pgid, marker = unit.pgid, unit.marker
+        if pgid is None and not marker:
+            return
+        if pgid is not None:
+            process.signal_group(pgid, 'SIGKILL')
+        unit.pgid = None
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, process.sweep, None, marker, self._subreaper)
+        unit.sweeps.add(future)
+
+        def done(fut: asyncio.Future) -> None:
+            unit.sweeps.discard(fut)
+            if not fut.cancelled() and fut.exception() is None and fut.result():
+                log.warning('%s: killed %d escaped descendant(s)', unit.spec.name, fut.result())
+            self._changed.set()
+        future.add_done_callback(done)
+
+    def _set_timer(self, unit: _Unit, command: cmd.StartTimer) -> None:
+        self._cancel_timer(unit)
+        token = command.token
+        unit.timer = asyncio.get_running_loop().call_later(
+            command.delay, lambda: self._apply(unit, ev.TimerFired(token=token)))
+
+    def _cancel_timer(self, unit: _Unit) -> None:
+        if unit.timer is not None:
+            unit.timer.cancel()
+            unit.timer = None
+
+    def _start_probes(self, unit: _Unit) -> None:
+        self._stop_probes(unit)
+        unit.probe_task = asyncio.get_running_loop().create_task(self._probe_loop(unit))
+
+    def _stop_probes(self, unit: _Unit) -> None:
+        if unit.probe_task is not None:
+            unit.probe_task.cancel()
+            unit.probe_task = None
+
+    async def _probe_loop(self, unit: _Unit) -> None:
+        spec = unit.spec.health
+        assert spec is not None
+        probe = self.probes[spec.kind]
+        await asyncio.sleep(min(1.0, spec.interval))
+        while True:
+            ok, message = await run_probe(probe, spec, unit.spec)
+            self._apply(unit, ev.HealthReported(ok=ok, message=message))
+            await asyncio.sleep(spec.interval)
+
+    def _announce(self, unit: _Unit, command: cmd.Transitioned, cause: ev.Event) -> None:
+        target = ServiceState(command.to_state)
+        exited = cause if isinstance(cause, ev.Exited) else None
+        tail: tuple[str, ...] = ()
+        if exited is not None and not exited.success:
+            tail = tuple(unit.logs.lines('stderr', CRASH_TAIL_LINES))
+        event = TransitionEvent(
+            stamp=time.time(), service=unit.spec.name,
+            from_state=ServiceState(command.from_state), to_state=target,
+            reason=command.reason, exit_code=exited.code if exited else None,
+            exit_signal=exited.signal if exited else None, stderr_tail=tail)
+        level = logging.WARNING if target.value in ('crashed', 'failed', 'backoff',
+                                                    'cooldown') else logging.INFO
+        log.log(level, '%s: %s -> %s (%s)', unit.spec.name, command.from_state,
+                command.to_state, command.reason)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:   # a broken listener must not break supervision
+                log.exception('state listener failed')
+
+    # -- metrics --------------------------------------------------------------------------------
+
+    def _ensure_metrics(self) -> None:
+        if self._metrics_task is None and self.metrics_interval > 0:
+            self._metrics_task = asyncio.get_running_loop().create_task(self._metrics_loop())
+
+    async def _metrics_loop(self) -> None:
+        while True:
+            roots = {n: u.machine.view.pid for n, u in self._units.items()
+                     if u.machine.view.pid is not None}
+            try:
+                usage = await asyncio.to_thread(self._sample, roots)
+            except Exception:
+                log.exception('metrics sampling failed')
+                usage = {}
+            for name, unit in self._units.items():
+                unit.usage = usage.get(name, Usage())
+            await asyncio.sleep(self.metrics_interval)
+
+    def _sample(self, roots: dict[str, int]) -> dict[str, Usage]:
+        process.reap_orphans()
+        return self._sampler.sample(roots)
+
+    # -- views ----------------------------------------------------------------------------------
+
+    def _status(self, unit: _Unit) -> ServiceStatus:
+        view = unit.machine.view
+        mono, wall = time.monotonic(), time.time()
+
+        def to_wall(t: float | None) -> float | None:
+            return None if t is None else wall - (mono - t)
+        return ServiceStatus(
+            spec=unit.spec, state=view.state, pid=view.pid, message=view.message,
+            restart_count=view.restart_count, crash_count=view.crash_count,
+            last_exit_code=view.last_exit_code, last_exit_signal=view.last_exit_signal,
+            uptime=mono - view.started_at if view.started_at is not None else 0.0,
+            last_restart=to_wall(view.last_restart_at), last_change=to_wall(view.last_change_at),
+            next_restart=to_wall(view.next_restart_at),
+            health=view.health if view.health.checked_at is None else type(view.health)(
+                checked=view.health.checked, healthy=view.health.healthy,
+                message=view.health.message, checked_at=to_wall(view.health.checked_at),
+                failures=view.health.failures),
+            usage=unit.usage if view.pid is not None else Usage())
