@@ -36,9 +36,18 @@ class RotatingFile:
         self._size = self._file.tell()
 
     def write(self, data: bytes) -> None:
-        """Append data, rotating first when it would not fit."""
-        if self._size and self._size + len(data) > self.max_bytes:
+        """Append data; a file never grows past max_bytes (cut at a line end when possible)."""
+        while data:
+            room = self.max_bytes - self._size
+            if len(data) <= room:
+                self._append(data)
+                return
+            cut = data.rfind(b'\n', 0, room) + 1 or room   # a line longer than room is split
+            self._append(data[:cut])
+            data = data[cut:]
             self._rotate()
+
+    def _append(self, data: bytes) -> None:
         self._file.write(data)
         self._size += len(data)
 

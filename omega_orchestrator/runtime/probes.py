@@ -18,7 +18,10 @@ Probe = Callable[[ProbeSpec, ServiceSpec], Awaitable[ProbeResult]]
 
 async def tcp_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
     """Healthy when host:port accepts a TCP connection."""
-    _, writer = await asyncio.open_connection(spec.host, spec.port)
+    try:
+        _, writer = await asyncio.open_connection(spec.host, spec.port)
+    except ConnectionRefusedError:
+        return False, f'port {spec.port} refused the connection'
     writer.close()
     await writer.wait_closed()
     return True, f'port {spec.port} accepts connections'

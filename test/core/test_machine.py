@@ -1,0 +1,345 @@
+"""Every edge of ServiceMachine, driven by replaying event histories with an explicit clock."""
+
+import pytest
+
+from omega_orchestrator.core import commands as cmd
+from omega_orchestrator.core import events as ev
+from omega_orchestrator.core.errors import WrongStateError
+from omega_orchestrator.core.machine import ServiceMachine
+from omega_orchestrator.core.registry import ProbeSpec, RestartSpec, ServiceSpec, StopSpec
+from omega_orchestrator.core.states import ServiceState as S
+
+
+def make(policy: str = 'always', **restart: object) -> ServiceMachine:
+    spec = ServiceSpec(name='svc', cmd='x', restart_policy=policy,
+                       restart=RestartSpec(**restart), stop=StopSpec(timeout=5.0))
+    return ServiceMachine(spec, rng=lambda: 0.5)
+
+
+def oneshot() -> ServiceMachine:
+    return ServiceMachine(ServiceSpec(name='job', cmd='x', oneshot=True,
+                                      restart_policy='on-failure'), rng=lambda: 0.5)
+
+
+def kinds(commands: list) -> list[str]:
+    return [type(c).__name__ for c in commands]
+
+
+def running(machine: ServiceMachine, pid: int = 100, at: float = 0.0) -> ServiceMachine:
+    machine.handle(ev.StartRequested(), at)
+    machine.handle(ev.Spawned(pid=pid), at)
+    assert machine.state is S.RUNNING
+    return machine
+
+
+def test_transition_stopped_to_starting():
+    m = make()
+    out = m.handle(ev.StartRequested(), 0.0)
+    assert m.state is S.STARTING
+    assert kinds(out) == ['Transitioned', 'Spawn']
+
+
+def test_transition_starting_to_running():
+    m = make()
+    m.handle(ev.StartRequested(), 0.0)
+    m.handle(ev.Spawned(pid=42), 0.1)
+    assert m.state is S.RUNNING
+    assert m.view.pid == 42 and m.view.started_at == 0.1
+
+
+def test_transition_starting_to_failed_on_spawn_failure():
+    m = make()
+    m.handle(ev.StartRequested(), 0.0)
+    m.handle(ev.SpawnFailed(error="command 'nope' not found in PATH"), 0.0)
+    assert m.state is S.FAILED
+    assert "'nope' not found" in m.view.message
+
+
+def test_transition_running_to_stopping_then_stopped():
+    m = running(make())
+    out = m.handle(ev.StopRequested(), 1.0)
+    assert m.state is S.STOPPING
+    assert cmd.SignalGroup(signal='SIGTERM') in out
+    assert any(isinstance(c, cmd.StartTimer) and c.delay == 5.0 for c in out)
+    out = m.handle(ev.Exited(pid=100, signal=15), 1.1)
+    assert m.state is S.STOPPED
+    assert 'Sweep' in kinds(out) and 'CancelTimer' in kinds(out)
+    assert m.view.restart_count == 0 and m.view.crash_count == 0
+
+
+def test_transition_stopping_escalates_to_sigkill_after_timeout():
+    m = running(make())
+    out = m.handle(ev.StopRequested(), 1.0)
+    token = next(c.token for c in out if isinstance(c, cmd.StartTimer))
+    out = m.handle(ev.TimerFired(token=token), 6.0)
+    assert out == [cmd.SignalGroup(signal='SIGKILL')]
+    assert m.state is S.STOPPING
+    m.handle(ev.Exited(pid=100, signal=9), 6.01)
+    assert m.state is S.STOPPED
+
+
+def test_forced_stop_sends_sigkill_at_once():
+    m = running(make())
+    out = m.handle(ev.StopRequested(force=True), 1.0)
+    assert cmd.SignalGroup(signal='SIGKILL') in out
+    assert not any(isinstance(c, cmd.StartTimer) for c in out)
+
+
+def test_forced_stop_while_stopping_escalates():
+    m = running(make())
+    m.handle(ev.StopRequested(), 1.0)
+    assert m.handle(ev.StopRequested(force=True), 1.5) == [cmd.SignalGroup(signal='SIGKILL')]
+
+
+def test_operator_stop_is_never_restarted():
+    m = running(make('always'))
+    m.handle(ev.StopRequested(), 1.0)
+    m.handle(ev.Exited(pid=100, code=1), 1.1)
+    assert m.state is S.STOPPED
+
+
+def test_transition_running_to_starting_first_crash_after_stable_run_is_immediate():
+    m = running(make('always', stable_after=10.0))
+    out = m.handle(ev.Exited(pid=100, code=1), 60.0)
+    assert m.state is S.STARTING
+    assert kinds(out)[-1] == 'Spawn'
+    assert m.view.restart_count == 1 and m.view.crash_count == 1
+    assert m.view.last_exit_code == 1
+
+
+def test_transition_running_to_backoff_on_repeated_crashes():
+    m = running(make('always', backoff_initial=1.0, backoff_factor=2.0, stable_after=10.0))
+    m.handle(ev.Exited(pid=100, code=1), 1.0)          # immediate restart
+    m.handle(ev.Spawned(pid=101), 1.0)
+    out = m.handle(ev.Exited(pid=101, code=1), 2.0)    # crashed again quickly: back off
+    assert m.state is S.BACKOFF
+    timer = next(c for c in out if isinstance(c, cmd.StartTimer))
+    assert timer.delay == pytest.approx(1.0)
+    assert m.view.next_restart_at == pytest.approx(3.0)
+
+
+def test_transition_backoff_to_starting_when_timer_fires():
+    m = running(make('always', stable_after=10.0))
+    m.handle(ev.Exited(pid=100, code=1), 1.0)
+    m.handle(ev.Spawned(pid=101), 1.0)
+    out = m.handle(ev.Exited(pid=101, code=1), 2.0)
+    token = next(c.token for c in out if isinstance(c, cmd.StartTimer))
+    assert m.handle(ev.TimerFired(token=token + 99), 3.0) == []     # a stale timer is ignored
+    out = m.handle(ev.TimerFired(token=token), 3.0)
+    assert m.state is S.STARTING and kinds(out)[-1] == 'Spawn'
+    assert m.view.next_restart_at is None
+
+
+def test_backoff_grows_exponentially_and_is_capped():
+    m = running(make('always', backoff_initial=1.0, backoff_factor=2.0, backoff_max=4.0,
+                     stable_after=100.0, crash_loop_max=100))
+    delays = []
+    pid, now = 100, 0.0
+    for _ in range(6):
+        out = m.handle(ev.Exited(pid=pid, code=1), now)
+        timer = next((c for c in out if isinstance(c, cmd.StartTimer)), None)
+        delays.append(timer.delay if timer else 0.0)
+        if timer:
+            m.handle(ev.TimerFired(token=timer.token), now)
+        pid += 1
+        m.handle(ev.Spawned(pid=pid), now)
+        now += 0.5
+    assert delays == [0.0, 1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+def test_backoff_resets_after_a_stable_run():
+    m = running(make('always', stable_after=10.0))
+    m.handle(ev.Exited(pid=100, code=1), 1.0)
+    m.handle(ev.Spawned(pid=101), 1.0)
+    out = m.handle(ev.Exited(pid=101, code=1), 2.0)
+    token = next(c.token for c in out if isinstance(c, cmd.StartTimer))
+    m.handle(ev.TimerFired(token=token), 3.0)
+    m.handle(ev.Spawned(pid=102), 3.0)
+    out = m.handle(ev.Exited(pid=102, code=1), 50.0)   # ran 47 s: stable, so immediate again
+    assert m.state is S.STARTING
+
+
+def test_transition_running_to_cooldown_on_crash_loop():
+    m = running(make('always', crash_loop_max=3, crash_loop_window=60.0, cooldown=30.0,
+                     backoff_initial=0.0, stable_after=100.0))
+    pid = 100
+    for now in (1.0, 2.0):
+        m.handle(ev.Exited(pid=pid, code=1), now)
+        if m.state is S.BACKOFF:
+            m.handle(ev.TimerFired(token=m._timer), now)
+        pid += 1
+        m.handle(ev.Spawned(pid=pid), now)
+    out = m.handle(ev.Exited(pid=pid, code=1), 3.0)
+    assert m.state is S.COOLDOWN
+    assert any(isinstance(c, cmd.StartTimer) and c.delay == 30.0 for c in out)
+
+
+def test_transition_cooldown_to_starting_is_automatic():
+    m = running(make('always', crash_loop_max=1, cooldown=30.0))
+    out = m.handle(ev.Exited(pid=100, code=1), 1.0)
+    assert m.state is S.COOLDOWN
+    token = next(c.token for c in out if isinstance(c, cmd.StartTimer))
+    m.handle(ev.TimerFired(token=token), 31.0)
+    assert m.state is S.STARTING
+
+
+def test_transition_running_to_crashed_with_policy_never():
+    m = running(make('never'))
+    m.handle(ev.Exited(pid=100, code=2), 1.0)
+    assert m.state is S.CRASHED and m.view.crash_count == 1
+
+
+def test_transition_running_to_exited_on_clean_exit_with_policy_never():
+    m = running(make('never'))
+    m.handle(ev.Exited(pid=100, code=0), 1.0)
+    assert m.state is S.EXITED and m.view.crash_count == 0
+
+
+def test_on_failure_does_not_restart_a_clean_exit():
+    m = running(make('on-failure', max_retries=3))
+    m.handle(ev.Exited(pid=100, code=0), 1.0)
+    assert m.state is S.EXITED
+
+
+def test_on_failure_restarts_after_a_signal():
+    m = running(make('on-failure', max_retries=3))
+    m.handle(ev.Exited(pid=100, signal=9), 20.0)
+    assert m.state is S.STARTING
+
+
+def test_transition_running_to_failed_when_retries_run_out():
+    m = running(make('on-failure', max_retries=3, backoff_initial=0.0, stable_after=100.0))
+    pid, now = 100, 0.0
+    for _ in range(3):
+        m.handle(ev.Exited(pid=pid, code=1), now)
+        if m.state is S.BACKOFF:
+            m.handle(ev.TimerFired(token=m._timer), now)
+        pid += 1
+        m.handle(ev.Spawned(pid=pid), now)
+        now += 1.0
+    assert m.view.restart_count == 3
+    m.handle(ev.Exited(pid=pid, code=1), now)
+    assert m.state is S.FAILED
+    assert 'max_retries' in m.view.message
+
+
+def test_always_restarts_a_clean_exit():
+    m = running(make('always'))
+    m.handle(ev.Exited(pid=100, code=0), 30.0)
+    assert m.state is S.STARTING
+
+
+def test_oneshot_success_is_exited_without_sweep():
+    m = running(oneshot())
+    out = m.handle(ev.Exited(pid=100, code=0), 1.0)
+    assert m.state is S.EXITED and 'Sweep' not in kinds(out)
+
+
+def test_oneshot_failure_follows_the_policy():
+    m = running(oneshot())
+    out = m.handle(ev.Exited(pid=100, code=1), 1.0)
+    assert m.state is S.STARTING and 'Sweep' in kinds(out)
+
+
+def test_transition_failed_to_starting_by_operator_resets_retries():
+    m = make()
+    m.handle(ev.StartRequested(), 0.0)
+    m.handle(ev.SpawnFailed(error='x'), 0.0)
+    m.handle(ev.StartRequested(), 1.0)
+    assert m.state is S.STARTING
+
+
+def test_transition_crashed_to_stopped_by_operator():
+    m = running(make('never'))
+    m.handle(ev.Exited(pid=100, code=1), 1.0)
+    out = m.handle(ev.StopRequested(), 2.0)
+    assert m.state is S.STOPPED and 'Sweep' in kinds(out)
+
+
+def test_transition_exited_to_stopped_sweeps_leftovers():
+    m = running(oneshot())
+    m.handle(ev.Exited(pid=100, code=0), 1.0)
+    out = m.handle(ev.StopRequested(), 2.0)
+    assert m.state is S.STOPPED and 'Sweep' in kinds(out)
+
+
+def test_transition_backoff_to_stopped_cancels_the_restart():
+    m = running(make('always', stable_after=10.0))
+    m.handle(ev.Exited(pid=100, code=1), 1.0)
+    m.handle(ev.Spawned(pid=101), 1.0)
+    m.handle(ev.Exited(pid=101, code=1), 2.0)
+    assert m.state is S.BACKOFF
+    out = m.handle(ev.StopRequested(), 2.5)
+    assert m.state is S.STOPPED and 'CancelTimer' in kinds(out)
+
+
+def test_transition_backoff_to_starting_by_operator():
+    m = running(make('always', stable_after=10.0))
+    m.handle(ev.Exited(pid=100, code=1), 1.0)
+    m.handle(ev.Spawned(pid=101), 1.0)
+    m.handle(ev.Exited(pid=101, code=1), 2.0)
+    out = m.handle(ev.StartRequested(), 2.5)
+    assert m.state is S.STARTING and kinds(out)[0] == 'CancelTimer'
+
+
+def test_restart_stops_then_starts():
+    m = running(make())
+    m.handle(ev.RestartRequested(), 1.0)
+    assert m.state is S.STOPPING
+    out = m.handle(ev.Exited(pid=100, signal=15), 1.1)
+    assert m.state is S.STARTING and kinds(out)[-1] == 'Spawn'
+    assert m.view.restart_count == 1 and m.view.crash_count == 0
+
+
+def test_restart_of_a_stopped_service_starts_it():
+    m = make()
+    m.handle(ev.RestartRequested(), 0.0)
+    assert m.state is S.STARTING
+
+
+def test_stop_after_restart_request_wins():
+    m = running(make())
+    m.handle(ev.RestartRequested(), 1.0)
+    m.handle(ev.StopRequested(), 1.05)
+    m.handle(ev.Exited(pid=100, signal=15), 1.1)
+    assert m.state is S.STOPPED
+
+
+def test_wrong_state_requests_raise():
+    m = running(make())
+    with pytest.raises(WrongStateError):
+        m.handle(ev.StartRequested(), 1.0)
+    m.handle(ev.StopRequested(), 1.0)
+    with pytest.raises(WrongStateError):
+        m.handle(ev.StartRequested(), 1.0)
+    m.handle(ev.Exited(pid=100, signal=15), 1.1)
+    with pytest.raises(WrongStateError):
+        m.handle(ev.StopRequested(), 1.2)
+
+
+def test_exit_of_an_old_pid_is_ignored():
+    m = running(make())
+    assert m.handle(ev.Exited(pid=999, code=1), 1.0) == []
+    assert m.state is S.RUNNING
+
+
+def test_health_needs_consecutive_failures_to_turn_unhealthy():
+    spec = ServiceSpec(name='svc', cmd='x', health=ProbeSpec(kind='tcp', label='tcp', port=1,
+                                                             failure_threshold=2))
+    m = ServiceMachine(spec)
+    out = m.handle(ev.StartRequested(), 0.0) + m.handle(ev.Spawned(pid=1), 0.0)
+    assert 'StartProbes' in kinds(out)
+    m.handle(ev.HealthReported(ok=True, message='ok'), 1.0)
+    m.handle(ev.HealthReported(ok=False, message='refused'), 2.0)
+    assert m.view.health.healthy and m.view.health.message == 'refused'
+    m.handle(ev.HealthReported(ok=False, message='refused'), 3.0)
+    assert not m.view.health.healthy
+    out = m.handle(ev.Exited(pid=1, code=1), 4.0)
+    assert 'StopProbes' in kinds(out) and not m.view.health.checked
+
+
+def test_every_transition_is_announced():
+    m = make()
+    out = m.handle(ev.StartRequested(reason='autostart'), 0.0)
+    assert out[0] == cmd.Transitioned(from_state='stopped', to_state='starting',
+                                      reason='autostart')

@@ -1,0 +1,156 @@
+"""The registry loader: the seed format loads unchanged; every kind of bad input is reported."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from omega_orchestrator.core.errors import RegistryError
+from omega_orchestrator.core.registry import load_registry, parse_registry
+
+SEED = {
+    'services': [{
+        'name': 'movement_ws_server', 'display_name': 'Movement Server', 'type': 'python',
+        'cmd': 'python3', 'args': ['movement/movement_ws_server.py'], 'working_dir': 'movement',
+        'autostart': True, 'restart_policy': 'always', 'health_check': 'movement_check',
+        'port': 8081, 'description': 'Movement WebSocket server'}]}
+
+
+def problems(doc: object, source: str = 'reg.json') -> list[str]:
+    text = doc if isinstance(doc, str) else json.dumps(doc)
+    with pytest.raises(RegistryError) as info:
+        parse_registry(text, source)
+    assert str(info.value).startswith(source)
+    return info.value.problems
+
+
+def service(**fields: object) -> dict:
+    return {'services': [{'name': 'cam', 'cmd': 'camera', **fields}]}
+
+
+def test_seed_format_loads_unchanged(tmp_path: Path):
+    path = tmp_path / 'service_registry.json'
+    path.write_text(json.dumps({'version': 1, 'description': 'robot', **SEED}))
+    registry = load_registry(path)
+    spec = registry.services[0]
+    assert spec.name == 'movement_ws_server' and spec.display_name == 'Movement Server'
+    assert spec.args == ('movement/movement_ws_server.py',)
+    assert spec.working_dir == str(tmp_path / 'movement')
+    assert spec.health.kind == 'tcp' and spec.health.port == 8081
+    assert spec.health.label == 'movement_check' and spec.health.interval == 10.0
+    assert spec.stop.signal == 'SIGTERM' and spec.stop.timeout == 5.0
+    assert spec.restart.max_retries is None and spec.restart.cooldown == 30.0
+
+
+def test_every_seed_named_check_is_known():
+    for check in ('movement_check', 'video_check', 'api_check', 'ultrasonic_check',
+                  'line_tracker_check', 'gateway_check'):
+        spec = parse_registry(json.dumps(service(health_check=check, port=9000))).services[0]
+        assert spec.health.kind == 'tcp'
+    spec = parse_registry(json.dumps(service(health_check='ros_core_check'))).services[0]
+    assert spec.health.kind == 'ros_core'
+
+
+def test_defaults_and_extensions():
+    doc = service(type='ros2', env={'A': '1'}, restart_policy='on-failure', oneshot=True,
+                  restart={'backoff_initial': 0.5, 'max_retries': 7},
+                  health_check={'type': 'http', 'url': 'http://127.0.0.1:1/h', 'timeout': 1})
+    spec = parse_registry(json.dumps(doc)).services[0]
+    assert spec.stop.signal == 'SIGINT'            # ros2 nodes stop on SIGINT by default
+    assert spec.env == (('A', '1'),) and spec.oneshot
+    assert spec.restart.backoff_initial == 0.5 and spec.restart.max_retries == 7
+    assert spec.health.kind == 'http' and spec.health.timeout == 1.0
+    on_failure = parse_registry(json.dumps(service(restart_policy='on-failure'))).services[0]
+    assert on_failure.restart.max_retries == 3
+
+
+def test_malformed_json_names_line_and_column():
+    (problem,) = problems('{\n  "services": [\n    {"name": "a",}\n  ]\n}')
+    assert 'line 3 column' in problem
+
+
+def test_empty_file():
+    (problem,) = problems('   \n')
+    assert 'empty' in problem
+
+
+def test_unknown_keys_suggest_the_right_one():
+    found = problems(service(restart_polcy='always'))
+    assert found == ["services[0] 'cam': unknown field 'restart_polcy' "
+                     "(did you mean 'restart_policy'?)"]
+
+
+def test_wrong_types_name_service_and_field():
+    found = problems(service(autostart='yes', port='80', args='a b'))
+    assert "services[0] 'cam' field 'autostart': must be true or false, got str 'yes'" in found
+    assert any("field 'port': must be an integer" in p for p in found)
+    assert any("field 'args': must be a list" in p for p in found)
+
+
+def test_missing_cmd():
+    assert problems({'services': [{'name': 'cam'}]}) == [
+        "services[0] 'cam' field 'cmd': is required"]
+
+
+def test_duplicate_names():
+    doc = {'services': [{'name': 'a', 'cmd': 'x'}, {'name': 'a', 'cmd': 'y'}]}
+    assert problems(doc) == ["services[1] 'a' field 'name': duplicate of services[0]"]
+
+
+@pytest.mark.parametrize('name', ['../etc', 'a/b', '', '.hidden', '-rf', 'a b', 'x' * 65])
+def test_unsafe_names(name: str):
+    found = problems({'services': [{'name': name, 'cmd': 'x'}]})
+    assert any("field 'name'" in p for p in found)
+
+
+def test_unknown_policy_and_check():
+    found = problems(service(restart_policy='alway', health_check='camera_check'))
+    assert any("unknown value 'alway' (did you mean 'always'?)" in p for p in found)
+    assert any("unknown check 'camera_check'" in p for p in found)
+
+
+def test_named_port_check_needs_a_port():
+    found = problems(service(health_check='video_check'))
+    assert found == ["services[0] 'cam' field 'port': is required by health_check "
+                     "'video_check' (it checks that the port accepts connections)"]
+
+
+def test_negative_numbers():
+    found = problems(service(stop_timeout=-1, port=-5, restart={'cooldown': -3}))
+    assert any("field 'stop_timeout': must be at least 0" in p for p in found)
+    assert any("field 'port': must be at least 1" in p for p in found)
+    assert any("restart field 'cooldown': must be at least 0" in p for p in found)
+
+
+def test_probe_object_errors():
+    found = problems(service(health_check={'type': 'http', 'intervall': 3}))
+    assert any("unknown field 'intervall' (did you mean 'interval'?)" in p for p in found)
+    assert any("field 'url': is required for type 'http'" in p for p in found)
+
+
+def test_dependency_errors():
+    doc = {'services': [{'name': 'a', 'cmd': 'x', 'depends_on': ['b']},
+                        {'name': 'b', 'cmd': 'x', 'depends_on': ['a']},
+                        {'name': 'c', 'cmd': 'x', 'depends_on': ['ghost']}]}
+    assert problems(doc) == ["service 'c' field 'depends_on': unknown service 'ghost'"]
+    doc['services'].pop()
+    (cycle,) = problems(doc)
+    assert 'dependency cycle a -> b -> a' in cycle
+
+
+def test_all_errors_are_reported_at_once():
+    doc = {'services': [{'name': 'a'}, {'name': 'b', 'cmd': 'x', 'restart_policy': 'no'},
+                        {'name': 'c', 'cmd': 'x', 'colour': 'red'}], 'extra': 1}
+    found = problems(doc)
+    assert len(found) == 4
+    assert found[0] == "registry: unknown field 'extra'"
+
+
+def test_unreadable_file(tmp_path: Path):
+    with pytest.raises(RegistryError) as info:
+        load_registry(tmp_path / 'missing.json')
+    assert 'missing.json' in str(info.value) and 'cannot read' in str(info.value)
+
+
+def test_top_level_must_be_an_object():
+    assert problems('[1, 2]') == ['registry: must be an object, got list']

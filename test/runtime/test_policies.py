@@ -1,0 +1,109 @@
+"""Restart policies, backoff, cooldown and spawn failures with real child processes."""
+
+import os
+from pathlib import Path
+
+from omega_orchestrator.core.states import ServiceState as S
+from test.runtime.conftest import py, until, wait_state
+
+SLEEP = 'import time\ntime.sleep(600)'
+FAST = {'backoff_initial': 0.05, 'backoff_max': 0.2, 'stable_after': 30}
+
+
+async def test_never_leaves_a_crash_crashed(supervise):
+    sup = supervise(py('import sys\nsys.exit(3)', name='s', restart_policy='never'))
+    sup.start('s')
+    await wait_state(sup, 's', S.CRASHED)
+    status = sup.status('s')
+    assert status.last_exit_code == 3 and status.crash_count == 1 and status.restart_count == 0
+
+
+async def test_on_failure_leaves_a_clean_exit_alone(supervise):
+    sup = supervise(py('pass', name='s', restart_policy='on-failure'))
+    sup.start('s')
+    await wait_state(sup, 's', S.EXITED)
+    assert sup.status('s').restart_count == 0
+
+
+async def test_on_failure_gives_up_after_three_restarts(supervise):
+    sup = supervise(py('import sys\nsys.exit(1)', name='s', restart_policy='on-failure',
+                       restart=FAST))
+    sup.start('s')
+    await wait_state(sup, 's', S.FAILED)
+    status = sup.status('s')
+    assert status.restart_count == 3 and status.crash_count == 4
+    assert 'max_retries' in status.message
+    sup.start('s')                       # an operator can always try again
+    assert sup.status('s').state in (S.RUNNING, S.STARTING)
+
+
+async def test_on_failure_restarts_after_a_kill(supervise):
+    sup = supervise(py(SLEEP, name='s', restart_policy='on-failure', restart=FAST))
+    first = sup.start('s').pid
+    os.kill(first, 9)
+    await sup.wait_for(lambda: sup.status('s').pid not in (None, first), 20)
+    assert sup.status('s').last_exit_signal == 9 and sup.status('s').restart_count == 1
+
+
+async def test_always_restarts_a_clean_exit(supervise):
+    sup = supervise(py('import time\ntime.sleep(0.1)', name='s', restart_policy='always',
+                       restart=dict(FAST, crash_loop_max=100)))
+    sup.start('s')
+    await sup.wait_for(lambda: sup.status('s').restart_count >= 2, 20)
+
+
+async def test_backoff_is_visible_with_the_next_restart_time(supervise):
+    sup = supervise(py('import sys\nsys.exit(1)', name='s', restart_policy='always',
+                       restart={'backoff_initial': 2.0, 'stable_after': 30}))
+    events = []
+    sup.add_listener(events.append)
+    sup.start('s')
+    await wait_state(sup, 's', S.BACKOFF)
+    status = sup.status('s')
+    assert status.next_restart is not None and status.restart_count == 1
+    crash = [e for e in events if e.to_state is S.BACKOFF][0]
+    assert crash.exit_code == 1 and crash.from_state is S.RUNNING
+
+
+async def test_crash_loop_cools_down_then_retries(supervise):
+    sup = supervise(py('import sys\nsys.exit(1)', name='s', restart_policy='always',
+                       restart=dict(FAST, crash_loop_max=3, cooldown=0.5)))
+    sup.start('s')
+    await wait_state(sup, 's', S.COOLDOWN)
+    restarts = sup.status('s').restart_count
+    await sup.wait_for(lambda: sup.status('s').restart_count > restarts, 20)
+
+
+async def test_crash_event_carries_the_last_stderr_lines(supervise):
+    code = 'import sys\nprint("boom: sensor missing", file=sys.stderr)\nsys.exit(2)'
+    sup = supervise(py(code, name='s', restart_policy='never'))
+    events = []
+    sup.add_listener(events.append)
+    sup.start('s')
+    await wait_state(sup, 's', S.CRASHED)
+    crash = events[-1]
+    assert crash.to_state is S.CRASHED and crash.stderr_tail == ('boom: sensor missing',)
+
+
+async def test_spawn_failures_fail_only_that_service(supervise, tmp_path: Path):
+    script = tmp_path / 'not_executable.sh'
+    script.write_text('#!/bin/sh\n')
+    sup = supervise(py(SLEEP, name='good'),
+                    {'name': 'missing', 'cmd': 'no-such-program-xyz'},
+                    {'name': 'noexec', 'cmd': './not_executable.sh'},
+                    {'name': 'baddir', 'cmd': 'true', 'working_dir': 'nowhere'})
+    sup.start('good')
+    for name, words in (('missing', "'no-such-program-xyz' not found"),
+                        ('noexec', 'not executable'), ('baddir', 'does not exist')):
+        status = sup.start(name)
+        assert status.state is S.FAILED, name
+        assert words in status.message, status.message
+    assert sup.status('good').state is S.RUNNING
+
+
+async def test_env_is_merged_into_the_inherited_environment(supervise):
+    code = 'import os\nprint(os.environ["ROBOT"], "PATH" in os.environ)'
+    sup = supervise(py(code, name='s', env={'ROBOT': 'omega1'}))
+    sup.start('s')
+    await wait_state(sup, 's', S.EXITED)
+    assert sup.logs('s', 'stdout', 5) == ['omega1 True']
