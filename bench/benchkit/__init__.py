@@ -1,0 +1,1 @@
+"""Helpers for ``bench/run_bench.py``: supervisors, process scanning, scenarios, report."""

@@ -1,0 +1,151 @@
+"""Side-by-side benchmark: the Omega orchestrator against supervisord.
+
+Run from the repository root with the project venv's interpreter::
+
+    .venv/bin/python bench/run_bench.py [--only omega|supervisord]
+        [--idle-seconds 20] [--kills 30] [--json bench/results.json]
+
+Each supervisor is treated as an external process; its children are observed
+with psutil by the ``--tag`` in their argv (see bench/README.md). The Markdown
+table goes to stdout, progress to stderr, raw numbers to the JSON file.
+"""
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from types import FrameType
+
+from benchkit.procs import sweep
+from benchkit.report import Results, markdown_table, rows
+from benchkit.scenarios import run_crash, run_fleet, run_orphans
+from benchkit.supervisors import SUPERVISORS, Supervisor, ensure_supervisord_venv
+
+BENCH_DIR = Path(__file__).resolve().parent
+FLEET_SIZE = 50
+CRASH_SIZE = 10
+ORPHAN_SIZE = 10
+
+Scenario = Callable[[Supervisor, str], dict[str, object]]
+
+
+def parse_args() -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--only', choices=sorted(SUPERVISORS), help='run one side only')
+    parser.add_argument(
+        '--idle-seconds', type=float, default=20.0, help='idle CPU window (default 20)'
+    )
+    parser.add_argument('--kills', type=int, default=30, help='crash kills (default 30)')
+    parser.add_argument(
+        '--json',
+        type=Path,
+        default=BENCH_DIR / 'results.json',
+        help='raw results file (default bench/results.json)',
+    )
+    args = parser.parse_args()
+    if args.kills < 1 or args.idle_seconds <= 0:
+        parser.error('--kills must be >= 1 and --idle-seconds > 0')
+    return args
+
+
+def scenario_table(args: argparse.Namespace) -> dict[str, Scenario]:
+    """Scenario name -> callable(supervisor, tag prefix) returning the raw result."""
+    return {
+        'crash': lambda sup, prefix: asdict(run_crash(sup, prefix, CRASH_SIZE, args.kills)),
+        'fleet': lambda sup, prefix: asdict(run_fleet(sup, prefix, FLEET_SIZE, args.idle_seconds)),
+        'orphans': lambda sup, prefix: asdict(run_orphans(sup, prefix, ORPHAN_SIZE)),
+    }
+
+
+def run_one(sup: Supervisor, name: str, scenario: Scenario, prefix: str) -> dict[str, object]:
+    """Run one scenario for one supervisor; a failure becomes ``{'error': ...}``."""
+    log(f'[{sup.label}] {name} ...')
+    started = time.monotonic()
+    try:
+        result = scenario(sup, prefix)
+    except Exception as exc:  # noqa: BLE001 -- report the failure, go on with the rest
+        log(f'[{sup.label}] {name} FAILED: {exc}')
+        return {'error': str(exc)}
+    log(f'[{sup.label}] {name} done in {time.monotonic() - started:.1f} s')
+    return result
+
+
+def run_all(sides: list[str], args: argparse.Namespace, run_prefix: str) -> Results:
+    """Every scenario, each run for every side in turn (scenario-major order)."""
+    supervisors = {side: SUPERVISORS[side]() for side in sides}
+    results: Results = {side: {} for side in sides}
+    for name, scenario in scenario_table(args).items():
+        for side, sup in supervisors.items():
+            prefix = f'{run_prefix}{side}-{name}-'
+            results[side][name] = run_one(sup, name, scenario, prefix)
+    return results
+
+
+def metadata(sides: list[str], args: argparse.Namespace) -> dict[str, object]:
+    """Where and how the benchmark ran."""
+    versions = {side: safe_version(SUPERVISORS[side]()) for side in sides}
+    return {
+        'time_utc': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+        'host': socket.gethostname(),
+        'platform': platform.platform(),
+        'cpus': os.cpu_count(),
+        'load_average': os.getloadavg(),
+        'python': sys.version.split()[0],
+        'python_executable': sys.executable,
+        'versions': versions,
+        'sizes': {'fleet': FLEET_SIZE, 'crash': CRASH_SIZE, 'orphans': ORPHAN_SIZE},
+        'args': {'only': args.only, 'idle_seconds': args.idle_seconds, 'kills': args.kills},
+    }
+
+
+def safe_version(sup: Supervisor) -> str:
+    """Version string of ``sup``, or the error that prevented getting it."""
+    try:
+        return sup.version()
+    except Exception as exc:  # noqa: BLE001 -- metadata must never abort the run
+        return f'unknown ({exc})'
+
+
+def log(message: str) -> None:
+    """Progress message on stderr (stdout is reserved for the table)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    """Turn SIGTERM/SIGHUP into SystemExit so that every cleanup block runs."""
+    raise SystemExit(128 + signum)
+
+
+def main() -> int:
+    """Run the benchmark, print the table, write the JSON; exit code 1 on any error."""
+    args = parse_args()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, exit_on_signal)
+    sides = [args.only] if args.only else ['omega', 'supervisord']
+    if 'supervisord' in sides:
+        ensure_supervisord_venv()
+    run_prefix = f'obench{os.getpid()}-'
+    meta = metadata(sides, args)
+    try:
+        results = run_all(sides, args, run_prefix)
+    finally:
+        leftovers = sweep(run_prefix)
+        if leftovers:
+            log(f'killed {leftovers} leftover tagged processes')
+    args.json.write_text(json.dumps({'meta': meta, 'results': results}, indent=2) + '\n')
+    log(f'raw results: {args.json}')
+    print(markdown_table(results, rows(FLEET_SIZE, CRASH_SIZE, ORPHAN_SIZE)))
+    failed = any('error' in res for side in results.values() for res in side.values())
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
