@@ -155,6 +155,39 @@ class Supervisor:
                 await self._changed.wait()
         await asyncio.wait_for(waiter(), timeout)
 
+    async def reload(self, registry: Registry,
+                     timeout: float | None = None) -> tuple[list[str], list[str], list[str]]:
+        """Adopt a new, already validated registry; returns (added, removed, changed).
+
+        Removed services are stopped and dropped; changed ones are stopped, replaced and
+        started again if they were running; added ones start if they autostart. Services
+        whose spec did not change are not touched.
+        """
+        old = self._units
+        new_specs = {s.name: s for s in registry.services}
+        removed = [n for n in old if n not in new_specs]
+        added = [n for n in new_specs if n not in old]
+        changed = [n for n in new_specs if n in old and old[n].spec != new_specs[n]]
+        was_up = {n for n in changed if old[n].machine.state not in STOPPED_STATES}
+        for name in removed + changed:
+            if old[name].machine.state not in STOPPED_STATES:
+                self.stop(name, reason='registry reloaded')
+        await asyncio.gather(*(self.wait_stopped(n, timeout) for n in removed + changed))
+        units = {}
+        for spec in registry.services:
+            keep = spec.name in old and spec.name not in changed
+            units[spec.name] = old[spec.name] if keep else _Unit(
+                spec, old[spec.name].logs if spec.name in old else
+                ServiceLogs(spec.name, self.log_settings))
+        for name in removed:
+            old[name].logs.close()
+        self.registry, self._units = registry, units
+        for name in added + changed:
+            if name in was_up or (name in added and new_specs[name].autostart):
+                self.start(name, reason='registry reloaded')
+        self._changed.set()
+        return added, removed, changed
+
     async def close(self) -> None:
         """Stop everything and release files and tasks."""
         await self.stop_all()

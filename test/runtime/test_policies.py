@@ -107,3 +107,23 @@ async def test_env_is_merged_into_the_inherited_environment(supervise):
     sup.start('s')
     await wait_state(sup, 's', S.EXITED)
     assert sup.logs('s', 'stdout', 5) == ['omega1 True']
+
+
+async def test_reload_adds_removes_and_restarts_only_what_changed(supervise, tmp_path: Path):
+    import json
+    from omega_orchestrator.core.registry import parse_registry
+    sup = supervise(py(SLEEP, name='same', autostart=True), py(SLEEP, name='gone', autostart=True),
+                    py(SLEEP, name='edited', autostart=True))
+    await sup.start_all()
+    same_pid, edited_pid = sup.status('same').pid, sup.status('edited').pid
+    services = [py(SLEEP, name='same', autostart=True),
+                py(SLEEP, name='edited', autostart=True, env={'NEW': '1'}),
+                py(SLEEP, name='fresh', autostart=True)]
+    registry = parse_registry(json.dumps({'services': services}), 'r2.json',
+                              base_dir=str(tmp_path))
+    added, removed, changed = await sup.reload(registry, timeout=20)
+    assert (added, removed, changed) == (['fresh'], ['gone'], ['edited'])
+    assert sup.names() == ('same', 'edited', 'fresh')
+    assert sup.status('same').pid == same_pid
+    assert sup.status('edited').state is S.RUNNING and sup.status('edited').pid != edited_pid
+    assert sup.status('fresh').state is S.RUNNING

@@ -1,0 +1,105 @@
+"""Pure translations between the engine's views and ROS messages (no node, no I/O)."""
+
+import math
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatus
+
+from omega_orchestrator.core.states import ServiceState
+from omega_orchestrator.runtime.status import ServiceStatus as EngineStatus
+from omega_orchestrator.runtime.status import TransitionEvent
+
+STATE_CODES = {
+    ServiceState.STOPPED: ServiceStatus.STATE_STOPPED,
+    ServiceState.STARTING: ServiceStatus.STATE_STARTING,
+    ServiceState.RUNNING: ServiceStatus.STATE_RUNNING,
+    ServiceState.STOPPING: ServiceStatus.STATE_STOPPING,
+    ServiceState.CRASHED: ServiceStatus.STATE_CRASHED,
+    ServiceState.BACKOFF: ServiceStatus.STATE_BACKOFF,
+    ServiceState.COOLDOWN: ServiceStatus.STATE_COOLDOWN,
+    ServiceState.FAILED: ServiceStatus.STATE_FAILED,
+    ServiceState.EXITED: ServiceStatus.STATE_EXITED,
+}
+STATE_BY_CODE = {code: state for state, code in STATE_CODES.items()}
+
+
+def to_time(seconds: float | None) -> Time:
+    """Wall-clock seconds -> builtin_interfaces/Time; None -> zero."""
+    if seconds is None or seconds <= 0:
+        return Time()
+    frac, whole = math.modf(seconds)
+    return Time(sec=int(whole), nanosec=int(frac * 1e9))
+
+
+def from_time(stamp: Time) -> float | None:
+    """builtin_interfaces/Time -> wall-clock seconds; zero -> None."""
+    if stamp.sec == 0 and stamp.nanosec == 0:
+        return None
+    return stamp.sec + stamp.nanosec / 1e9
+
+
+def status_to_msg(status: EngineStatus) -> ServiceStatus:
+    """One engine status -> ServiceStatus message."""
+    spec, health, usage = status.spec, status.health, status.usage
+    return ServiceStatus(
+        name=spec.name, display_name=spec.display_name, type=spec.type,
+        description=spec.description, state=STATE_CODES[status.state],
+        state_name=status.state.value, restart_policy=spec.restart_policy,
+        autostart=spec.autostart, pid=status.pid or 0, cpu_percent=float(usage.cpu_percent),
+        memory_bytes=usage.memory_bytes, threads=usage.threads, uptime_sec=status.uptime,
+        restart_count=status.restart_count, crash_count=status.crash_count,
+        has_exit=status.last_exit_code is not None or status.last_exit_signal is not None,
+        last_exit_code=status.last_exit_code or 0,
+        last_exit_signal=status.last_exit_signal or 0,
+        last_restart=to_time(status.last_restart), last_change=to_time(status.last_change),
+        next_restart=to_time(status.next_restart), health_checked=health.checked,
+        healthy=health.healthy, health_message=health.message,
+        health_checked_at=to_time(health.checked_at), port=spec.port or 0,
+        ros_node=spec.ros_node or '', message=status.message)
+
+
+def event_to_msg(event: TransitionEvent) -> ServiceEvent:
+    """One transition -> ServiceEvent message."""
+    has_exit = event.exit_code is not None or event.exit_signal is not None
+    return ServiceEvent(
+        stamp=to_time(event.stamp), service=event.service,
+        from_state=STATE_CODES[event.from_state], to_state=STATE_CODES[event.to_state],
+        from_state_name=event.from_state.value, to_state_name=event.to_state.value,
+        reason=event.reason, has_exit=has_exit, exit_code=event.exit_code or 0,
+        exit_signal=event.exit_signal or 0, stderr_tail=list(event.stderr_tail))
+
+
+def diagnostic_level(status: EngineStatus) -> tuple[bytes, str]:
+    """OK running and healthy; WARN backoff/cooldown or unhealthy; ERROR failed/crashed;
+    STALE stopped or exited."""
+    state = status.state
+    if state in (ServiceState.FAILED, ServiceState.CRASHED):
+        return DiagnosticStatus.ERROR, state.value
+    if state in (ServiceState.BACKOFF, ServiceState.COOLDOWN):
+        return DiagnosticStatus.WARN, f'{state.value}: restarting'
+    if state in (ServiceState.STOPPED, ServiceState.EXITED):
+        return DiagnosticStatus.STALE, state.value
+    if state is ServiceState.RUNNING and status.health.checked and not status.health.healthy:
+        return DiagnosticStatus.WARN, f'unhealthy: {status.health.message}'
+    if state is ServiceState.RUNNING:
+        return DiagnosticStatus.OK, 'running'
+    return DiagnosticStatus.WARN, state.value     # starting / stopping
+
+
+def status_to_diagnostic(status: EngineStatus, node_name: str) -> DiagnosticStatus:
+    """One service -> a DiagnosticStatus named '<node>: <service>'."""
+    level, message = diagnostic_level(status)
+    values = {
+        'state': status.state.value, 'pid': str(status.pid or ''),
+        'cpu_percent': f'{status.usage.cpu_percent:.1f}',
+        'memory_mb': f'{status.usage.memory_bytes / 1e6:.1f}',
+        'restarts': str(status.restart_count), 'crashes': str(status.crash_count),
+        'uptime_sec': f'{status.uptime:.0f}', 'restart_policy': status.spec.restart_policy,
+    }
+    if status.health.checked:
+        values['health'] = status.health.message
+    return DiagnosticStatus(
+        level=level, name=f'{node_name}: {status.name}', message=message,
+        hardware_id=status.spec.ros_node or status.name,
+        values=[KeyValue(key=k, value=v) for k, v in values.items()])

@@ -1,0 +1,76 @@
+"""ROS-aware health probes for the registry: ros_core, ros_node and ros_topic.
+
+They read the ROS graph through the orchestrator's node. Graph queries are blocking rcl
+calls, so they run in a worker thread, never on the engine's loop.
+"""
+
+import asyncio
+import importlib
+import threading
+import time
+
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+
+from omega_orchestrator.core.registry import ProbeSpec, ServiceSpec
+from omega_orchestrator.runtime.probes import Probe, ProbeResult
+
+
+def _full_name(name: str, namespace: str) -> str:
+    return (namespace.rstrip('/') + '/' + name) if namespace != '/' else '/' + name
+
+
+def make_graph_probes(node: Node) -> dict[str, Probe]:
+    """Probe functions bound to `node`, keyed by probe kind."""
+
+    async def ros_core(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
+        names = await asyncio.to_thread(node.get_node_names_and_namespaces)
+        return True, f'ROS graph reachable: {len(names)} node(s) visible'
+
+    async def ros_node(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
+        wanted = spec.node if (spec.node or '').startswith('/') else '/' + (spec.node or '')
+        names = await asyncio.to_thread(node.get_node_names_and_namespaces)
+        if any(_full_name(n, ns) == wanted for n, ns in names):
+            return True, f'node {wanted} is present'
+        return False, f'node {wanted} is not on the graph'
+
+    async def ros_topic(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
+        topic = spec.topic or ''
+        count = await asyncio.to_thread(node.count_publishers, topic)
+        if count == 0:
+            return False, f'topic {topic} has no publisher'
+        if not spec.min_rate:
+            return True, f'topic {topic} has {count} publisher(s)'
+        rate = await _measure_rate(node, topic, window=spec.timeout * 0.8)
+        if rate is None:
+            return False, f'topic {topic}: type unknown, cannot measure its rate'
+        if rate < spec.min_rate:
+            return False, f'topic {topic} at {rate:.1f} Hz, below {spec.min_rate:g} Hz'
+        return True, f'topic {topic} at {rate:.1f} Hz'
+
+    return {'ros_core': ros_core, 'ros_node': ros_node, 'ros_topic': ros_topic}
+
+
+async def _measure_rate(node: Node, topic: str, window: float) -> float | None:
+    types = dict(await asyncio.to_thread(node.get_topic_names_and_types)).get(topic)
+    if not types:
+        return None
+    package, _, name = types[0].partition('/msg/')
+    try:
+        msg_type = getattr(importlib.import_module(f'{package}.msg'), name)
+    except (ImportError, AttributeError):
+        return None
+    lock, count = threading.Lock(), [0]
+
+    def on_message(_: object) -> None:
+        with lock:
+            count[0] += 1
+    subscription = node.create_subscription(msg_type, topic, on_message, qos_profile_sensor_data,
+                                            raw=True)
+    try:
+        started = time.monotonic()
+        await asyncio.sleep(window)
+        with lock:
+            return count[0] / (time.monotonic() - started)
+    finally:
+        node.destroy_subscription(subscription)
