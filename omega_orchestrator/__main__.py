@@ -1,4 +1,8 @@
-"""`python -m omega_orchestrator --registry FILE [--check]`: validate or run a registry."""
+"""`python -m omega_orchestrator --registry FILE [--check] [--no-ros] [--ros-args ...]`.
+
+Validates a registry (--check, ROS-free), or runs it: inside the ROS 2 node by default, or as
+the bare engine with --no-ros.
+"""
 
 import asyncio
 import sys
@@ -7,15 +11,28 @@ from omega_orchestrator.cli_args import (build_parser, describe_plan, load_or_ex
                                          setup_logging)
 
 
+def split_ros_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(our arguments, ['--ros-args', ...]) without needing rclpy for the split."""
+    if '--ros-args' not in argv:
+        return argv, []
+    index = argv.index('--ros-args')
+    return argv[:index], argv[index:]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    ours, ros_args = split_ros_args(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(ours)
     registry = load_or_exit(args.registry)
     if args.check:
         print(describe_plan(registry))
         return 0
     setup_logging(args.log_dir)
-    asyncio.run(run_engine(registry, args))
+    if args.no_ros:
+        asyncio.run(run_engine(registry, args))
+    else:
+        from omega_orchestrator.ros.main import serve
+        asyncio.run(serve(registry, args, ['omega_orchestrator'] + ros_args))
     return 0
 
 

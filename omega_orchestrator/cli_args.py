@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m omega_orchestrator`."""
     parser = argparse.ArgumentParser(
         prog='omega_orchestrator',
-        description='Start, watch and restart the services of a JSON registry.')
+        description='Start, watch and restart the services of a JSON registry.',
+        epilog='ROS arguments follow --ros-args, e.g. --ros-args -r __ns:=/robot1')
     parser.add_argument('--registry', required=True, help='the service registry JSON file')
     parser.add_argument('--check', action='store_true',
                         help='validate the registry, print the start order and exit')
@@ -33,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help='rotated files kept per stream (default 5)')
     parser.add_argument('--metrics-interval', type=float, default=2.0,
                         help='seconds between CPU/RAM samples (default 2)')
+    parser.add_argument('--status-rate', type=float, default=1.0,
+                        help='periodic ~/status publications per second (default 1)')
+    parser.add_argument('--call-timeout', type=float, default=5.0,
+                        help='seconds a ROS service call may wait for the engine (default 5)')
     parser.add_argument('--no-ros', action='store_true',
                         help='run the engine without the ROS 2 node')
     return parser

@@ -39,9 +39,13 @@ class WrongStateError(OrchestratorError):
 
 
 class SpawnFailedError(OrchestratorError):
-    """The service's command could not be started."""
+    """The service's command could not be started; `status` is the service afterwards."""
 
     code = ErrorCode.SPAWN_FAILED
+
+    def __init__(self, message: str, status: object = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class InvalidArgumentError(OrchestratorError):

@@ -14,7 +14,7 @@ from typing import Callable
 
 from omega_orchestrator.core import commands as cmd
 from omega_orchestrator.core import events as ev
-from omega_orchestrator.core.errors import ServiceNotFoundError
+from omega_orchestrator.core.errors import ServiceNotFoundError, SpawnFailedError
 from omega_orchestrator.core.graph import start_waves, stop_waves
 from omega_orchestrator.core.machine import ServiceMachine
 from omega_orchestrator.core.registry import Registry, ServiceSpec
@@ -87,8 +87,14 @@ class Supervisor:
         self._listeners.append(listener)
 
     def start(self, name: str, reason: str = 'start requested') -> ServiceStatus:
-        """Start a service; returns once accepted. Raises NotFound / WrongState errors."""
-        return self._request(name, ev.StartRequested(reason=reason))
+        """Start a service; returns once accepted.
+
+        Raises ServiceNotFoundError, WrongStateError, or SpawnFailedError (with the status).
+        """
+        status = self._request(name, ev.StartRequested(reason=reason))
+        if status.state is ServiceState.FAILED:
+            raise SpawnFailedError(status.message, status)
+        return status
 
     def stop(self, name: str, force: bool = False,
              reason: str = 'stop requested') -> ServiceStatus:
@@ -96,8 +102,11 @@ class Supervisor:
         return self._request(name, ev.StopRequested(force=force, reason=reason))
 
     def restart(self, name: str, reason: str = 'restart requested') -> ServiceStatus:
-        """Stop (if running), then start again."""
-        return self._request(name, ev.RestartRequested(reason=reason))
+        """Stop (if running), then start again; a stopped service is started at once."""
+        status = self._request(name, ev.RestartRequested(reason=reason))
+        if status.state is ServiceState.FAILED:
+            raise SpawnFailedError(status.message, status)
+        return status
 
     def status(self, name: str) -> ServiceStatus:
         """The current status of one service."""
@@ -122,7 +131,7 @@ class Supervisor:
         for wave in start_waves({n: u.spec.depends_on for n, u in self._units.items()}, auto):
             for name in wave:
                 if self._unit(name).machine.state not in PROCESS_STATES:
-                    self.start(name, reason='autostart')
+                    self._start_quietly(name, 'autostart')
             units = [self._unit(n) for n in wave]
             try:
                 await self.wait_for(lambda: all(_settled(u) for u in units), wave_timeout)
@@ -184,7 +193,7 @@ class Supervisor:
         self.registry, self._units = registry, units
         for name in added + changed:
             if name in was_up or (name in added and new_specs[name].autostart):
-                self.start(name, reason='registry reloaded')
+                self._start_quietly(name, 'registry reloaded')
         self._changed.set()
         return added, removed, changed
 
@@ -197,6 +206,10 @@ class Supervisor:
             unit.logs.close()
 
     # -- events in ------------------------------------------------------------------------------
+
+    def _start_quietly(self, name: str, reason: str) -> None:
+        """Start without raising on a spawn failure: the FAILED state says it all."""
+        self._request(name, ev.StartRequested(reason=reason))
 
     def _request(self, name: str, event: ev.Event) -> ServiceStatus:
         unit = self._unit(name)

@@ -3,6 +3,9 @@
 import os
 from pathlib import Path
 
+import pytest
+
+from omega_orchestrator.core.errors import SpawnFailedError
 from omega_orchestrator.core.states import ServiceState as S
 from test.runtime.conftest import py, until, wait_state
 
@@ -95,9 +98,11 @@ async def test_spawn_failures_fail_only_that_service(supervise, tmp_path: Path):
     sup.start('good')
     for name, words in (('missing', "'no-such-program-xyz' not found"),
                         ('noexec', 'not executable'), ('baddir', 'does not exist')):
-        status = sup.start(name)
-        assert status.state is S.FAILED, name
-        assert words in status.message, status.message
+        with pytest.raises(SpawnFailedError) as info:
+            sup.start(name)
+        status = info.value.status
+        assert status.state is S.FAILED and sup.status(name).state is S.FAILED, name
+        assert words in status.message and words in str(info.value), status.message
     assert sup.status('good').state is S.RUNNING
 
 

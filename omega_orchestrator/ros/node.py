@@ -1,0 +1,157 @@
+"""OrchestratorNode: the supervisor's ROS 2 surface.
+
+Publishes ~/status (latched), ~/events and /diagnostics; serves ~/start, ~/stop, ~/restart,
+~/list, ~/get_logs and ~/reload. Callbacks only translate: each hands its work to the engine's
+asyncio loop through the bridge and answers within the bridge's timeout.
+"""
+
+from typing import Any, Callable
+
+from diagnostic_msgs.msg import DiagnosticArray
+from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatusArray
+from omega_orchestrator_interfaces.srv import (GetLogs, ListServices, ReloadRegistry,
+                                               RestartService, StartService, StopService)
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from omega_orchestrator.core.errors import (ErrorCode, InvalidArgumentError,
+                                            OrchestratorError, RegistryError)
+from omega_orchestrator.core.registry import load_registry
+from omega_orchestrator.ros.bridge import LoopBridge
+from omega_orchestrator.ros.conversions import (event_to_msg, status_to_diagnostic,
+                                                status_to_msg)
+from omega_orchestrator.runtime.status import ServiceStatus, TransitionEvent
+from omega_orchestrator.runtime.supervisor import Supervisor
+
+LATCHED = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                     reliability=ReliabilityPolicy.RELIABLE)
+EVENTS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
+                    reliability=ReliabilityPolicy.RELIABLE)
+STREAMS = ('stdout', 'stderr')
+MAX_LOG_LINES = 1000
+
+
+class OrchestratorNode(Node):
+    """The ROS node in front of one Supervisor."""
+
+    def __init__(self, supervisor: Supervisor, bridge: LoopBridge, *, registry_path: str,
+                 log_dir: str, status_rate: float = 1.0, **node_kwargs: Any) -> None:
+        super().__init__('omega_orchestrator', **node_kwargs)
+        self.supervisor = supervisor
+        self.bridge = bridge
+        self.declare_parameter('registry', registry_path)
+        self.declare_parameter('log_dir', log_dir)
+        self.declare_parameter('status_rate', status_rate)
+        self.status_pub = self.create_publisher(ServiceStatusArray, '~/status', LATCHED)
+        self.events_pub = self.create_publisher(ServiceEvent, '~/events', EVENTS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        group = ReentrantCallbackGroup()
+        for srv_type, name, handler in (
+                (StartService, '~/start', self._on_start),
+                (StopService, '~/stop', self._on_stop),
+                (RestartService, '~/restart', self._on_restart),
+                (ListServices, '~/list', self._on_list),
+                (GetLogs, '~/get_logs', self._on_get_logs),
+                (ReloadRegistry, '~/reload', self._on_reload)):
+            self.create_service(srv_type, name, _guarded(self, handler), callback_group=group)
+
+    @property
+    def status_rate(self) -> float:
+        """Periodic status publications per second."""
+        return float(self.get_parameter('status_rate').value)
+
+    # -- publishing (called on the engine's loop) -------------------------------------------------
+
+    def publish_snapshot(self, snapshot: tuple[ServiceStatus, ...]) -> None:
+        """Publish ~/status and /diagnostics for this snapshot."""
+        stamp = self.get_clock().now().to_msg()
+        array = ServiceStatusArray(services=[status_to_msg(s) for s in snapshot])
+        array.header.stamp = stamp
+        self.status_pub.publish(array)
+        diag = DiagnosticArray(
+            status=[status_to_diagnostic(s, self.get_name()) for s in snapshot])
+        diag.header.stamp = stamp
+        self.diag_pub.publish(diag)
+
+    def publish_event(self, event: TransitionEvent) -> None:
+        """Publish one transition on ~/events."""
+        self.events_pub.publish(event_to_msg(event))
+
+    # -- services (called on executor threads) ----------------------------------------------------
+
+    def _on_start(self, request: Any, response: Any) -> Any:
+        status = self.bridge.call(lambda: self.supervisor.start(request.name))
+        return _ok(response, f"'{request.name}' is {status.state.value}", status)
+
+    def _on_stop(self, request: Any, response: Any) -> Any:
+        status = self.bridge.call(lambda: self.supervisor.stop(request.name, request.force))
+        return _ok(response, f"'{request.name}' is {status.state.value}", status)
+
+    def _on_restart(self, request: Any, response: Any) -> Any:
+        status = self.bridge.call(lambda: self.supervisor.restart(request.name))
+        return _ok(response, f"'{request.name}' is {status.state.value}", status)
+
+    def _on_list(self, request: Any, response: Any) -> Any:
+        snapshot = self.bridge.call(self.supervisor.snapshot)
+        response.services = [status_to_msg(s) for s in snapshot]
+        return _ok(response, f'{len(snapshot)} service(s)')
+
+    def _on_get_logs(self, request: Any, response: Any) -> Any:
+        stream = request.stream or 'both'
+        if stream not in STREAMS + ('both',):
+            raise InvalidArgumentError(f"stream must be stdout, stderr or both, not '{stream}'")
+        lines = min(int(request.lines) or MAX_LOG_LINES, MAX_LOG_LINES)   # 0 = all kept
+        for name in STREAMS:
+            if stream in (name, 'both'):
+                found = self.bridge.call(
+                    lambda n=name: self.supervisor.logs(request.name, n, lines))
+                setattr(response, name, found)
+        return _ok(response, f'last {lines} line(s) at most per stream')
+
+    def _on_reload(self, request: Any, response: Any) -> Any:
+        path = request.path or str(self.get_parameter('registry').value)
+        try:
+            registry = load_registry(path)
+        except RegistryError as exc:
+            response.errors = exc.problems
+            raise
+        added, removed, changed = self.bridge.run(self.supervisor.reload(registry),
+                                                  timeout=self.bridge.timeout * 4)
+        if request.path:
+            self.set_parameters([Parameter('registry', Parameter.Type.STRING, path)])
+        response.added, response.removed, response.changed = added, removed, changed
+        return _ok(response, f'reloaded {path}: {len(added)} added, {len(removed)} removed, '
+                             f'{len(changed)} changed')
+
+
+def _ok(response: Any, message: str, status: ServiceStatus | None = None) -> Any:
+    response.success = True
+    response.error_code = int(ErrorCode.NONE)
+    response.message = message
+    if status is not None:
+        response.status = status_to_msg(status)
+    return response
+
+
+def _guarded(node: Node, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Nothing escapes a service callback: errors become an error code and a message."""
+    def callback(request: Any, response: Any) -> Any:
+        try:
+            return handler(request, response)
+        except OrchestratorError as exc:
+            code, message = exc.code, str(exc)
+            status = getattr(exc, 'status', None)
+            if status is not None:
+                response.status = status_to_msg(status)
+        except Exception as exc:   # noqa: BLE001 - report, never crash the executor
+            node.get_logger().error(f'{handler.__name__} failed: {exc!r}')
+            code, message = ErrorCode.INTERNAL, f'internal error: {exc}'
+        response.success = False
+        response.error_code = int(code)
+        response.message = message
+        return response
+    return callback
+
