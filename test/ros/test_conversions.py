@@ -1,0 +1,61 @@
+"""Pure conversions: codes agree end to end; diagnostics levels follow the states."""
+
+from diagnostic_msgs.msg import DiagnosticStatus
+from omega_orchestrator_interfaces.msg import ServiceStatus
+from omega_orchestrator_interfaces.srv import (GetLogs, ListServices, ReloadRegistry,
+                                               RestartService, StartService, StopService)
+
+from omega_orchestrator.core.errors import ErrorCode
+from omega_orchestrator.core.machine import Health
+from omega_orchestrator.core.registry import ServiceSpec
+from omega_orchestrator.core.states import ServiceState
+from omega_orchestrator.ros.conversions import (diagnostic_level, from_time, STATE_CODES,
+                                                status_to_msg, to_time)
+from omega_orchestrator.runtime.metrics import Usage
+from omega_orchestrator.runtime.status import ServiceStatus as EngineStatus
+
+
+def engine_status(state: ServiceState, **changes) -> EngineStatus:
+    fields = dict(spec=ServiceSpec(name='cam', cmd='x', port=8081), state=state, pid=12,
+                  message='', restart_count=2, crash_count=1, last_exit_code=None,
+                  last_exit_signal=9, uptime=3.5, last_restart=None, last_change=1.7e9,
+                  next_restart=None, health=Health(), usage=Usage(memory_bytes=2 ** 40))
+    fields.update(changes)
+    return EngineStatus(**fields)
+
+
+def test_error_codes_are_the_srv_constants():
+    for srv in (StartService, StopService, RestartService, ListServices, GetLogs,
+                ReloadRegistry):
+        for code in ErrorCode:
+            assert getattr(srv.Response, f'ERR_{code.name}') == code.value, (srv, code)
+
+
+def test_every_state_has_its_constant():
+    for state in ServiceState:
+        assert STATE_CODES[state] == getattr(ServiceStatus, f'STATE_{state.name}')
+
+
+def test_status_message_fields():
+    msg = status_to_msg(engine_status(ServiceState.RUNNING))
+    assert msg.name == 'cam' and msg.state_name == 'running' and msg.pid == 12
+    assert msg.memory_bytes == 2 ** 40 and msg.port == 8081
+    assert msg.has_exit and msg.last_exit_signal == 9 and msg.last_exit_code == 0
+    assert from_time(msg.last_change) == 1.7e9 and from_time(msg.next_restart) is None
+
+
+def test_time_round_trip():
+    assert from_time(to_time(1234.5)) == 1234.5
+    assert to_time(None).sec == 0
+
+
+def test_diagnostic_levels():
+    level = lambda state, **c: diagnostic_level(engine_status(state, **c))[0]  # noqa: E731
+    assert level(ServiceState.RUNNING) == DiagnosticStatus.OK
+    unhealthy = Health(checked=True, healthy=False, message='refused')
+    assert level(ServiceState.RUNNING, health=unhealthy) == DiagnosticStatus.WARN
+    assert level(ServiceState.BACKOFF) == DiagnosticStatus.WARN
+    assert level(ServiceState.COOLDOWN) == DiagnosticStatus.WARN
+    assert level(ServiceState.FAILED) == DiagnosticStatus.ERROR
+    assert level(ServiceState.CRASHED) == DiagnosticStatus.ERROR
+    assert level(ServiceState.STOPPED) == DiagnosticStatus.STALE
