@@ -1,0 +1,108 @@
+"""create_app(gateway, settings): the FastAPI application, its error answers and the page."""
+
+from dataclasses import dataclass, field
+import logging
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+
+from omega_orchestrator.sidecar.errors import GatewayError
+from omega_orchestrator.sidecar.gateway import OrchestratorGateway
+from omega_orchestrator.sidecar.routes import events, services, system
+
+log = logging.getLogger('omega_orchestrator.sidecar')
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """What the sidecar was started with."""
+
+    token: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    web_dir: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def find_web_dir() -> Path | None:
+    """web/ of a source checkout, of the installed package share, or $OMEGA_WEB_DIR."""
+    candidates = [os.environ.get('OMEGA_WEB_DIR'),
+                  str(Path(__file__).resolve().parents[2] / 'web')]
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        candidates.append(os.path.join(get_package_share_directory('omega_orchestrator'),
+                                       'web'))
+    except Exception:   # noqa: BLE001 - not installed as a ROS package
+        pass
+    for candidate in candidates:
+        if candidate and (Path(candidate) / 'index.html').is_file():
+            return Path(candidate)
+    return None
+
+
+def create_app(gateway: OrchestratorGateway, settings: Settings | None = None) -> FastAPI:
+    """The sidecar application over any gateway (ROS in production, a fake in route tests)."""
+    settings = settings or Settings()
+    app = FastAPI(title='Omega Orchestrator API', version='0.1.0',
+                  description='Control and watch the services of an Omega Orchestrator.')
+    app.state.gateway = gateway
+    app.state.settings = settings
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=['GET', 'POST'], allow_headers=['Authorization'])
+    for router in (services.router, events.router, system.router):
+        app.include_router(router)
+    _add_error_handlers(app)
+    _add_page(app, Path(settings.web_dir) if settings.web_dir else find_web_dir())
+    return app
+
+
+def _error(status: int, name: str, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({'ok': False, 'error': name, 'message': message, **extra},
+                        status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
+        return _error(exc.http_status, exc.name, exc.message, service=exc.service,
+                      details=exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        return _error(422, 'invalid_argument', '; '.join(problems), details=problems)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        names = {401: 'unauthorized', 404: 'not_found', 405: 'method_not_allowed'}
+        response = _error(exc.status_code, names.get(exc.status_code, 'http_error'),
+                          str(exc.detail))
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception('unexpected error in %s %s', request.method, request.url.path)
+        return _error(500, 'internal', f'internal error: {type(exc).__name__}')
+
+
+def _add_page(app: FastAPI, web_dir: Path | None) -> None:
+    if web_dir is None:
+        log.warning('web/ not found: the /services page is not served')
+        return
+    app.mount('/services/assets', StaticFiles(directory=web_dir), name='assets')
+
+    @app.get('/services', include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(web_dir / 'index.html', headers={'Cache-Control': 'no-cache'})
+
+    @app.get('/', include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse('/services')

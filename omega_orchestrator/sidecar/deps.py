@@ -1,0 +1,26 @@
+"""FastAPI dependencies: the gateway, the bearer-token guard, and their Annotated aliases."""
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from omega_orchestrator.sidecar.gateway import OrchestratorGateway
+from omega_orchestrator.sidecar.security import token_matches
+
+
+def get_gateway(request: Request) -> OrchestratorGateway:
+    """The gateway given to create_app."""
+    return request.app.state.gateway
+
+
+def require_token(request: Request) -> None:
+    """401 unless the request carries the configured token (no token configured: open)."""
+    token = request.app.state.settings.token
+    if token and not token_matches(request.headers.get('authorization'), token):
+        raise HTTPException(status_code=401, detail='a valid "Authorization: Bearer <token>" '
+                                                    'header is required to change services',
+                            headers={'WWW-Authenticate': 'Bearer'})
+
+
+Gateway = Annotated[OrchestratorGateway, Depends(get_gateway)]
+Authorized = Depends(require_token)

@@ -1,0 +1,183 @@
+"""How the sidecar reaches the orchestrator: the OrchestratorGateway protocol and RosGateway.
+
+RosGateway owns an rclpy context, a node and an executor thread (like launch_ros's adapter).
+Reads come from a cache of the latest latched ~/status message; writes are ROS service calls
+whose answers are handed back to the asyncio loop, with a timeout.
+"""
+
+import asyncio
+import itertools
+import threading
+import time
+from typing import Any, Callable, Protocol
+
+from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatusArray
+from omega_orchestrator_interfaces.srv import (GetLogs, ReloadRegistry, RestartService,
+                                               StartService, StopService)
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+from omega_orchestrator.sidecar.convert import event_dict, service_dict
+from omega_orchestrator.sidecar.errors import (ERR_INTERNAL, ERR_TIMEOUT, ERR_UNREACHABLE,
+                                               GatewayError)
+
+Listener = Callable[[str, dict], None]      # (kind: 'status' | 'transition', payload)
+STALE_AFTER = 5.0                           # seconds without a status message -> unreachable
+
+
+class OrchestratorGateway(Protocol):
+    """What the routes need from the orchestrator, whatever the transport."""
+
+    def services(self) -> list[dict]:
+        """The latest service objects; raises GatewayError(ERR_UNREACHABLE) when unknown."""
+
+    def reachable(self) -> bool:
+        """True while the orchestrator's status is fresh."""
+
+    async def control(self, action: str, name: str, force: bool = False) -> tuple[str, dict]:
+        """'start' | 'stop' | 'restart' one service -> (message, service object)."""
+
+    async def logs(self, name: str, lines: int) -> dict[str, list[str]]:
+        """The last lines of stdout and stderr."""
+
+    async def reload(self, path: str = '') -> dict:
+        """Re-read the registry -> {'added': [...], 'removed': [...], 'changed': [...]}."""
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call listener on every status or transition (any thread); returns a remover."""
+
+
+_LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                      reliability=ReliabilityPolicy.RELIABLE)
+_EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+_CONTROL = {'start': StartService, 'stop': StopService, 'restart': RestartService}
+
+
+class RosGateway:
+    """The gateway over ROS 2: one node in its own context, spun in its own thread."""
+
+    def __init__(self, orchestrator: str = '/omega_orchestrator', timeout: float = 10.0,
+                 ros_args: list[str] | None = None) -> None:
+        self.orchestrator = orchestrator.rstrip('/')
+        self.timeout = timeout
+        self.context = rclpy.Context()
+        rclpy.init(args=ros_args, context=self.context)
+        self.node = rclpy.create_node('omega_sidecar', context=self.context)
+        self._lock = threading.Lock()
+        self._latest: ServiceStatusArray | None = None
+        self._latest_at = 0.0
+        self._listeners: dict[int, Listener] = {}
+        self._ids = itertools.count()
+        self._clients = {kind: self.node.create_client(srv, f'{self.orchestrator}/{kind}')
+                         for kind, srv in (*_CONTROL.items(), ('get_logs', GetLogs),
+                                           ('reload', ReloadRegistry))}
+        self.node.create_subscription(ServiceStatusArray, f'{self.orchestrator}/status',
+                                      self._on_status, _LATCHED)
+        self.node.create_subscription(ServiceEvent, f'{self.orchestrator}/events',
+                                      self._on_event, _EVENTS)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self.executor.spin, name='sidecar-ros',
+                                        daemon=True)
+        self._thread.start()
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def services(self) -> list[dict]:
+        """Service objects from the cached status; 503 when the orchestrator is silent."""
+        with self._lock:
+            latest, fresh = self._latest, time.monotonic() - self._latest_at < STALE_AFTER
+        if latest is None or not fresh:
+            raise GatewayError(ERR_UNREACHABLE, f'orchestrator {self.orchestrator} is not '
+                                                'publishing its status')
+        return [service_dict(s) for s in latest.services]
+
+    def reachable(self) -> bool:
+        """True while status messages keep arriving."""
+        with self._lock:
+            return self._latest is not None and \
+                time.monotonic() - self._latest_at < STALE_AFTER
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Register a status/transition listener; returns the function that removes it."""
+        key = next(self._ids)
+        with self._lock:
+            self._listeners[key] = listener
+        return lambda: self._listeners.pop(key, None)
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    async def control(self, action: str, name: str, force: bool = False) -> tuple[str, dict]:
+        """Start, stop or restart through the orchestrator's service."""
+        fields: dict[str, Any] = {'name': name}
+        if action == 'stop':
+            fields['force'] = force
+        response = await self._call(action, _CONTROL[action].Request(**fields))
+        return response.message, service_dict(response.status)
+
+    async def logs(self, name: str, lines: int) -> dict[str, list[str]]:
+        """The last lines of both streams."""
+        request = GetLogs.Request(name=name, stream='both', lines=lines)
+        response = await self._call('get_logs', request)
+        return {'stdout': list(response.stdout), 'stderr': list(response.stderr)}
+
+    async def reload(self, path: str = '') -> dict:
+        """Ask the orchestrator to re-read its registry."""
+        response = await self._call('reload', ReloadRegistry.Request(path=path))
+        return {'message': response.message, 'added': list(response.added),
+                'removed': list(response.removed), 'changed': list(response.changed)}
+
+    async def _call(self, kind: str, request: Any) -> Any:
+        client = self._clients[kind]
+        if not client.service_is_ready():
+            raise GatewayError(ERR_UNREACHABLE, f'{self.orchestrator}/{kind} is not available')
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future = loop.create_future()
+        future = client.call_async(request)
+        future.add_done_callback(
+            lambda done: loop.call_soon_threadsafe(_settle, answer, done))
+        try:
+            response = await asyncio.wait_for(answer, self.timeout)
+        except asyncio.TimeoutError:
+            client.remove_pending_request(future)
+            raise GatewayError(ERR_TIMEOUT, f'{kind} did not answer within {self.timeout:g} s')
+        if not getattr(response, 'success', True):
+            status = getattr(response, 'status', None)
+            raise GatewayError(response.error_code or ERR_INTERNAL, response.message,
+                               service_dict(status) if status and status.name else None,
+                               list(getattr(response, 'errors', [])))
+        return response
+
+    # -- ROS callbacks (executor thread) ------------------------------------------------------------
+
+    def _on_status(self, msg: ServiceStatusArray) -> None:
+        with self._lock:
+            self._latest, self._latest_at = msg, time.monotonic()
+        self._emit('status', {'services': [service_dict(s) for s in msg.services]})
+
+    def _on_event(self, msg: ServiceEvent) -> None:
+        self._emit('transition', event_dict(msg))
+
+    def _emit(self, kind: str, payload: dict) -> None:
+        with self._lock:
+            listeners = list(self._listeners.values())
+        for listener in listeners:
+            listener(kind, payload)
+
+    def close(self) -> None:
+        """Stop the executor thread and release the node and context."""
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self._thread.join(timeout=2.0)
+
+
+def _settle(answer: asyncio.Future, done: Any) -> None:
+    if answer.done():
+        return
+    exc = done.exception()
+    if exc is not None:
+        answer.set_exception(GatewayError(ERR_INTERNAL, f'service call failed: {exc}'))
+    else:
+        answer.set_result(done.result())

@@ -1,0 +1,63 @@
+"""GET /api/services/events: Server-Sent Events with every transition and status update."""
+
+import asyncio
+import json
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from omega_orchestrator.sidecar.deps import Gateway
+from omega_orchestrator.sidecar.errors import GatewayError
+
+router = APIRouter(prefix='/api/services', tags=['services'])
+HEARTBEAT = 15.0
+QUEUE_LIMIT = 256
+
+
+def sse(kind: str, payload: dict) -> str:
+    """One SSE frame."""
+    return f'event: {kind}\ndata: {json.dumps(payload, separators=(",", ":"))}\n\n'
+
+
+@router.get('/events', response_class=StreamingResponse)
+async def events(request: Request, gateway: Gateway) -> StreamingResponse:
+    """`status` frames (all services, at the status rate and on change) and `transition`
+    frames (one state change, with exit code and stderr tail on a crash)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue(QUEUE_LIMIT)
+
+    def on_update(kind: str, payload: dict) -> None:   # called on the ROS thread
+        loop.call_soon_threadsafe(_offer, queue, kind, payload)
+
+    remove = gateway.add_listener(on_update)
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield 'retry: 2000\n\n'
+            try:
+                yield sse('status', {'services': gateway.services()})
+            except GatewayError as exc:
+                yield sse('unreachable', {'message': exc.message})
+            while not await request.is_disconnected():
+                try:
+                    kind, payload = await asyncio.wait_for(queue.get(), HEARTBEAT)
+                except asyncio.TimeoutError:
+                    yield ': keep-alive\n\n'
+                    continue
+                yield sse(kind, payload)
+        finally:
+            remove()
+
+    return StreamingResponse(stream(), media_type='text/event-stream',
+                             headers={'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no'})
+
+
+def _offer(queue: asyncio.Queue, kind: str, payload: dict) -> None:
+    """Queue an update; a slow client loses old status frames, never transitions."""
+    if queue.full():
+        try:
+            queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+    queue.put_nowait((kind, payload))

@@ -1,0 +1,75 @@
+"""The seed-compatible /api/services/* routes."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from omega_orchestrator.sidecar.deps import Authorized, Gateway
+from omega_orchestrator.sidecar.errors import ERR_NOT_FOUND, GatewayError
+from omega_orchestrator.sidecar import schemas
+
+router = APIRouter(prefix='/api/services', tags=['services'])
+Name = Annotated[str, Path(description='the service name (a registry key, never a path)',
+                           max_length=64)]
+
+
+def find(services: list[dict], name: str) -> dict:
+    """The service called name, or a 404 GatewayError."""
+    for service in services:
+        if service['name'] == name:
+            return service
+    raise GatewayError(ERR_NOT_FOUND, f"no service named '{name}'")
+
+
+@router.get('/list', response_model=schemas.ServiceList)
+def list_services(gateway: Gateway) -> dict:
+    """Every service with its status, in registry order."""
+    services = gateway.services()
+    return {'ok': True, 'services': services, 'count': len(services)}
+
+
+@router.get('/status/{name}', response_model=schemas.ServiceStatus)
+def service_status(name: Name, gateway: Gateway) -> dict:
+    """One service's status."""
+    return {'ok': True, 'service': find(gateway.services(), name)}
+
+
+@router.get('/health/{name}', response_model=schemas.ServiceHealth)
+def service_health(name: Name, gateway: Gateway) -> dict:
+    """One service's latest health check."""
+    return {'ok': True, 'service': name, 'health': find(gateway.services(), name)['health']}
+
+
+@router.get('/logs/{name}', response_model=schemas.ServiceLogs)
+async def service_logs(name: Name, gateway: Gateway,
+                       lines: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict:
+    """The last lines of the service's stdout and stderr."""
+    return {'ok': True, 'service': name, 'logs': await gateway.logs(name, lines)}
+
+
+@router.post('/start/{name}', response_model=schemas.ControlResult, dependencies=[Authorized])
+async def start_service(name: Name, gateway: Gateway) -> dict:
+    """Start a service; answers once the start is accepted."""
+    message, service = await gateway.control('start', name)
+    return {'ok': True, 'message': message, 'service': service}
+
+
+@router.post('/stop/{name}', response_model=schemas.ControlResult, dependencies=[Authorized])
+async def stop_service(name: Name, gateway: Gateway, force: bool = False) -> dict:
+    """Stop a service and keep it stopped; force=true kills at once."""
+    message, service = await gateway.control('stop', name, force=force)
+    return {'ok': True, 'message': message, 'service': service}
+
+
+@router.post('/restart/{name}', response_model=schemas.ControlResult,
+             dependencies=[Authorized])
+async def restart_service(name: Name, gateway: Gateway) -> dict:
+    """Stop (if running) and start again."""
+    message, service = await gateway.control('restart', name)
+    return {'ok': True, 'message': message, 'service': service}
+
+
+@router.post('/reload', response_model=schemas.ReloadResult, dependencies=[Authorized])
+async def reload_registry(gateway: Gateway) -> dict:
+    """Re-read the registry file; a broken file changes nothing and answers 422."""
+    return {'ok': True, **await gateway.reload()}

@@ -1,0 +1,60 @@
+"""An in-memory OrchestratorGateway for route tests: the routes are under test, not this."""
+
+from typing import Callable
+
+from omega_orchestrator.sidecar.errors import (ERR_NOT_FOUND, ERR_UNREACHABLE, ERR_WRONG_STATE,
+                                               GatewayError)
+
+
+def service(name: str, status: str = 'running', pid: int | None = 100) -> dict:
+    return {
+        'name': name, 'display_name': name.title(), 'type': 'python', 'status': status,
+        'pid': pid, 'health': {'healthy': True, 'message': 'ok', 'checked_at': None},
+        'description': '', 'restart_policy': 'always', 'autostart': True, 'port': None,
+        'ros_node': None, 'cpu_percent': 1.5, 'memory_mb': 12.0, 'memory_bytes': 12582912,
+        'threads': 3, 'uptime_sec': 5.0, 'restart_count': 1, 'crash_count': 0,
+        'last_exit_code': None, 'last_exit_signal': None, 'last_restart': None,
+        'last_change': None, 'next_restart': None, 'message': ''}
+
+
+class FakeGateway:
+    """Holds services in a dict; start/stop flip their status."""
+
+    def __init__(self, *names: str) -> None:
+        self.items = {n: service(n) for n in names}
+        self.up = True
+        self.calls: list[tuple] = []
+        self.listeners: list[Callable[[str, dict], None]] = []
+
+    def services(self) -> list[dict]:
+        if not self.up:
+            raise GatewayError(ERR_UNREACHABLE, 'orchestrator is not publishing its status')
+        return list(self.items.values())
+
+    def reachable(self) -> bool:
+        return self.up
+
+    def _get(self, name: str) -> dict:
+        if name not in self.items:
+            raise GatewayError(ERR_NOT_FOUND, f"no service named '{name}'")
+        return self.items[name]
+
+    async def control(self, action: str, name: str, force: bool = False) -> tuple[str, dict]:
+        self.calls.append((action, name, force))
+        item = self._get(name)
+        if action == 'start' and item['status'] == 'running':
+            raise GatewayError(ERR_WRONG_STATE, f"'{name}' is already running", item)
+        item['status'] = 'stopping' if action == 'stop' else 'running'
+        return f"'{name}' is {item['status']}", item
+
+    async def logs(self, name: str, lines: int) -> dict[str, list[str]]:
+        self.calls.append(('logs', name, lines))
+        self._get(name)
+        return {'stdout': [f'line {i}' for i in range(lines)][-3:], 'stderr': []}
+
+    async def reload(self, path: str = '') -> dict:
+        return {'message': 'reloaded', 'added': [], 'removed': [], 'changed': []}
+
+    def add_listener(self, listener: Callable[[str, dict], None]) -> Callable[[], None]:
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)

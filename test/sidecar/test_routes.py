@@ -1,0 +1,120 @@
+"""The REST routes over a fake gateway: shapes, status codes, auth, validation, metrics."""
+
+from fastapi.testclient import TestClient
+import pytest
+
+from omega_orchestrator.sidecar.app import create_app, Settings
+from test.sidecar.fake_gateway import FakeGateway
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return FakeGateway('camera', 'motors')
+
+
+@pytest.fixture
+def http(gateway: FakeGateway) -> TestClient:
+    return TestClient(create_app(gateway), raise_server_exceptions=False)
+
+
+def test_list_has_the_seed_shape(http):
+    body = http.get('/api/services/list').json()
+    assert body['ok'] is True and body['count'] == 2
+    first = body['services'][0]
+    assert {'name', 'status', 'pid', 'health'} <= set(first)
+    assert first['health'] == {'healthy': True, 'message': 'ok', 'checked_at': None}
+    assert first['memory_mb'] == 12.0 and first['restart_count'] == 1
+
+
+def test_status_health_and_logs(http, gateway):
+    assert http.get('/api/services/status/camera').json()['service']['name'] == 'camera'
+    assert http.get('/api/services/health/motors').json() == {
+        'ok': True, 'service': 'motors',
+        'health': {'healthy': True, 'message': 'ok', 'checked_at': None}}
+    logs = http.get('/api/services/logs/camera?lines=10').json()
+    assert logs == {'ok': True, 'service': 'camera',
+                    'logs': {'stdout': ['line 7', 'line 8', 'line 9'], 'stderr': []}}
+    assert http.get('/api/services/logs/camera').status_code == 200
+    assert gateway.calls[-1] == ('logs', 'camera', 50)     # the seed's default
+
+
+def test_control_routes(http, gateway):
+    stopped = http.post('/api/services/stop/camera?force=true')
+    assert stopped.status_code == 200
+    assert stopped.json()['ok'] and stopped.json()['service']['status'] == 'stopping'
+    assert gateway.calls[-1] == ('stop', 'camera', True)
+    assert http.post('/api/services/start/camera').json()['message'] == "'camera' is running"
+    assert http.post('/api/services/restart/motors').status_code == 200
+    assert http.post('/api/services/reload').json()['ok']
+
+
+@pytest.mark.parametrize('method, path, status, error', [
+    ('get', '/api/services/status/ghost', 404, 'not_found'),
+    ('post', '/api/services/start/ghost', 404, 'not_found'),
+    ('post', '/api/services/start/camera', 409, 'wrong_state'),
+    ('get', '/api/services/logs/camera?lines=0', 422, 'invalid_argument'),
+    ('get', '/api/services/logs/camera?lines=1001', 422, 'invalid_argument'),
+    ('get', '/api/services/logs/camera?lines=abc', 422, 'invalid_argument'),
+    ('post', '/api/services/stop/camera?force=maybe', 422, 'invalid_argument'),
+    ('get', '/api/services/nope', 404, 'not_found'),
+])
+def test_errors_are_json(http, method, path, status, error):
+    response = getattr(http, method)(path)
+    assert response.status_code == status
+    body = response.json()
+    assert body['ok'] is False and body['error'] == error and body['message']
+
+
+def test_wrong_state_carries_the_service(http):
+    body = http.post('/api/services/start/camera').json()
+    assert body['service']['name'] == 'camera'
+
+
+def test_unreachable_orchestrator_is_503(http, gateway):
+    gateway.up = False
+    response = http.get('/api/services/list')
+    assert response.status_code == 503 and response.json()['error'] == 'orchestrator_unreachable'
+    assert http.get('/api/health').json() == {'ok': True, 'sidecar': 'up',
+                                              'orchestrator_reachable': False}
+    metrics = http.get('/metrics').text
+    assert 'omega_orchestrator_up 0.0' in metrics
+
+
+def test_a_name_is_never_a_path(http, gateway):
+    response = http.get('/api/services/logs/..%2F..%2Fetc%2Fpasswd')
+    assert response.status_code == 404
+    assert all(call[1] != 'passwd' for call in gateway.calls)
+
+
+def test_token_guards_changes_but_not_reads(gateway):
+    http = TestClient(create_app(gateway, Settings(token='s3cret')))
+    assert http.get('/api/services/list').status_code == 200
+    denied = http.post('/api/services/stop/camera')
+    assert denied.status_code == 401 and denied.json()['error'] == 'unauthorized'
+    assert http.post('/api/services/stop/camera',
+                     headers={'Authorization': 'Bearer wrong'}).status_code == 401
+    assert http.post('/api/services/stop/camera',
+                     headers={'Authorization': 'Bearer s3cret'}).status_code == 200
+    assert http.post('/api/services/reload').status_code == 401
+
+
+def test_cors_is_closed_unless_configured(gateway):
+    closed = TestClient(create_app(gateway))
+    response = closed.get('/api/services/list', headers={'Origin': 'http://evil.example'})
+    assert 'access-control-allow-origin' not in response.headers
+    opened = TestClient(create_app(gateway, Settings(cors_origins=('http://tablet.local',))))
+    response = opened.get('/api/services/list', headers={'Origin': 'http://tablet.local'})
+    assert response.headers['access-control-allow-origin'] == 'http://tablet.local'
+
+
+def test_metrics_in_prometheus_format(http):
+    text = http.get('/metrics').text
+    assert 'omega_service_state{service="camera",state="running"} 1.0' in text
+    assert 'omega_service_restarts_total{service="camera"} 1.0' in text
+    assert 'omega_service_memory_bytes{service="motors"} 1.2582912e+07' in text
+
+
+def test_openapi_documents_the_routes(http):
+    paths = http.get('/openapi.json').json()['paths']
+    assert '/api/services/list' in paths and '/api/services/stop/{name}' in paths
+    assert http.get('/docs').status_code == 200
