@@ -118,3 +118,16 @@ def test_openapi_documents_the_routes(http):
     paths = http.get('/openapi.json').json()['paths']
     assert '/api/services/list' in paths and '/api/services/stop/{name}' in paths
     assert http.get('/docs').status_code == 200
+
+
+def test_refuses_to_listen_beyond_loopback_without_a_token(monkeypatch, capsys):
+    from omega_orchestrator.sidecar.__main__ import main
+    monkeypatch.delenv('OMEGA_API_TOKEN', raising=False)
+    assert main(['--host', '0.0.0.0', '--port', '1']) == 2
+    assert 'without a token' in capsys.readouterr().err
+
+
+def test_loopback_detection():
+    from omega_orchestrator.sidecar.security import is_loopback
+    assert is_loopback('127.0.0.1') and is_loopback('::1') and is_loopback('localhost')
+    assert not is_loopback('0.0.0.0') and not is_loopback('192.168.1.5')

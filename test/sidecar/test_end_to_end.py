@@ -1,0 +1,88 @@
+"""The sidecar over the real orchestrator and real ROS: REST, SSE, health, metrics, auth."""
+
+import json
+import os
+import signal
+
+import httpx
+
+from test.stack import py
+
+SLEEP = 'import time\nprint("service up", flush=True)\ntime.sleep(600)'
+
+
+def test_rest_over_ros(stack):
+    s = stack([py(SLEEP, name='camera', autostart=True, display_name='Camera'),
+               py(SLEEP, name='motors'),
+               {'name': 'broken', 'cmd': 'no-such-program-xyz'}])
+    listed = s.get('/api/services/list').json()
+    assert listed['ok'] and listed['count'] == 3
+    assert [x['name'] for x in listed['services']] == ['camera', 'motors', 'broken']
+    camera = s.wait_for(lambda: (c := s.service('camera'))['pid'] and c, 'camera running')
+    assert camera['display_name'] == 'Camera' and camera['status'] == 'running'
+
+    started = s.post('/api/services/start/motors').json()
+    assert started['ok'] and started['service']['status'] == 'running'
+    assert s.post('/api/services/start/motors').status_code == 409
+    assert s.post('/api/services/start/ghost').status_code == 404
+    failed = s.post('/api/services/start/broken')
+    assert failed.status_code == 502 and 'not found' in failed.json()['message']
+
+    logs = s.wait_for(lambda: (r := s.get('/api/services/logs/camera?lines=5').json())
+                      ['logs']['stdout'] and r, 'camera logs')
+    assert logs['logs']['stdout'] == ['service up']
+    health = s.get('/api/services/health/camera').json()
+    assert health['health']['healthy'] is True
+
+    restarted = s.post('/api/services/restart/camera').json()
+    assert restarted['ok']
+    s.wait_for(lambda: s.service('camera')['pid'] not in (None, camera['pid']), 'new pid')
+    stopped = s.post('/api/services/stop/motors?force=true').json()
+    assert stopped['ok'] and stopped['service']['status'] in ('stopping', 'stopped')
+    assert s.get('/api/health').json()['orchestrator_reachable'] is True
+    metrics = s.get('/metrics').text
+    assert 'omega_service_state{service="camera",state="running"} 1.0' in metrics
+
+
+def test_events_stream_shows_a_crash(stack):
+    s = stack([py(SLEEP, name='victim', autostart=True, restart_policy='always')])
+    pid = s.wait_for(lambda: s.service('victim')['pid'], 'victim running')
+    seen = []
+    with httpx.stream('GET', s.url + '/api/services/events', timeout=30) as response:
+        assert response.headers['content-type'].startswith('text/event-stream')
+        kind = None
+        for line in response.iter_lines():
+            if line.startswith('event: '):
+                kind = line[len('event: '):]
+            elif line.startswith('data: '):
+                payload = json.loads(line[len('data: '):])
+                seen.append((kind, payload))
+                if kind == 'status' and len(seen) == 1:
+                    assert payload['services'][0]['pid'] == pid
+                    os.kill(pid, signal.SIGKILL)
+                if kind == 'transition' and payload.get('exit_signal') == 9:
+                    break
+    crash = seen[-1][1]
+    assert crash['service'] == 'victim' and crash['from'] == 'running'
+
+
+def test_orchestrator_gone_is_503_and_comes_back(stack):
+    s = stack([py(SLEEP, name='a', autostart=True)])
+    s.orchestrator.send_signal(signal.SIGINT)
+    s.orchestrator.wait(30)
+    s.procs.remove(s.orchestrator)
+    response = s.wait_for(lambda: (r := s.get('/api/services/list')).status_code == 503 and r,
+                          'sidecar reports the orchestrator gone', timeout=20)
+    assert response.json()['error'] == 'orchestrator_unreachable'
+    assert s.post('/api/services/start/a').status_code == 503
+    assert s.get('/api/health').json() == {'ok': True, 'sidecar': 'up',
+                                           'orchestrator_reachable': False}
+
+
+def test_token_is_required_for_changes(stack):
+    s = stack([py(SLEEP, name='a')], token='robot-secret')
+    assert s.get('/api/services/list').status_code == 200
+    assert s.post('/api/services/start/a').status_code == 401
+    ok = s.post('/api/services/start/a', headers={'Authorization': 'Bearer robot-secret'})
+    assert ok.status_code == 200
+    assert 'robot-secret' not in s.logs()

@@ -1,0 +1,119 @@
+"""The whole stack for end-to-end tests: orchestrator and sidecar as real processes.
+
+Each stack gets its own ROS_DOMAIN_ID, a free HTTP port on 127.0.0.1 and its own folder.
+"""
+
+import json
+import os
+from pathlib import Path
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+DEADLINE = 30.0
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def py(code: str, **fields: Any) -> dict:
+    """A service running `python -c code`."""
+    return {'cmd': sys.executable, 'args': ['-c', code], **fields}
+
+
+class Stack:
+    """An orchestrator process plus a sidecar process talking to it over ROS."""
+
+    def __init__(self, folder: Path, services: list[dict], token: str | None = None) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f'http://127.0.0.1:{self.port}'
+        self.env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(1, 100)),
+                        ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1')
+        if token:
+            self.env['OMEGA_API_TOKEN'] = token
+        self.registry = folder / 'registry.json'
+        self.registry.write_text(json.dumps({'services': services}))
+        self.procs: list[subprocess.Popen] = []
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.folder / f'{name}.log', 'w')
+        proc = subprocess.Popen([sys.executable, '-m', *args], env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def start(self) -> 'Stack':
+        self.orchestrator = self._spawn('orchestrator', [
+            'omega_orchestrator', '--registry', str(self.registry), '--log-dir',
+            str(self.folder / 'logs'), '--status-rate', '2', '--metrics-interval', '0.5'])
+        self.sidecar = self._spawn('sidecar', [
+            'omega_orchestrator.sidecar', '--port', str(self.port)])
+        self.wait_for(lambda: self.get('/api/services/list').status_code == 200,
+                      'the API lists the services')
+        return self
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return httpx.get(self.url + path, timeout=10, **kwargs)
+        except httpx.TransportError:
+            return httpx.Response(599)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.post(self.url + path, timeout=10, **kwargs)
+
+    def service(self, name: str) -> dict:
+        return self.get(f'/api/services/status/{name}').json()['service']
+
+    def wait_for(self, predicate: Any, what: str, timeout: float = DEADLINE) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    raise AssertionError(f'{proc.args[2]} exited with {proc.returncode}:\n'
+                                         + self.logs())
+            if time.monotonic() > deadline:
+                raise AssertionError(f'{what}: not within {timeout} s\n' + self.logs())
+            time.sleep(0.05)
+
+    def logs(self) -> str:
+        return '\n'.join((self.folder / f'{n}.log').read_text()[-3000:]
+                         for n in ('orchestrator', 'sidecar')
+                         if (self.folder / f'{n}.log').exists())
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in self.procs:
+            try:
+                proc.wait(DEADLINE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Any]:
+    """stack(services, token=None) -> a started Stack; stopped after the test."""
+    made: list[Stack] = []
+
+    def build(services: list[dict], token: str | None = None) -> Stack:
+        made.append(Stack(tmp_path, services, token))
+        return made[-1].start()
+    yield build
+    for item in made:
+        item.stop()
