@@ -1,0 +1,172 @@
+"""`omega-services`: the command-line client, over the REST API.
+
+    omega-services list | status NAME | start NAME | stop NAME [--force] | restart NAME
+                  | logs NAME [-n N] [-f] | health NAME | reload          [--json] [--url URL]
+
+Exit codes: 0 ok, 1 the orchestrator refused (not found, wrong state, spawn failed, ...),
+2 bad usage, 3 the API or the orchestrator is unreachable, 4 not authorised.
+The token comes from $OMEGA_API_TOKEN; the URL from --url or $OMEGA_API_URL.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import httpx
+
+DEFAULT_URL = 'http://127.0.0.1:8080'
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_UNAUTHORIZED = 0, 1, 2, 3, 4
+
+
+class ApiError(Exception):
+    """An error answer, with the exit code it maps to."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Api:
+    """A thin client of /api/services."""
+
+    def __init__(self, url: str, token: str | None, timeout: float = 15.0) -> None:
+        headers = {'Authorization': f'Bearer {token}'} if token else {}
+        self.http = httpx.Client(base_url=url.rstrip('/'), headers=headers, timeout=timeout)
+
+    def request(self, method: str, path: str, **params: Any) -> dict:
+        """Send one request; raise ApiError for anything but ok."""
+        try:
+            response = self.http.request(method, f'/api/services/{path}', params=params)
+        except httpx.TransportError as exc:
+            raise ApiError(f'cannot reach the API at {self.http.base_url}: {exc}',
+                           EXIT_UNREACHABLE) from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise ApiError(f'HTTP {response.status_code} without JSON', EXIT_REFUSED) from None
+        if response.status_code == 401:
+            raise ApiError(body.get('message', 'unauthorised') + ' (set OMEGA_API_TOKEN)',
+                           EXIT_UNAUTHORIZED)
+        if response.status_code in (503, 504):
+            raise ApiError(body.get('message', 'orchestrator unreachable'), EXIT_UNREACHABLE)
+        if not body.get('ok'):
+            raise ApiError(body.get('message', f'HTTP {response.status_code}'), EXIT_REFUSED)
+        return body
+
+
+def _age(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f'{seconds}s'
+    if seconds < 3600:
+        return f'{seconds // 60}m{seconds % 60:02d}s'
+    return f'{seconds // 3600}h{seconds % 3600 // 60:02d}m'
+
+
+def format_table(services: list[dict]) -> str:
+    """A readable table of services."""
+    rows = [('NAME', 'STATUS', 'PID', 'CPU%', 'MEM MB', 'RESTARTS', 'UPTIME', 'HEALTH')]
+    for s in services:
+        health = s['health']
+        rows.append((s['name'], s['status'], str(s['pid'] or '-'), f"{s['cpu_percent']:.1f}",
+                     f"{s['memory_mb']:.1f}", str(s['restart_count']),
+                     _age(s['uptime_sec']) if s['pid'] else '-',
+                     ('ok' if health['healthy'] else 'FAIL') + f": {health['message']}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths)) + '  ' + r[-1]
+                     for r in rows)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    parser = argparse.ArgumentParser(prog='omega-services', description=__doc__.split('\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--url', default=os.environ.get('OMEGA_API_URL', DEFAULT_URL))
+    parser.add_argument('--json', action='store_true', help='print the raw JSON answer')
+    commands = parser.add_subparsers(dest='command', required=True)
+    commands.add_parser('list', help='all services')
+    for name in ('status', 'start', 'restart', 'health'):
+        commands.add_parser(name, help=f'{name} one service').add_argument('name')
+    stop = commands.add_parser('stop', help='stop one service')
+    stop.add_argument('name')
+    stop.add_argument('--force', action='store_true', help='SIGKILL at once')
+    logs = commands.add_parser('logs', help='recent output of one service')
+    logs.add_argument('name')
+    logs.add_argument('-n', '--lines', type=int, default=50)
+    logs.add_argument('-f', '--follow', action='store_true', help='keep printing new lines')
+    commands.add_parser('reload', help='re-read the registry file')
+    return parser
+
+
+def run(args: argparse.Namespace, api: Api, out: Any = sys.stdout) -> int:
+    """Carry out one command; returns the exit code."""
+    if args.command == 'logs':
+        return _logs(args, api, out)
+    if args.command == 'list':
+        body = api.request('GET', 'list')
+        text = format_table(body['services'])
+    elif args.command in ('status', 'health'):
+        body = api.request('GET', f'{args.command}/{args.name}')
+        text = format_table([body['service']]) if args.command == 'status' else \
+            ('healthy' if body['health']['healthy'] else 'UNHEALTHY') + \
+            f": {body['health']['message']}"
+    elif args.command == 'reload':
+        body = api.request('POST', 'reload')
+        text = body['message']
+    else:
+        params = {'force': 'true'} if getattr(args, 'force', False) else {}
+        body = api.request('POST', f'{args.command}/{args.name}', **params)
+        text = body['message']
+    print(json.dumps(body, indent=2) if args.json else text, file=out)
+    if args.command == 'health' and not body['health']['healthy']:
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def _logs(args: argparse.Namespace, api: Api, out: Any) -> int:
+    body = api.request('GET', f'logs/{args.name}', lines=args.lines)
+    if args.json and not args.follow:
+        print(json.dumps(body, indent=2), file=out)
+        return EXIT_OK
+    seen = {'stdout': [], 'stderr': []}
+    while True:
+        for stream in ('stdout', 'stderr'):
+            lines = body['logs'][stream]
+            new = _new_lines(seen[stream], lines)
+            for line in new:
+                print(f'[{stream}] {line}' if stream == 'stderr' else line, file=out,
+                      flush=True)
+            seen[stream] = lines
+        if not args.follow:
+            return EXIT_OK
+        time.sleep(1.0)
+        body = api.request('GET', f'logs/{args.name}', lines=200)
+
+
+def _new_lines(old: list[str], new: list[str]) -> list[str]:
+    """The lines of `new` after the longest suffix of `old` that starts `new`."""
+    for start in range(len(old)):
+        overlap = old[start:]
+        if new[:len(overlap)] == overlap:
+            return new[len(overlap):]
+    return new
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = build_parser().parse_args(argv)
+    api = Api(args.url, os.environ.get('OMEGA_API_TOKEN'))
+    try:
+        return run(args, api)
+    except ApiError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == '__main__':
+    sys.exit(main())
