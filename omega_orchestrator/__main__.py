@@ -7,7 +7,7 @@ the bare engine with --no-ros.
 import asyncio
 import sys
 
-from omega_orchestrator.cli_args import (build_parser, describe_plan, load_or_exit, run_engine,
+from omega_orchestrator.cli_args import (build_parser, describe_plan, load_or_exit, run,
                                          setup_logging)
 
 
@@ -28,11 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         print(describe_plan(registry))
         return 0
     setup_logging(args.log_dir)
-    if args.no_ros:
-        asyncio.run(run_engine(registry, args))
-    else:
-        from omega_orchestrator.ros.main import serve
-        asyncio.run(serve(registry, args, ['omega_orchestrator'] + ros_args))
+    asyncio.run(run(registry, args, None if args.no_ros else ros_args))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import importlib
 import logging
 import logging.handlers
 import os
@@ -91,16 +92,54 @@ def log_settings(args: argparse.Namespace) -> LogSettings:
                        backups=args.log_backups)
 
 
-async def run_engine(registry: Registry, args: argparse.Namespace) -> None:
-    """Run the engine alone until SIGINT/SIGTERM, then stop everything in order."""
+async def run(registry: Registry, args: argparse.Namespace,
+              ros_args: list[str] | None) -> None:
+    """Run the engine until SIGINT/SIGTERM, then stop everything in reverse start order.
+
+    Services start first; the ROS node (unless ros_args is None) comes up beside them, in a
+    worker thread, and replays the transitions it missed. A robot's services do not wait
+    for DDS discovery to boot.
+    """
     from omega_orchestrator.runtime.supervisor import Supervisor
     supervisor = Supervisor(registry, log_settings(args),
                             metrics_interval=args.metrics_interval)
+    relay = EventRelay()
+    supervisor.add_listener(relay)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await supervisor.start_all()
+    starting = loop.create_task(supervisor.start_all())
+    face = None
+    if ros_args is not None:
+        ros_main = await asyncio.to_thread(importlib.import_module, 'omega_orchestrator.ros.main')
+        face = await asyncio.to_thread(ros_main.RosFace, supervisor, loop, args, ros_args)
+        face.attach(relay)
+    await starting
     await stop.wait()
-    logging.getLogger('omega_orchestrator').info('shutting down: stopping all services')
+    logging.getLogger('omega_orchestrator').info(
+        'shutting down: stopping all services in reverse start order')
     await supervisor.close()
+    if face is not None:
+        face.close()
+
+
+class EventRelay:
+    """Keeps transitions until a consumer is attached, then hands it those and every new one."""
+
+    def __init__(self) -> None:
+        self.early: list = []
+        self.target = None
+
+    def __call__(self, event: object) -> None:
+        if self.target is None:
+            self.early.append(event)
+        else:
+            self.target(event)
+
+    def connect(self, target) -> None:  # noqa: ANN001 - any callable taking an event
+        """Replay what was kept, then forward."""
+        for event in self.early:
+            target(event)
+        self.early.clear()
+        self.target = target

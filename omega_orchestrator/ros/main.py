@@ -1,23 +1,23 @@
-"""Runs the engine inside the ROS node: asyncio loop in the main thread, rclpy executor in its own.
+"""The engine's ROS face: the node, an rclpy executor in its own thread, status publishing.
 
-SIGINT/SIGTERM stop every service in reverse start order, then the node shuts down cleanly.
+The asyncio loop (main thread) owns the engine; rclpy spins in its own thread and hands every
+request to the loop. See cli_args.run for the order of start-up and shutdown.
 """
 
 import argparse
 import asyncio
 import logging
-import signal
 import threading
 
 import rclpy
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
-from omega_orchestrator.cli_args import log_settings
-from omega_orchestrator.core.registry import Registry
+from omega_orchestrator.cli_args import EventRelay
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.graph_probes import make_graph_probes
 from omega_orchestrator.ros.node import OrchestratorNode
+from omega_orchestrator.runtime.status import TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
 
 log = logging.getLogger('omega_orchestrator')
@@ -48,38 +48,49 @@ class StatusPublisher:
             await asyncio.sleep(1.0 / max(self.node.status_rate, 0.01))
 
 
-async def serve(registry: Registry, args: argparse.Namespace, ros_args: list[str]) -> None:
-    """Run the engine and the node until a stop signal."""
-    loop = asyncio.get_running_loop()
-    context = rclpy.Context()
-    rclpy.init(args=ros_args, context=context,
-               signal_handler_options=SignalHandlerOptions.NO)
-    supervisor = Supervisor(registry, log_settings(args), metrics_interval=args.metrics_interval)
-    node = OrchestratorNode(supervisor, LoopBridge(loop, timeout=args.call_timeout),
-                            registry_path=registry.path, log_dir=args.log_dir,
-                            status_rate=args.status_rate, context=context)
-    supervisor.probes.update(make_graph_probes(node))
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, name='rclpy-executor', daemon=True)
-    spinner.start()
-    publisher = StatusPublisher(supervisor, node)
-    supervisor.add_listener(lambda event: (node.publish_event(event), publisher.poke()))
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    periodic = loop.create_task(publisher.run_periodic())
-    try:
-        await supervisor.start_all()
+class RosFace:
+    """The node, its executor thread and the status publisher, around a running supervisor.
+
+    Built in a worker thread (rclpy start-up takes a few hundred ms); attach() and close()
+    run on the engine's loop.
+    """
+
+    def __init__(self, supervisor: Supervisor, loop: asyncio.AbstractEventLoop,
+                 args: argparse.Namespace, ros_args: list[str]) -> None:
+        self.supervisor = supervisor
+        self.context = rclpy.Context()
+        rclpy.init(args=['omega_orchestrator', *ros_args], context=self.context,
+                   signal_handler_options=SignalHandlerOptions.NO)
+        self.node = OrchestratorNode(
+            supervisor, LoopBridge(loop, timeout=args.call_timeout),
+            registry_path=supervisor.registry.path, log_dir=args.log_dir,
+            status_rate=args.status_rate, context=self.context)
+        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.executor.add_node(self.node)
+        self.spinner = threading.Thread(target=self.executor.spin, name='rclpy-executor',
+                                        daemon=True)
+        self.spinner.start()
+        self.publisher = StatusPublisher(supervisor, self.node)
+        self.periodic: asyncio.Task | None = None
+
+    def attach(self, relay: 'EventRelay') -> None:
+        """Start publishing: missed transitions first, then every change and the rate."""
+        self.supervisor.probes.update(make_graph_probes(self.node))
+        relay.connect(self._on_transition)
+        self.periodic = asyncio.get_running_loop().create_task(self.publisher.run_periodic())
         log.info('orchestrator node %s is up with %d service(s)',
-                 node.get_fully_qualified_name(), len(supervisor.names()))
-        await stop.wait()
-        log.info('shutting down: stopping all services in reverse start order')
-        await supervisor.close()
-        periodic.cancel()
-        node.publish_snapshot(supervisor.snapshot())
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        context.try_shutdown()
-        spinner.join(timeout=2.0)
+                 self.node.get_fully_qualified_name(), len(self.supervisor.names()))
+
+    def _on_transition(self, event: TransitionEvent) -> None:
+        self.node.publish_event(event)
+        self.publisher.poke()
+
+    def close(self) -> None:
+        """Publish the final state, then shut the node down."""
+        if self.periodic is not None:
+            self.periodic.cancel()
+        self.node.publish_snapshot(self.supervisor.snapshot())
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self.spinner.join(timeout=2.0)

@@ -1,14 +1,24 @@
-"""CPU, memory and threads per service, summed over its whole process tree, with psutil.
+"""CPU, memory and threads per service, summed over its whole process tree.
 
-One sampling pass reads the process table once and walks each service's tree from its main
-pid; psutil.Process objects are cached per pid (cpu_percent needs the previous reading).
-Sampling is blocking I/O on /proc: the supervisor runs it in a worker thread.
+On Linux one pass reads, per process of a service's tree, /proc/PID/stat (CPU ticks, threads,
+RSS) and /proc/PID/task/*/children (the tree), so the cost grows with the services' own
+processes, not with everything running on the robot. Elsewhere, or when the kernel lacks
+/proc/PID/task/*/children, the same numbers come from psutil. CPU % is the change in CPU time
+since the previous pass over the wall time between them (100 % = one core).
+Sampling is blocking I/O: the supervisor runs it in a worker thread.
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
+import os
+import time
 
 import psutil
+
+from omega_orchestrator.runtime.process import (children_from_proc, children_from_psutil,
+                                                PROC_CHILDREN)
+
+_TICKS = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
+_PAGE = os.sysconf('SC_PAGE_SIZE') if hasattr(os, 'sysconf') else 4096
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,71 +31,76 @@ class Usage:
     processes: int = 0
 
 
-class MetricsSampler:
-    """Samples many process trees; keeps psutil.Process per pid between passes."""
+@dataclass(frozen=True)
+class _Reading:
+    cpu_seconds: float
+    threads: int
+    rss: int
+    started: int        # start time in clock ticks: tells a reused pid apart
 
-    def __init__(self) -> None:
-        self._procs: dict[int, psutil.Process] = {}
+
+def _read_proc(pid: int) -> _Reading | None:
+    try:
+        with open(f'/proc/{pid}/stat', 'rb') as stat:
+            data = stat.read()
+    except OSError:
+        return None
+    fields = data[data.rfind(b')') + 2:].split()
+    if fields[0] == b'Z':
+        return None
+    return _Reading(cpu_seconds=(int(fields[11]) + int(fields[12])) / _TICKS,
+                    threads=int(fields[17]), rss=int(fields[21]) * _PAGE,
+                    started=int(fields[19]))
+
+
+def _read_psutil(pid: int) -> _Reading | None:
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            times = proc.cpu_times()
+            return _Reading(cpu_seconds=times.user + times.system, threads=proc.num_threads(),
+                            rss=proc.memory_info().rss, started=int(proc.create_time() * 100))
+    except psutil.Error:
+        return None
+
+
+class MetricsSampler:
+    """Samples many process trees; remembers each process's CPU time between passes."""
+
+    def __init__(self, use_proc: bool | None = None) -> None:
+        fast = PROC_CHILDREN if use_proc is None else use_proc
+        self._read = _read_proc if fast else _read_psutil
+        self._children = children_from_proc if fast else children_from_psutil
+        self._previous: dict[tuple[int, int], tuple[float, float]] = {}
 
     def sample(self, roots: dict[str, int]) -> dict[str, Usage]:
         """Usage per service name, given each service's main pid."""
-        children = _children_map()
-        seen: set[int] = set()
-        result = {}
-        for name, root in roots.items():
-            tree = _tree(root, children)
-            seen.update(tree)
-            result[name] = self._usage(tree)
-        for pid in list(self._procs):
-            if pid not in seen:
-                del self._procs[pid]
+        now = time.monotonic()
+        current: dict[tuple[int, int], tuple[float, float]] = {}
+        result = {name: self._tree_usage(root, now, current) for name, root in roots.items()}
+        self._previous = current
         return result
 
-    def _usage(self, pids: list[int]) -> Usage:
+    def _tree_usage(self, root: int, now: float,
+                    current: dict[tuple[int, int], tuple[float, float]]) -> Usage:
         cpu, rss, threads, count = 0.0, 0, 0, 0
-        for pid in pids:
-            proc = self._process(pid)
-            if proc is None:
+        stack, seen = [root], set()
+        while stack:
+            pid = stack.pop()
+            if pid in seen:
                 continue
-            try:
-                with proc.oneshot():
-                    cpu += proc.cpu_percent(None)
-                    rss += proc.memory_info().rss
-                    threads += proc.num_threads()
-                count += 1
-            except psutil.Error:
-                self._procs.pop(pid, None)
-        return Usage(cpu_percent=round(cpu, 1), memory_bytes=rss, threads=threads,
+            seen.add(pid)
+            reading = self._read(pid)
+            if reading is None:
+                continue
+            key = (pid, reading.started)
+            current[key] = (reading.cpu_seconds, now)
+            before = self._previous.get(key)
+            if before is not None and now > before[1]:
+                cpu += 100.0 * (reading.cpu_seconds - before[0]) / (now - before[1])
+            rss += reading.rss
+            threads += reading.threads
+            count += 1
+            stack.extend(self._children(pid))
+        return Usage(cpu_percent=round(max(cpu, 0.0), 1), memory_bytes=rss, threads=threads,
                      processes=count)
-
-    def _process(self, pid: int) -> psutil.Process | None:
-        proc = self._procs.get(pid)
-        if proc is not None and proc.is_running():
-            return proc
-        try:
-            proc = psutil.Process(pid)
-            proc.cpu_percent(None)   # the first reading only primes the counter
-        except psutil.Error:
-            return None
-        self._procs[pid] = proc
-        return proc
-
-
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = defaultdict(list)
-    for proc in psutil.process_iter(['ppid']):
-        ppid = proc.info.get('ppid')
-        if ppid is not None:
-            children[ppid].append(proc.pid)
-    return children
-
-
-def _tree(root: int, children: dict[int, list[int]]) -> list[int]:
-    pids, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        if pid in pids:
-            continue
-        pids.append(pid)
-        stack.extend(children.get(pid, ()))
-    return pids

@@ -70,7 +70,7 @@ async def exec_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
 
 async def unavailable_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
     """Stand-in for ROS probes when the engine runs without the ROS node."""
-    return False, f'{spec.label} needs the ROS node (run without --no-ros)'
+    return False, f'{spec.label}: the ROS node is not running (yet, or --no-ros)'
 
 
 DEFAULT_PROBES: dict[str, Probe] = {

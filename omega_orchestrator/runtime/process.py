@@ -89,6 +89,30 @@ def watch_exit(loop: asyncio.AbstractEventLoop, proc: subprocess.Popen,
     loop.add_reader(pidfd, ready)
 
 
+def children_from_proc(pid: int) -> list[int]:
+    """Direct children of pid from /proc/PID/task/*/children (Linux 3.5+): no full scan."""
+    children: list[int] = []
+    try:
+        for tid in os.listdir(f'/proc/{pid}/task'):
+            with open(f'/proc/{pid}/task/{tid}/children') as listing:
+                children.extend(int(c) for c in listing.read().split())
+    except OSError:
+        pass
+    return children
+
+
+def children_from_psutil(pid: int) -> list[int]:
+    """Direct children of pid through psutil (scans the process table)."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children()]
+    except psutil.Error:
+        return []
+
+
+PROC_CHILDREN = os.path.exists(f'/proc/{os.getpid()}/task/{os.getpid()}/children')
+child_pids = children_from_proc if PROC_CHILDREN else children_from_psutil
+
+
 def signal_group(pgid: int, signame: str) -> bool:
     """Send a signal to a whole process group; False when the group is already gone."""
     try:
@@ -96,6 +120,16 @@ def signal_group(pgid: int, signame: str) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def _processes(pids: list[int]) -> list[psutil.Process]:
+    found = []
+    for pid in pids:
+        try:
+            found.append(psutil.Process(pid))
+        except psutil.Error:     # gone since it was listed
+            pass
+    return found
 
 
 def _has_marker(proc: psutil.Process, marker: str) -> bool:
@@ -108,7 +142,8 @@ def _has_marker(proc: psutil.Process, marker: str) -> bool:
 def find_escaped(marker: str, subreaper: bool) -> list[psutil.Process]:
     """Live processes carrying `marker`: our re-parented orphans, or (fallback) any process."""
     if subreaper:
-        candidates = [p for p in psutil.Process().children() if p.pid not in _owned_pids]
+        candidates = _processes([pid for pid in child_pids(os.getpid())
+                                 if pid not in _owned_pids])
     else:
         candidates = [p for p in psutil.process_iter() if p.pid != os.getpid()]
     found = []
@@ -148,19 +183,20 @@ def sweep(pgid: int | None, marker: str, subreaper: bool) -> int:
 def reap_orphans() -> int:
     """Collect exit statuses of re-parented orphans (never of processes spawned here)."""
     reaped = 0
-    try:
-        children = psutil.Process().children()
-    except psutil.Error:
-        return 0
     with _owned_lock:
-        for child in children:
-            if child.pid in _owned_pids:
+        for child in child_pids(os.getpid()):
+            if child in _owned_pids or not _is_zombie(child):
                 continue
             try:
-                if child.status() != psutil.STATUS_ZOMBIE:
-                    continue
-                pid, _ = os.waitpid(child.pid, os.WNOHANG)
+                pid, _ = os.waitpid(child, os.WNOHANG)
                 reaped += pid != 0
-            except (psutil.Error, ChildProcessError, OSError):
+            except (ChildProcessError, OSError):
                 pass
     return reaped
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

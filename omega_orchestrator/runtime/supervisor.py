@@ -314,10 +314,9 @@ class Supervisor:
     async def _probe_loop(self, unit: _Unit) -> None:
         spec = unit.spec.health
         assert spec is not None
-        probe = self.probes[spec.kind]
         await asyncio.sleep(min(1.0, spec.interval))
-        while True:
-            ok, message = await run_probe(probe, spec, unit.spec)
+        while True:   # looked up each time: the ROS probes arrive once the node is up
+            ok, message = await run_probe(self.probes[spec.kind], spec, unit.spec)
             self._apply(unit, ev.HealthReported(ok=ok, message=message))
             await asyncio.sleep(spec.interval)
 

@@ -1,0 +1,236 @@
+"""The launch file, setup.py and package.xml agree, checked without ROS `launch` installed.
+
+`launch` and `launch_ros` are not on PyPI, so the launch file is read with `ast` here; where they
+are importable (a sourced ROS 2 install), it is also imported and its LaunchDescription built.
+"""
+
+import ast
+import importlib.util
+from pathlib import Path
+from typing import Any
+import xml.etree.ElementTree as ET
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCH_FILE = ROOT / 'launch' / 'orchestrator.launch.py'
+PACKAGE = 'omega_orchestrator'
+ARGUMENTS = {'registry', 'log_dir', 'api_host', 'api_port', 'namespace', 'status_rate'}
+
+
+def literal(node: ast.AST, names: dict[str, Any]) -> Any:
+    """A constant expression's value: literals, module-level names and simple f-strings."""
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
+    if isinstance(node, ast.JoinedStr):
+        return ''.join(str(literal(part, names)) for part in node.values)
+    if isinstance(node, ast.FormattedValue):
+        return literal(node.value, names)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [literal(item, names) for item in node.elts]
+    if isinstance(node, ast.Dict):
+        return {literal(k, names): literal(v, names) for k, v in zip(node.keys, node.values)}
+    return ast.literal_eval(node)
+
+
+def module_constants(tree: ast.Module) -> dict[str, Any]:
+    """NAME = <literal> assignments at module level."""
+    names: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name):
+            try:
+                names[node.targets[0].id] = literal(node.value, names)
+            except ValueError:
+                pass
+    return names
+
+
+def calls(tree: ast.AST, name: str) -> list[ast.Call]:
+    """Every call of `name(...)` or `x.name(...)`."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else getattr(func, 'attr', None)
+            if called == name:
+                found.append(node)
+    return found
+
+
+def keyword(call: ast.Call, name: str) -> ast.AST | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def strings_in(node: ast.AST, names: dict[str, Any]) -> list[str]:
+    """The string constants (and resolvable names) anywhere inside node."""
+    found = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            found.append(sub.value)
+        elif isinstance(sub, ast.Name) and isinstance(names.get(sub.id), str):
+            found.append(names[sub.id])
+    return found
+
+
+class LaunchFile:
+    """The launch file's tree, its constants and its Node(...) calls by executable."""
+
+    def __init__(self, path: Path) -> None:
+        self.tree = ast.parse(path.read_text(), str(path))
+        self.names = module_constants(self.tree)
+        self.nodes = {literal(keyword(c, 'executable'), self.names): c
+                      for c in calls(self.tree, 'Node')}
+
+    def node_keyword(self, executable: str, name: str) -> Any:
+        value = keyword(self.nodes[executable], name)
+        assert value is not None, f'Node {executable!r} has no {name}='
+        return value
+
+
+@pytest.fixture(scope='module')
+def launch_file() -> LaunchFile:
+    return LaunchFile(LAUNCH_FILE)
+
+
+def console_scripts() -> dict[str, str]:
+    """console_scripts of setup.py, read with ast: {name: 'module:function'}."""
+    tree = ast.parse((ROOT / 'setup.py').read_text())
+    names = module_constants(tree)
+    (setup_call,) = calls(tree, 'setup')
+    entry_points = literal(keyword(setup_call, 'entry_points'), names)
+    scripts = {}
+    for line in entry_points['console_scripts']:
+        name, target = (part.strip() for part in line.split('='))
+        scripts[name] = target
+    return scripts
+
+
+def test_defines_generate_launch_description(launch_file):
+    functions = {n.name for n in launch_file.tree.body if isinstance(n, ast.FunctionDef)}
+    assert 'generate_launch_description' in functions
+
+
+def test_declares_the_launch_arguments(launch_file):
+    declared = [literal(c.args[0], launch_file.names)
+                for c in calls(launch_file.tree, 'DeclareLaunchArgument')]
+    assert sorted(declared) == sorted(ARGUMENTS)
+    used = {literal(c.args[0], launch_file.names)
+            for c in calls(launch_file.tree, 'LaunchConfiguration')}
+    assert used <= ARGUMENTS, f'undeclared launch arguments: {used - ARGUMENTS}'
+    assert used == ARGUMENTS, f'declared but unused: {ARGUMENTS - used}'
+
+
+def test_starts_the_orchestrator_and_the_sidecar(launch_file):
+    assert set(launch_file.nodes) == {'orchestrator', 'sidecar'}
+    for executable in launch_file.nodes:
+        assert literal(launch_file.node_keyword(executable, 'package'),
+                       launch_file.names) == PACKAGE
+        assert literal(launch_file.node_keyword(executable, 'output'),
+                       launch_file.names) == 'screen'
+        launch_file.node_keyword(executable, 'namespace')
+
+
+def test_node_command_lines(launch_file):
+    orchestrator = strings_in(launch_file.node_keyword('orchestrator', 'arguments'),
+                              launch_file.names)
+    for flag in ('--registry', '--log-dir', '--status-rate'):
+        assert flag in orchestrator
+    sidecar = strings_in(launch_file.node_keyword('sidecar', 'arguments'), launch_file.names)
+    for flag in ('--host', '--port', '--orchestrator'):
+        assert flag in sidecar
+
+
+def test_orchestrator_gets_time_to_stop_its_services(launch_file):
+    grace = literal(launch_file.node_keyword('orchestrator', 'sigterm_timeout'),
+                    launch_file.names)
+    assert float(grace) >= 20, 'launch would SIGTERM the orchestrator mid-shutdown'
+
+
+def test_orchestrator_node_name_matches_the_node():
+    source = (ROOT / PACKAGE / 'ros' / 'node.py').read_text()
+    name = module_constants(ast.parse(LAUNCH_FILE.read_text()))['NODE_NAME']
+    assert f"super().__init__('{name}'" in source
+
+
+def test_launched_executables_are_console_scripts(launch_file):
+    scripts = console_scripts()
+    missing = set(launch_file.nodes) - set(scripts)
+    assert not missing, f'not console_scripts in setup.py: {missing}'
+
+
+@pytest.mark.parametrize('name', sorted(console_scripts()))
+def test_console_script_targets_exist(name):
+    module, _, function = console_scripts()[name].partition(':')
+    assert module.split('.')[0] == PACKAGE and function
+    path = ROOT.joinpath(*module.split('.'))
+    if not path.with_suffix('.py').is_file() and not (path / '__init__.py').is_file():
+        pytest.skip(f'{module} is not written yet')
+    assert f'def {function}(' in path.with_suffix('.py').read_text()
+
+
+def test_setup_cfg_puts_scripts_where_ros2_run_looks():
+    text = (ROOT / 'setup.cfg').read_text()
+    assert f'script_dir=$base/lib/{PACKAGE}' in text
+    assert f'install_scripts=$base/lib/{PACKAGE}' in text
+    assert (ROOT / 'resource' / PACKAGE).is_file()
+
+
+def test_package_xml_declares_the_runtime_dependencies():
+    root = ET.parse(ROOT / 'package.xml').getroot()
+    assert root.get('format') == '3'
+    assert root.findtext('name') == PACKAGE
+    assert root.findtext('export/build_type') == 'ament_python'
+    run_deps = {e.text for tag in ('exec_depend', 'depend') for e in root.iter(tag)}
+    needed = {'rclpy', 'omega_orchestrator_interfaces', 'diagnostic_msgs', 'launch', 'launch_ros'}
+    assert needed <= run_deps, f'missing exec_depend: {needed - run_deps}'
+
+
+def load_launch_module() -> Any:
+    pytest.importorskip('launch.actions')  # PyPI's unrelated `launch` has no launch.actions
+    pytest.importorskip('launch_ros.actions')
+    spec = importlib.util.spec_from_file_location('orchestrator_launch', LAUNCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_builds_a_launch_description():
+    module = load_launch_module()
+    from launch import LaunchDescription
+    description = module.generate_launch_description()
+    assert isinstance(description, LaunchDescription)
+    assert {arg.name for arg in description.get_launch_arguments()} == ARGUMENTS
+
+
+def launch_function(name: str) -> Any:
+    """A pure function of the launch file, run without importing `launch`."""
+    tree = ast.parse(LAUNCH_FILE.read_text())
+    (function,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    namespace = dict(module_constants(tree))
+    exec(compile(ast.Module(body=[function], type_ignores=[]), str(LAUNCH_FILE), 'exec'),
+         namespace)
+    return namespace[name]
+
+
+@pytest.mark.parametrize('namespace, pushed, expected', [
+    ('', None, '/omega_orchestrator'),
+    ('robot1', None, '/robot1/omega_orchestrator'),
+    ('/robot1/', None, '/robot1/omega_orchestrator'),
+    ('robot1', '/fleet', '/fleet/robot1/omega_orchestrator'),
+    ('/robot1', '/fleet', '/robot1/omega_orchestrator'),
+    ('', '/fleet', '/fleet/omega_orchestrator'),
+])
+def test_sidecar_targets_the_orchestrator_fqn(namespace, pushed, expected):
+    assert launch_function('orchestrator_fqn')(namespace, pushed) == expected
+
+
+def test_sidecar_node_is_built_from_the_context():
+    module = load_launch_module()
+    from launch import LaunchContext
+    from launch_ros.actions import Node
+    context = LaunchContext()
+    context.launch_configurations.update(
+        {'namespace': 'robot1', 'api_host': '127.0.0.1', 'api_port': '8080'})
+    (node,) = module.sidecar_node(context)
+    assert isinstance(node, Node)

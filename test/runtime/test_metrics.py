@@ -1,0 +1,44 @@
+"""The sampler on real processes, both readers (Linux /proc and psutil) agreeing."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from omega_orchestrator.runtime.metrics import MetricsSampler
+
+BUSY_TREE = ('import subprocess, sys, time\n'
+             'subprocess.Popen([sys.executable, "-c", "while True: pass"])\n'
+             'x = bytearray(40_000_000)\ntime.sleep(600)')
+
+
+@pytest.fixture
+def tree():
+    proc = subprocess.Popen([sys.executable, '-c', BUSY_TREE], start_new_session=True)
+    yield proc
+    import os
+    import signal
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.parametrize('use_proc', [True, False], ids=['proc', 'psutil'])
+def test_sampler_sums_the_tree(tree, use_proc):
+    sampler = MetricsSampler(use_proc=use_proc)
+    deadline = time.monotonic() + 20
+    usage = sampler.sample({'svc': tree.pid})['svc']
+    while usage.processes < 2 or usage.cpu_percent < 20:
+        assert time.monotonic() < deadline, usage
+        time.sleep(0.3)
+        usage = sampler.sample({'svc': tree.pid})['svc']
+    assert usage.memory_bytes > 40_000_000
+    assert usage.threads >= 2
+    assert usage.cpu_percent <= 100 * 2 + 5      # two cores at most
+
+
+def test_dead_pid_is_empty():
+    proc = subprocess.Popen([sys.executable, '-c', 'pass'])
+    proc.wait()
+    usage = MetricsSampler().sample({'gone': proc.pid})['gone']
+    assert usage.processes == 0 and usage.memory_bytes == 0

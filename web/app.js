@@ -1,0 +1,569 @@
+/* The /services page: a live table of the orchestrator's services. Status arrives over
+ * Server-Sent Events, actions are POSTs. Every string from the API or from a service's
+ * output goes into the DOM as text (textContent or an attribute), never as HTML. */
+'use strict';
+
+const API = '/api/services';
+const HISTORY = 60;            // sparkline points kept per service
+const LOG_LINES = 200;
+const LOG_POLL_MS = 1000;
+const STALE_MS = 4500;         // no status frame for this long: ask /api/health
+const RECONNECT_MS = 3000;
+const MAX_TRANSITIONS = 40;
+const TOKEN_KEY = 'omega.apiToken';
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const STREAMS = ['stdout', 'stderr'];
+
+/* Which buttons make sense in which state (see core/machine.py). */
+const ALLOWED = {
+  start: new Set(['stopped', 'exited', 'crashed', 'failed', 'backoff', 'cooldown']),
+  stop: new Set(['starting', 'running', 'backoff', 'cooldown']),
+  restart: new Set(['starting', 'running', 'exited', 'crashed', 'failed', 'backoff', 'cooldown']),
+};
+
+const state = {
+  services: new Map(),   // name -> latest service object
+  rows: new Map(),       // name -> the row's DOM nodes
+  history: new Map(),    // name -> {cpu: number[], mem: number[]}
+  busy: new Set(),       // services with a request in flight
+  filter: '',
+  loaded: false,
+  loadError: '',
+  lastStatus: Date.now(),
+  lastCheck: 0,
+  source: null,
+  reconnectTimer: 0,
+  tokenPrompt: null,
+  logs: {name: null, stream: 'stdout', gen: 0, timer: 0, follow: {stdout: true, stderr: true}},
+};
+
+const $ = (id) => document.getElementById(id);
+
+/* ---------- DOM helpers ---------- */
+
+function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'text') node.textContent = value;
+    else if (key === 'class') node.className = value;
+    else if (key === 'onclick') node.addEventListener('click', value);
+    else node.setAttribute(key, value);
+  }
+  node.append(...children);   // strings become text nodes
+  return node;
+}
+
+function svg(tag, attrs) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  return node;
+}
+
+function setText(node, text) {
+  const value = String(text);
+  if (node.textContent !== value) node.textContent = value;
+}
+
+function label(name) {
+  const service = state.services.get(name);
+  return (service && service.display_name) || name;
+}
+
+/* ---------- formatting ---------- */
+
+function fmtUptime(sec) {
+  const s = Math.floor(sec || 0);
+  const [d, h, m] = [Math.floor(s / 86400), Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60];
+  const pad = (n) => String(n).padStart(2, '0');
+  if (d) return `${d}d ${h}h`;
+  if (h) return `${h}h ${pad(m)}m`;
+  return m ? `${m}m ${pad(s % 60)}s` : `${s}s`;
+}
+
+function fmtMemory(mb) {
+  return mb >= 1024 ? `${(mb / 1024).toFixed(2)} GB` : `${mb.toFixed(1)} MB`;
+}
+
+function fmtExit(code, signal) {
+  if (signal) return `signal ${signal}`;
+  return code === null || code === undefined ? '' : `exit code ${code}`;
+}
+
+function statusNote(s) {
+  if ((s.status === 'backoff' || s.status === 'cooldown') && s.next_restart) {
+    const wait = Math.max(0, Math.ceil((Date.parse(s.next_restart) - Date.now()) / 1000));
+    return `restart in ${wait} s`;
+  }
+  return ['crashed', 'failed', 'exited'].includes(s.status)
+    ? fmtExit(s.last_exit_code, s.last_exit_signal) : '';
+}
+
+/* ---------- sparklines ---------- */
+
+function sparkline(what) {
+  const node = svg('svg', {class: 'spark', viewBox: `0 0 ${HISTORY - 1} 20`, 'data-what': what,
+    preserveAspectRatio: 'none', 'aria-hidden': 'true', focusable: 'false'});
+  node.append(svg('polygon', {class: 'spark-area'}), svg('polyline', {class: 'spark-line'}));
+  return node;
+}
+
+function drawSparkline(node, values, floor) {
+  const top = Math.max(floor, ...values) * 1.25;   // headroom: a flat line is not the edge
+  const offset = HISTORY - values.length;         // the newest point is always on the right
+  const points = values.map((v, i) => `${offset + i},${(19 - (v / top) * 17).toFixed(2)}`);
+  const [area, line] = node.children;
+  line.setAttribute('points', points.join(' '));
+  area.setAttribute('points', points.length
+    ? `${offset},20 ${points.join(' ')} ${HISTORY - 1},20` : '');
+}
+
+function record(s) {
+  const history = state.history.get(s.name) || {cpu: [], mem: []};
+  history.cpu.push(s.pid ? s.cpu_percent : 0);
+  history.mem.push(s.pid ? s.memory_mb : 0);
+  for (const values of [history.cpu, history.mem]) values.splice(0, values.length - HISTORY);
+  state.history.set(s.name, history);
+}
+
+/* ---------- the table ---------- */
+
+function createRow(name) {
+  const cell = (cls, title, children = []) =>
+    el('td', {class: cls, 'data-label': title}, children);
+  const action = (verb, run) => el('button', {class: `btn btn-${verb.toLowerCase()}`,
+    type: 'button', text: verb, onclick: run});
+  const row = {
+    title: el('span', {class: 'svc-title'}),
+    badge: el('span', {class: 'badge'}),
+    note: el('span', {class: 'status-note'}),
+    health: el('span', {class: 'health', role: 'img'}),
+    pid: cell('num pid', 'PID'),
+    cpu: el('span', {class: 'metric-value'}),
+    mem: el('span', {class: 'metric-value'}),
+    cpuSpark: sparkline('cpu'),
+    memSpark: sparkline('mem'),
+    restarts: cell('num restarts', 'Restarts'),
+    uptime: cell('num uptime', 'Uptime'),
+    start: action('Start', () => control('start', name)),
+    stop: action('Stop', () => control('stop', name)),
+    restart: action('Restart', () => control('restart', name)),
+    logs: action('Logs', () => toggleLogs(name)),
+  };
+  row.head = el('th', {scope: 'row', class: 'svc', 'data-label': 'Service'},
+    [row.title, el('span', {class: 'svc-name', text: name})]);
+  row.tr = el('tr', {'data-service': name}, [
+    row.head,
+    cell('status', 'Status', [row.badge, row.note]),
+    cell('health-cell', 'Health', [row.health]),
+    row.pid,
+    cell('metric', 'CPU', [row.cpu, row.cpuSpark]),
+    cell('metric', 'Memory', [row.mem, row.memSpark]),
+    row.restarts, row.uptime,
+    cell('actions', 'Actions',
+      [el('div', {class: 'action-group'}, [row.start, row.stop, row.restart, row.logs])]),
+  ]);
+  state.rows.set(name, row);
+  return row;
+}
+
+function updateHealth(node, s) {
+  const health = s.health || {};
+  const kind = health.healthy ? 'ok' : ['running', 'starting'].includes(s.status) ? 'bad' : 'none';
+  const word = {ok: 'Healthy', bad: 'Unhealthy', none: 'Not checked'}[kind];
+  node.dataset.health = kind;
+  setText(node, {ok: '✓', bad: '✕', none: '–'}[kind]);
+  node.title = health.message || word;
+  node.setAttribute('aria-label', health.message ? `${word}: ${health.message}` : word);
+}
+
+function updateRow(row, s) {
+  const shown = s.display_name || s.name;
+  const busy = state.busy.has(s.name);
+  const selected = state.logs.name === s.name;
+  const history = state.history.get(s.name) || {cpu: [], mem: []};
+  setText(row.title, shown);
+  row.head.title = s.description || '';
+  setText(row.badge, s.status);
+  row.badge.dataset.state = s.status;
+  row.badge.title = s.message || s.status;
+  setText(row.note, statusNote(s));
+  updateHealth(row.health, s);
+  setText(row.pid, s.pid ?? '—');
+  setText(row.cpu, s.pid ? `${s.cpu_percent.toFixed(1)}%` : '—');
+  setText(row.mem, s.pid ? fmtMemory(s.memory_mb) : '—');
+  drawSparkline(row.cpuSpark, history.cpu, 10);
+  drawSparkline(row.memSpark, history.mem, 1);
+  setText(row.restarts, s.restart_count);
+  row.restarts.title = `${s.crash_count} crash(es)`;
+  setText(row.uptime, s.status === 'running' ? fmtUptime(s.uptime_sec) : '—');
+  for (const action of ['start', 'stop', 'restart']) {
+    row[action].disabled = busy || !ALLOWED[action].has(s.status);
+    row[action].setAttribute('aria-label', `${row[action].textContent} ${shown}`);
+  }
+  row.logs.setAttribute('aria-label', `Logs of ${shown}`);
+  row.logs.setAttribute('aria-pressed', String(selected));
+  row.tr.classList.toggle('selected', selected);
+  row.tr.classList.toggle('busy', busy);
+  row.tr.hidden = !matchesFilter(s);
+}
+
+function refreshRow(name) {
+  const row = state.rows.get(name);
+  const service = state.services.get(name);
+  if (row && service) updateRow(row, service);
+}
+
+function matchesFilter(s) {
+  const f = state.filter;
+  return !f || [s.name, s.display_name, s.status].some((v) => (v || '').toLowerCase().includes(f));
+}
+
+function applyServices(list) {
+  const body = $('rows');
+  const seen = new Set(list.map((s) => s.name));
+  for (const [name, row] of state.rows) {
+    if (seen.has(name)) continue;
+    row.tr.remove();
+    for (const map of [state.rows, state.services, state.history]) map.delete(name);
+    if (state.logs.name === name) closeLogs();
+  }
+  list.forEach((s, index) => {
+    state.services.set(s.name, s);
+    record(s);
+    const row = state.rows.get(s.name) || createRow(s.name);
+    updateRow(row, s);
+    if (body.children[index] !== row.tr) body.insertBefore(row.tr, body.children[index] || null);
+  });
+  state.loaded = true;
+  updateTableState();
+}
+
+function updateTableState() {
+  const all = [...state.services.values()];
+  const visible = all.filter(matchesFilter).length;
+  let [kind, text] = ['', ''];
+  if (!state.loaded && state.loadError) [kind, text] = ['error', state.loadError];
+  else if (!state.loaded) [kind, text] = ['loading', 'Loading services…'];
+  else if (!all.length) [kind, text] = ['empty', 'No services are configured in the registry.'];
+  else if (!visible) [kind, text] = ['empty', `No service matches “${state.filter}”.`];
+  const node = $('table-state');
+  node.hidden = !kind;
+  node.dataset.kind = kind;
+  setText(node, text);
+  $('services').classList.toggle('is-empty', !visible);
+  const running = all.filter((s) => s.status === 'running').length;
+  const trouble = all.filter((s) => ['crashed', 'failed', 'backoff'].includes(s.status)).length;
+  const attention = trouble ? ` · ${trouble} need attention` : '';
+  setText($('summary'), state.loaded ? `${all.length} services · ${running} running${attention}` : '');
+}
+
+/* ---------- requests ---------- */
+
+async function request(method, path) {
+  const headers = {Accept: 'application/json'};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token && method !== 'GET') headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, {method, headers, cache: 'no-store'});
+  } catch (err) {
+    throw Object.assign(new Error('the sidecar did not answer'), {status: 0});
+  }
+  const body = await response.json().catch(() => null);
+  if (response.ok && body && body.ok !== false) return body;
+  const message = (body && body.message) || `HTTP ${response.status}`;
+  if (response.status === 503) showBanner('Orchestrator unreachable.', message);
+  throw Object.assign(new Error(message), {status: response.status, code: body && body.error});
+}
+
+/** A request that asks for the API token on 401 and retries; null if the user cancels. */
+async function authorized(method, path) {
+  for (;;) {
+    try {
+      return await request(method, path);
+    } catch (err) {
+      if (err.status !== 401) throw err;
+      const refused = Boolean(sessionStorage.getItem(TOKEN_KEY));
+      sessionStorage.removeItem(TOKEN_KEY);
+      const token = await askToken(refused);
+      if (token) sessionStorage.setItem(TOKEN_KEY, token);
+      updateTokenButton();
+      if (!token) return null;
+    }
+  }
+}
+
+function askToken(refused) {
+  if (state.tokenPrompt) return state.tokenPrompt;   // one dialog for concurrent requests
+  const dialog = $('token-dialog');
+  const input = $('token-input');
+  setText($('token-hint'), refused ? 'That token was refused. Enter the correct API token.'
+    : 'This sidecar needs a token to start, stop or restart services. '
+      + 'It is kept for this browser tab only.');
+  input.value = '';
+  dialog.returnValue = '';
+  dialog.showModal();
+  input.focus();
+  state.tokenPrompt = new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      state.tokenPrompt = null;
+      resolve(dialog.returnValue === 'ok' ? input.value.trim() : '');
+    }, {once: true});
+  });
+  return state.tokenPrompt;
+}
+
+function updateTokenButton() {
+  $('forget-token').hidden = !sessionStorage.getItem(TOKEN_KEY);
+}
+
+async function control(action, name) {
+  const question = `Stop “${label(name)}”?\n\nIt stays stopped until someone starts it.`;
+  if (action === 'stop' && !window.confirm(question)) return;
+  state.busy.add(name);
+  refreshRow(name);
+  try {
+    const body = await authorized('POST', `${API}/${action}/${encodeURIComponent(name)}`);
+    if (body) toast(`${label(name)}: ${body.message || `${action} accepted`}`, 'ok');
+    else toast(`${label(name)}: ${action} cancelled, no token given.`, 'info');
+  } catch (err) {
+    toast(`Could not ${action} ${label(name)}: ${err.message}`, 'error');
+  } finally {
+    state.busy.delete(name);
+    refreshRow(name);
+  }
+}
+
+/* ---------- live updates and the unreachable banner ---------- */
+
+function setConnection(kind, text) {
+  $('connection').dataset.state = kind;
+  setText($('connection-text'), text);
+}
+
+/** The banner (and dimmed table) while data may be stale; showBanner(null) hides it. */
+function showBanner(title, text = '') {
+  $('banner').hidden = !title;
+  document.body.classList.toggle('stale', Boolean(title));
+  if (!title) return;
+  setText($('banner').querySelector('strong'), title);
+  setText($('banner-text'), text);
+  if (title.startsWith('Orchestrator')) setConnection('down', 'Orchestrator unreachable');
+}
+
+function listen(source, kind, handle) {
+  source.addEventListener(kind, (event) => {
+    let data = null;
+    try {
+      data = JSON.parse(event.data);
+    } catch (err) {
+      return;
+    }
+    if (data && state.source === source) handle(data);
+  });
+}
+
+function connect() {
+  clearTimeout(state.reconnectTimer);
+  if (state.source) state.source.close();
+  const source = new EventSource(`${API}/events`);
+  state.source = source;
+  setConnection('connecting', 'Connecting…');
+  listen(source, 'status', (data) => {
+    if (!Array.isArray(data.services)) return;
+    state.lastStatus = Date.now();
+    showBanner(null);
+    setConnection('live', 'Live');
+    applyServices(data.services);
+  });
+  listen(source, 'transition', addTransition);
+  listen(source, 'unreachable', (data) => showBanner('Orchestrator unreachable.',
+    data.message || 'The orchestrator is not publishing its status.'));
+  source.addEventListener('error', () => {
+    if (state.source !== source) return;
+    setConnection('down', 'Reconnecting…');
+    showBanner('Connection lost.', 'The live stream from the sidecar dropped; reconnecting…');
+    // EventSource retries by itself, unless the answer was not an event stream at all
+    if (source.readyState === EventSource.CLOSED) {
+      state.reconnectTimer = setTimeout(connect, RECONNECT_MS);
+    }
+  });
+}
+
+/** No status frame for a while: is the orchestrator gone, or only our stream? */
+async function watchdog() {
+  const now = Date.now();
+  if (now - state.lastStatus < STALE_MS || now - state.lastCheck < 2000) return;
+  state.lastCheck = now;
+  try {
+    const health = await request('GET', '/api/health');
+    const silent = Math.round((Date.now() - state.lastStatus) / 1000);
+    if (!health.orchestrator_reachable) {
+      showBanner('Orchestrator unreachable.',
+        `No status from the orchestrator for ${silent} s; what is shown may be stale.`);
+    } else if (silent * 1000 > 3 * STALE_MS) {
+      state.lastStatus = Date.now();
+      connect();   // the orchestrator is fine but our stream is silent
+    }
+  } catch (err) {
+    showBanner('Sidecar unreachable.', `The page cannot reach its server: ${err.message}.`);
+  }
+}
+
+async function loadList() {
+  try {
+    const body = await request('GET', `${API}/list`);
+    if (!state.loaded) applyServices(body.services);
+  } catch (err) {
+    state.loadError = `Could not load the services: ${err.message}`;
+    if (!state.loaded) updateTableState();
+  }
+}
+
+/* ---------- transitions and toasts ---------- */
+
+function addTransition(t) {
+  const now = Date.now();
+  const badge = (status) => el('span', {class: 'badge', 'data-state': status, text: status});
+  const exit = fmtExit(t.exit_code, t.exit_signal);
+  const reason = `${t.reason || ''}${exit ? ` (${exit})` : ''}`;
+  const item = el('li', {class: 'transition', 'data-to': t.to || ''}, [
+    el('time', {datetime: t.stamp || '', text: new Date(t.stamp || now).toLocaleTimeString()}),
+    el('span', {class: 'transition-svc', text: label(t.service)}),
+    el('span', {class: 'transition-states'}, [badge(t.from), ' → ', badge(t.to)]),
+    el('span', {class: 'transition-reason', text: reason}),
+  ]);
+  if (Array.isArray(t.stderr_tail) && t.stderr_tail.length) {
+    item.append(el('details', {class: 'transition-tail'}, [
+      el('summary', {text: 'last stderr lines'}),
+      el('pre', {text: t.stderr_tail.join('\n')}),
+    ]));
+  }
+  const list = $('transitions');
+  list.prepend(item);
+  while (list.children.length > MAX_TRANSITIONS) list.lastElementChild.remove();
+  $('transitions-empty').hidden = true;
+  if (['crashed', 'failed', 'backoff'].includes(t.to)) {
+    toast(`${label(t.service)} ${t.to}: ${reason}`, 'error');
+  }
+}
+
+function toast(text, kind = 'info') {
+  const box = $('toasts');
+  const role = kind === 'error' ? 'alert' : 'status';
+  const item = el('div', {class: `toast toast-${kind}`, role}, [el('span', {text}),
+    el('button', {class: 'toast-close', type: 'button', 'aria-label': 'Dismiss', text: '×',
+      onclick: () => item.remove()})]);
+  box.append(item);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => item.remove(), kind === 'error' ? 9000 : 5000);
+}
+
+/* ---------- the log panel ---------- */
+
+function toggleLogs(name) {
+  if (state.logs.name === name) closeLogs();
+  else openLogs(name);
+}
+
+function openLogs(name) {
+  const logs = state.logs;
+  const previous = logs.name;
+  Object.assign(logs, {name, gen: logs.gen + 1, follow: {stdout: true, stderr: true}});
+  setText($('log-service'), label(name));
+  for (const stream of STREAMS) {
+    setText($(`log-${stream}`), '');
+    setText($(`count-${stream}`), '0');
+  }
+  setText($('log-status'), 'loading…');
+  $('log-panel').hidden = false;
+  refreshRow(previous);
+  refreshRow(name);
+  pollLogs(logs.gen);
+  $('log-panel').scrollIntoView({block: 'nearest'});
+}
+
+function closeLogs() {
+  const previous = state.logs.name;
+  state.logs.name = null;
+  state.logs.gen += 1;
+  clearTimeout(state.logs.timer);
+  $('log-panel').hidden = true;
+  refreshRow(previous);
+}
+
+/** Reads the logs every second while the panel shows the same service (same gen). */
+async function pollLogs(gen) {
+  const logs = state.logs;
+  try {
+    const body = await request('GET',
+      `${API}/logs/${encodeURIComponent(logs.name)}?lines=${LOG_LINES}`);
+    if (gen !== logs.gen) return;
+    STREAMS.forEach((stream) => showLog(stream, body.logs[stream]));
+    setText($('log-status'), logs.follow[logs.stream]
+      ? `following · ${new Date().toLocaleTimeString()}` : 'paused: scroll to the end to follow');
+  } catch (err) {
+    if (gen !== logs.gen) return;
+    setText($('log-status'), `could not read the logs: ${err.message}`);
+  }
+  logs.timer = setTimeout(() => pollLogs(gen), LOG_POLL_MS);
+}
+
+function showLog(stream, lines) {
+  const pre = $(`log-${stream}`);
+  setText($(`count-${stream}`), lines.length);
+  setText(pre, lines.join('\n'));
+  if (state.logs.follow[stream]) pre.scrollTop = pre.scrollHeight;
+}
+
+function selectStream(stream) {
+  state.logs.stream = stream;
+  for (const other of STREAMS) {
+    const chosen = other === stream;
+    $(`tab-${other}`).setAttribute('aria-selected', String(chosen));
+    $(`tab-${other}`).tabIndex = chosen ? 0 : -1;
+    $(`log-${other}`).hidden = !chosen;
+  }
+  const pre = $(`log-${stream}`);
+  if (state.logs.follow[stream]) pre.scrollTop = pre.scrollHeight;
+}
+
+/* ---------- start-up ---------- */
+
+function init() {
+  $('filter').addEventListener('input', (event) => {
+    state.filter = event.target.value.trim().toLowerCase();
+    state.rows.forEach((row, name) => {
+      row.tr.hidden = !matchesFilter(state.services.get(name));
+    });
+    updateTableState();
+  });
+  $('log-close').addEventListener('click', closeLogs);
+  for (const stream of STREAMS) {
+    const other = STREAMS.find((s) => s !== stream);
+    const pre = $(`log-${stream}`);
+    $(`tab-${stream}`).addEventListener('click', () => selectStream(stream));
+    $(`tab-${stream}`).addEventListener('keydown', (event) => {
+      if (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight') return;
+      selectStream(other);
+      $(`tab-${other}`).focus();
+    });
+    pre.addEventListener('scroll', () => {   // following stops while the user reads above
+      const below = pre.scrollHeight - pre.scrollTop - pre.clientHeight;
+      if (!pre.hidden) state.logs.follow[stream] = below < 24;
+    });
+  }
+  $('token-cancel').addEventListener('click', () => $('token-dialog').close('cancel'));
+  $('forget-token').addEventListener('click', () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    updateTokenButton();
+    toast('Token forgotten for this tab.', 'info');
+  });
+  updateTokenButton();
+  selectStream('stdout');
+  loadList();
+  connect();
+  setInterval(watchdog, 1000);
+}
+
+document.addEventListener('DOMContentLoaded', init);
