@@ -36,6 +36,29 @@ def become_subreaper() -> bool:
         return False
 
 
+_BOOTSTRAP_GUARD = '_ROS_WHEELS_BOOTSTRAP_COMPLETE'
+
+
+def service_environment(environ: dict[str, str], prefix: str) -> dict[str, str]:
+    """The environment services inherit: ours, minus what the ROS-wheels bootstrap added.
+
+    Installed from PyPI wheels, the orchestrator runs with LD_LIBRARY_PATH pointing at the
+    venv's ROS libraries; a service built against another ROS install must not load them.
+    A venv python started as a service bootstraps itself again.
+    """
+    env = dict(environ)
+    if env.pop(_BOOTSTRAP_GUARD, None) is None:
+        return env
+    ours = (os.path.join(prefix, 'lib'),)
+    kept = [part for part in env.get('LD_LIBRARY_PATH', '').split(os.pathsep)
+            if part and part not in ours and not os.path.basename(part).startswith('ros_')]
+    if kept:
+        env['LD_LIBRARY_PATH'] = os.pathsep.join(kept)
+    else:
+        env.pop('LD_LIBRARY_PATH', None)
+    return env
+
+
 def resolve_command(cmd: str, cwd: str, env: dict[str, str]) -> str:
     """The executable to run: looked up in PATH, or relative to cwd when it has a slash."""
     if not os.path.isdir(cwd):

@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import subprocess
+import sys
 import time
 from typing import Callable
 
@@ -74,7 +75,7 @@ class Supervisor:
         self._sampler = MetricsSampler()
         self._metrics_task: asyncio.Task | None = None
         self._subreaper = process.become_subreaper()
-        self._base_env = dict(os.environ)
+        self._base_env = process.service_environment(dict(os.environ), sys.prefix)
 
     # -- public API (call on the loop) ----------------------------------------------------------
 

@@ -132,3 +132,16 @@ async def test_reload_adds_removes_and_restarts_only_what_changed(supervise, tmp
     assert sup.status('same').pid == same_pid
     assert sup.status('edited').state is S.RUNNING and sup.status('edited').pid != edited_pid
     assert sup.status('fresh').state is S.RUNNING
+
+
+def test_services_do_not_inherit_the_ros_wheels_library_path():
+    import sys
+    from omega_orchestrator.runtime.process import service_environment
+    venv_lib = f'{sys.prefix}/lib'
+    libs = f'{sys.prefix}/lib/python3.11/site-packages/ros_rcl.libs'
+    env = service_environment({'LD_LIBRARY_PATH': f'{libs}:/opt/vendor/lib:{venv_lib}',
+                               '_ROS_WHEELS_BOOTSTRAP_COMPLETE': '1', 'HOME': '/root'},
+                              sys.prefix)
+    assert env == {'LD_LIBRARY_PATH': '/opt/vendor/lib', 'HOME': '/root'}
+    untouched = {'LD_LIBRARY_PATH': '/opt/ros/jazzy/lib'}
+    assert service_environment(untouched, sys.prefix) == untouched

@@ -102,6 +102,16 @@ def test_page_lists_the_services(stack, page):
     page.get_by_label('Filter services').fill('')
     expect(page.locator('#rows tr:visible')).to_have_count(3)
 
+    # a tablet: the table still fits; a phone: one card per service; buttons stay >= 40 px
+    page.set_viewport_size({'width': 800, 'height': 1100})
+    assert page.evaluate("(w => w.scrollWidth <= w.clientWidth)"
+                         "(document.querySelector('.table-wrap'))")
+    page.set_viewport_size({'width': 600, 'height': 900})
+    expect(page.locator('#services thead')).to_be_hidden()
+    assert page.evaluate('document.documentElement.scrollWidth') <= 600
+    for verb in ('Start', 'Stop', 'Restart', 'Logs'):
+        assert button(camera, verb).bounding_box()['height'] >= 40
+
 
 def test_restart_changes_the_pid_shown(stack, page):
     s = stack([py(SLEEP, name='camera', autostart=True)])
@@ -252,3 +262,11 @@ def test_token_is_asked_for_and_then_used(stack, page):
     s.wait_for(lambda: s.service('camera')['pid'] not in (None, old, new),
                'second restart with the kept token')
     expect(dialog).to_be_hidden()
+
+
+def test_empty_registry(stack, page):
+    s = stack([])
+    open_page(page, s)
+    expect(page.locator('#table-state')).to_have_text(
+        'No services are configured in the registry.', timeout=T)
+    expect(page.locator('#connection')).to_have_attribute('data-state', 'live', timeout=T)
