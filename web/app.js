@@ -254,7 +254,8 @@ function updateTableState() {
   const running = all.filter((s) => s.status === 'running').length;
   const trouble = all.filter((s) => ['crashed', 'failed', 'backoff'].includes(s.status)).length;
   const attention = trouble ? ` · ${trouble} need attention` : '';
-  setText($('summary'), state.loaded ? `${all.length} services · ${running} running${attention}` : '');
+  const summary = `${all.length} services · ${running} running${attention}`;
+  setText($('summary'), state.loaded ? summary : '');
 }
 
 /* ---------- requests ---------- */
@@ -426,7 +427,7 @@ function addTransition(t) {
   const now = Date.now();
   const badge = (status) => el('span', {class: 'badge', 'data-state': status, text: status});
   const exit = fmtExit(t.exit_code, t.exit_signal);
-  const reason = `${t.reason || ''}${exit ? ` (${exit})` : ''}`;
+  const reason = t.reason || exit;   // the orchestrator's reason already tells how it exited
   const item = el('li', {class: 'transition', 'data-to': t.to || ''}, [
     el('time', {datetime: t.stamp || '', text: new Date(t.stamp || now).toLocaleTimeString()}),
     el('span', {class: 'transition-svc', text: label(t.service)}),
@@ -443,7 +444,7 @@ function addTransition(t) {
   list.prepend(item);
   while (list.children.length > MAX_TRANSITIONS) list.lastElementChild.remove();
   $('transitions-empty').hidden = true;
-  if (['crashed', 'failed', 'backoff'].includes(t.to)) {
+  if (t.to === 'crashed' || t.to === 'failed') {
     toast(`${label(t.service)} ${t.to}: ${reason}`, 'error');
   }
 }

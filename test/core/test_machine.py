@@ -32,6 +32,16 @@ def running(machine: ServiceMachine, pid: int = 100, at: float = 0.0) -> Service
     return machine
 
 
+def backing_off() -> ServiceMachine:
+    """A machine that crashed twice quickly and now waits in BACKOFF."""
+    m = running(make('always', stable_after=10.0))
+    m.handle(ev.Exited(pid=100, code=1), 1.0)
+    m.handle(ev.Spawned(pid=101), 1.0)
+    m.handle(ev.Exited(pid=101, code=1), 2.0)
+    assert m.state is S.BACKOFF
+    return m
+
+
 def test_transition_stopped_to_starting():
     m = make()
     out = m.handle(ev.StartRequested(), 0.0)
@@ -264,20 +274,13 @@ def test_transition_exited_to_stopped_sweeps_leftovers():
 
 
 def test_transition_backoff_to_stopped_cancels_the_restart():
-    m = running(make('always', stable_after=10.0))
-    m.handle(ev.Exited(pid=100, code=1), 1.0)
-    m.handle(ev.Spawned(pid=101), 1.0)
-    m.handle(ev.Exited(pid=101, code=1), 2.0)
-    assert m.state is S.BACKOFF
+    m = backing_off()
     out = m.handle(ev.StopRequested(), 2.5)
     assert m.state is S.STOPPED and 'CancelTimer' in kinds(out)
 
 
 def test_transition_backoff_to_starting_by_operator():
-    m = running(make('always', stable_after=10.0))
-    m.handle(ev.Exited(pid=100, code=1), 1.0)
-    m.handle(ev.Spawned(pid=101), 1.0)
-    m.handle(ev.Exited(pid=101, code=1), 2.0)
+    m = backing_off()
     out = m.handle(ev.StartRequested(), 2.5)
     assert m.state is S.STARTING and kinds(out)[0] == 'CancelTimer'
 

@@ -34,8 +34,12 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    """A fresh tab; fails the test on a script error or a Content-Security-Policy violation."""
+def page(browser, stack):
+    """A fresh tab; fails the test on a script error or a Content-Security-Policy violation.
+
+    Depends on `stack` so that the tab (and its open event stream) is closed before the
+    stack stops: the sidecar waits for open streams when asked to stop.
+    """
     context = browser.new_context(viewport={'width': 1280, 'height': 800})
     tab = context.new_page()
     problems = []
