@@ -174,7 +174,8 @@ def _restart_spec(values: dict[str, Any], where: str, problems: list[str]) -> Re
     if 'max_retries' not in tuned:
         tuned['max_retries'] = 3 if values['restart_policy'] == 'on-failure' else None
     if 'jitter' in tuned and tuned['jitter'] > 1:
-        problems.append(f"{where} restart field 'jitter': must be at most 1, got {tuned['jitter']}")
+        problems.append(f"{where} restart field 'jitter': must be at most 1, "
+                        f"got {tuned['jitter']}")
     floats = {k: float(v) for k, v in tuned.items()
               if isinstance(v, (int, float)) and k not in ('max_retries', 'crash_loop_max')}
     return RestartSpec(**{**tuned, **floats})

@@ -17,45 +17,19 @@ from omega_orchestrator.core import commands as cmd
 from omega_orchestrator.core import events as ev
 from omega_orchestrator.core.errors import ServiceNotFoundError, SpawnFailedError
 from omega_orchestrator.core.graph import start_waves, stop_waves
-from omega_orchestrator.core.machine import ServiceMachine
-from omega_orchestrator.core.registry import Registry, ServiceSpec
+from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.core.states import PROCESS_STATES, ServiceState, STOPPED_STATES
 from omega_orchestrator.runtime import process
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
 from omega_orchestrator.runtime.metrics import MetricsSampler, Usage
 from omega_orchestrator.runtime.probes import DEFAULT_PROBES, Probe, run_probe
 from omega_orchestrator.runtime.status import ServiceStatus, TransitionEvent
+from omega_orchestrator.runtime.unit import ServiceUnit
 
 log = logging.getLogger('omega_orchestrator')
 Listener = Callable[[TransitionEvent], None]
 CRASH_TAIL_LINES = 20
 DEPENDENCY_WAIT = 30.0
-
-
-class _Unit:
-    """The runtime side of one service: its machine, process, logs, timer, probe task."""
-
-    def __init__(self, spec: ServiceSpec, logs: ServiceLogs) -> None:
-        self.spec = spec
-        self.machine = ServiceMachine(spec)
-        self.logs = logs
-        self.proc: subprocess.Popen | None = None
-        self.pgid: int | None = None
-        self.marker = ''
-        self.generation = 0
-        self.drain: Callable[[], None] | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.probe_task: asyncio.Task | None = None
-        self.sweeps: set[asyncio.Future] = set()
-        self.usage = Usage()
-
-
-def _settled(unit: _Unit) -> bool:
-    """Up (running, or a oneshot that has exited 0) or given up: dependants may start."""
-    state = unit.machine.state
-    if unit.spec.oneshot:
-        return state not in PROCESS_STATES and state is not ServiceState.BACKOFF
-    return state not in (ServiceState.STARTING, ServiceState.BACKOFF)
 
 
 class Supervisor:
@@ -68,7 +42,7 @@ class Supervisor:
         self.probes = dict(DEFAULT_PROBES, **(probes or {}))
         self.metrics_interval = metrics_interval
         self._instance = secrets.token_hex(4)
-        self._units = {s.name: _Unit(s, ServiceLogs(s.name, log_settings))
+        self._units = {s.name: ServiceUnit(s, ServiceLogs(s.name, log_settings))
                        for s in registry.services}
         self._listeners: list[Listener] = []
         self._changed = asyncio.Event()
@@ -111,11 +85,11 @@ class Supervisor:
 
     def status(self, name: str) -> ServiceStatus:
         """The current status of one service."""
-        return self._status(self._unit(name))
+        return self._unit(name).status()
 
     def snapshot(self) -> tuple[ServiceStatus, ...]:
         """The current status of every service, in registry order."""
-        return tuple(self._status(u) for u in self._units.values())
+        return tuple(u.status() for u in self._units.values())
 
     def logs(self, name: str, stream: str, lines: int) -> list[str]:
         """The last `lines` lines of a service's 'stdout' or 'stderr'."""
@@ -135,9 +109,9 @@ class Supervisor:
                     self._start_quietly(name, 'autostart')
             units = [self._unit(n) for n in wave]
             try:
-                await self.wait_for(lambda: all(_settled(u) for u in units), wave_timeout)
+                await self.wait_for(lambda: all(u.settled() for u in units), wave_timeout)
             except asyncio.TimeoutError:
-                late = [u.spec.name for u in units if not _settled(u)]
+                late = [u.spec.name for u in units if not u.settled()]
                 log.warning('still not up after %g s: %s; starting the next services anyway',
                             wave_timeout, ', '.join(late))
 
@@ -186,7 +160,7 @@ class Supervisor:
         units = {}
         for spec in registry.services:
             keep = spec.name in old and spec.name not in changed
-            units[spec.name] = old[spec.name] if keep else _Unit(
+            units[spec.name] = old[spec.name] if keep else ServiceUnit(
                 spec, old[spec.name].logs if spec.name in old else
                 ServiceLogs(spec.name, self.log_settings))
         for name in removed:
@@ -215,14 +189,14 @@ class Supervisor:
     def _request(self, name: str, event: ev.Event) -> ServiceStatus:
         unit = self._unit(name)
         self._apply(unit, event)
-        return self._status(unit)
+        return unit.status()
 
-    def _apply(self, unit: _Unit, event: ev.Event) -> None:
+    def _apply(self, unit: ServiceUnit, event: ev.Event) -> None:
         for command in unit.machine.handle(event, time.monotonic()):
             self._execute(unit, command, event)
         self._changed.set()
 
-    def _unit(self, name: str) -> _Unit:
+    def _unit(self, name: str) -> ServiceUnit:
         unit = self._units.get(name)
         if unit is None:
             raise ServiceNotFoundError(name)
@@ -230,7 +204,7 @@ class Supervisor:
 
     # -- commands out ---------------------------------------------------------------------------
 
-    def _execute(self, unit: _Unit, command: cmd.Command, cause: ev.Event) -> None:
+    def _execute(self, unit: ServiceUnit, command: cmd.Command, cause: ev.Event) -> None:
         if isinstance(command, cmd.Spawn):
             self._spawn(unit)
         elif isinstance(command, cmd.SignalGroup):
@@ -249,7 +223,7 @@ class Supervisor:
         elif isinstance(command, cmd.Transitioned):
             self._announce(unit, command, cause)
 
-    def _spawn(self, unit: _Unit) -> None:
+    def _spawn(self, unit: ServiceUnit) -> None:
         spec = unit.spec
         unit.generation += 1
         unit.marker = f'{self._instance}:{spec.name}:{unit.generation}'
@@ -268,13 +242,13 @@ class Supervisor:
         process.watch_exit(loop, proc, lambda code, sig: self._on_exit(unit, proc, code, sig))
         self._apply(unit, ev.Spawned(pid=proc.pid))
 
-    def _on_exit(self, unit: _Unit, proc: subprocess.Popen, code: int | None,
+    def _on_exit(self, unit: ServiceUnit, proc: subprocess.Popen, code: int | None,
                  sig: int | None) -> None:
         if unit.proc is proc and unit.drain is not None:
             unit.drain()     # the last lines belong in the tail before the exit is reported
         self._apply(unit, ev.Exited(pid=proc.pid, code=code, signal=sig))
 
-    def _sweep(self, unit: _Unit) -> None:
+    def _sweep(self, unit: ServiceUnit) -> None:
         pgid, marker = unit.pgid, unit.marker
         if pgid is None and not marker:
             return
@@ -292,27 +266,27 @@ class Supervisor:
             self._changed.set()
         future.add_done_callback(done)
 
-    def _set_timer(self, unit: _Unit, command: cmd.StartTimer) -> None:
+    def _set_timer(self, unit: ServiceUnit, command: cmd.StartTimer) -> None:
         self._cancel_timer(unit)
         token = command.token
         unit.timer = asyncio.get_running_loop().call_later(
             command.delay, lambda: self._apply(unit, ev.TimerFired(token=token)))
 
-    def _cancel_timer(self, unit: _Unit) -> None:
+    def _cancel_timer(self, unit: ServiceUnit) -> None:
         if unit.timer is not None:
             unit.timer.cancel()
             unit.timer = None
 
-    def _start_probes(self, unit: _Unit) -> None:
+    def _start_probes(self, unit: ServiceUnit) -> None:
         self._stop_probes(unit)
         unit.probe_task = asyncio.get_running_loop().create_task(self._probe_loop(unit))
 
-    def _stop_probes(self, unit: _Unit) -> None:
+    def _stop_probes(self, unit: ServiceUnit) -> None:
         if unit.probe_task is not None:
             unit.probe_task.cancel()
             unit.probe_task = None
 
-    async def _probe_loop(self, unit: _Unit) -> None:
+    async def _probe_loop(self, unit: ServiceUnit) -> None:
         spec = unit.spec.health
         assert spec is not None
         await asyncio.sleep(min(1.0, spec.interval))
@@ -321,7 +295,7 @@ class Supervisor:
             self._apply(unit, ev.HealthReported(ok=ok, message=message))
             await asyncio.sleep(spec.interval)
 
-    def _announce(self, unit: _Unit, command: cmd.Transitioned, cause: ev.Event) -> None:
+    def _announce(self, unit: ServiceUnit, command: cmd.Transitioned, cause: ev.Event) -> None:
         target = ServiceState(command.to_state)
         exited = cause if isinstance(cause, ev.Exited) else None
         tail: tuple[str, ...] = ()
@@ -364,24 +338,3 @@ class Supervisor:
     def _sample(self, roots: dict[str, int]) -> dict[str, Usage]:
         process.reap_orphans()
         return self._sampler.sample(roots)
-
-    # -- views ----------------------------------------------------------------------------------
-
-    def _status(self, unit: _Unit) -> ServiceStatus:
-        view = unit.machine.view
-        mono, wall = time.monotonic(), time.time()
-
-        def to_wall(t: float | None) -> float | None:
-            return None if t is None else wall - (mono - t)
-        return ServiceStatus(
-            spec=unit.spec, state=view.state, pid=view.pid, message=view.message,
-            restart_count=view.restart_count, crash_count=view.crash_count,
-            last_exit_code=view.last_exit_code, last_exit_signal=view.last_exit_signal,
-            uptime=mono - view.started_at if view.started_at is not None else 0.0,
-            last_restart=to_wall(view.last_restart_at), last_change=to_wall(view.last_change_at),
-            next_restart=to_wall(view.next_restart_at),
-            health=view.health if view.health.checked_at is None else type(view.health)(
-                checked=view.health.checked, healthy=view.health.healthy,
-                message=view.health.message, checked_at=to_wall(view.health.checked_at),
-                failures=view.health.failures),
-            usage=unit.usage if view.pid is not None else Usage())

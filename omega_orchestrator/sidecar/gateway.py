@@ -149,7 +149,7 @@ class RosGateway:
                                list(getattr(response, 'errors', [])))
         return response
 
-    # -- ROS callbacks (executor thread) ------------------------------------------------------------
+    # -- ROS callbacks (executor thread) ---------------------------------------------------------
 
     def _on_status(self, msg: ServiceStatusArray) -> None:
         with self._lock:

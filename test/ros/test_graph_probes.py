@@ -5,7 +5,7 @@ from omega_orchestrator_interfaces.srv import ListServices
 from test.ros.conftest import py, wait_until
 
 NS = '/omega_orchestrator'
-TALKER = '''
+TALKER = """
 import rclpy
 from std_msgs.msg import String
 rclpy.init()
@@ -16,7 +16,7 @@ try:
     rclpy.spin(node)
 except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
     pass
-'''
+"""
 
 
 def test_ros_probes_follow_the_graph(orchestrator, client):

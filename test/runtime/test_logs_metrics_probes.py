@@ -15,7 +15,8 @@ def free_port() -> int:
 
 
 async def test_output_goes_to_the_seed_log_files_and_the_tail(supervise, tmp_path: Path):
-    code = 'import sys\nprint("to out")\nprint("to err", file=sys.stderr)\nprint("no newline", end="")'
+    code = ('import sys\nprint("to out")\nprint("to err", file=sys.stderr)\n'
+            'print("no newline", end="")')
     sup = supervise(py(code, name='talker'))
     sup.start('talker')
     await wait_state(sup, 'talker', S.EXITED)
@@ -82,7 +83,8 @@ async def test_tcp_probe_follows_the_port(supervise):
 
 async def test_http_and_exec_probes(supervise):
     port = free_port()
-    server = f'import http.server as h\nh.test(h.SimpleHTTPRequestHandler, port={port}, bind="127.0.0.1")'
+    server = ('import http.server as h\n'
+              f'h.test(h.SimpleHTTPRequestHandler, port={port}, bind="127.0.0.1")')
     sup = supervise(
         py(server, name='web', health_check={
             'type': 'http', 'url': f'http://127.0.0.1:{port}/', 'interval': 0.2}),

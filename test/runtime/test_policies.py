@@ -7,7 +7,7 @@ import pytest
 
 from omega_orchestrator.core.errors import SpawnFailedError
 from omega_orchestrator.core.states import ServiceState as S
-from test.runtime.conftest import py, until, wait_state
+from test.runtime.conftest import py, wait_state
 
 SLEEP = 'import time\ntime.sleep(600)'
 FAST = {'backoff_initial': 0.05, 'backoff_max': 0.2, 'stable_after': 30}

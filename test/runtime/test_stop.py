@@ -3,7 +3,7 @@
 import uuid
 
 from omega_orchestrator.core.states import ServiceState as S
-from test.runtime.conftest import alive, find_tagged, py, until, wait_state, PY
+from test.runtime.conftest import alive, find_tagged, py, until, PY
 
 SLEEP = 'import time\ntime.sleep(600)'
 

@@ -1,0 +1,58 @@
+"""ServiceUnit: the runtime side of one service (machine, process, logs, timer, probes)."""
+
+import asyncio
+from dataclasses import replace
+import subprocess
+import time
+from typing import Callable
+
+from omega_orchestrator.core.machine import ServiceMachine
+from omega_orchestrator.core.registry import ServiceSpec
+from omega_orchestrator.core.states import PROCESS_STATES, ServiceState
+from omega_orchestrator.runtime.logs import ServiceLogs
+from omega_orchestrator.runtime.metrics import Usage
+from omega_orchestrator.runtime.status import ServiceStatus
+
+
+class ServiceUnit:
+    """Everything the supervisor keeps for one service besides its state (the machine's)."""
+
+    def __init__(self, spec: ServiceSpec, logs: ServiceLogs) -> None:
+        self.spec = spec
+        self.machine = ServiceMachine(spec)
+        self.logs = logs
+        self.proc: subprocess.Popen | None = None
+        self.pgid: int | None = None
+        self.marker = ''
+        self.generation = 0
+        self.drain: Callable[[], None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.probe_task: asyncio.Task | None = None
+        self.sweeps: set[asyncio.Future] = set()
+        self.usage = Usage()
+
+    def settled(self) -> bool:
+        """Up (running, or a oneshot that has exited) or given up: dependants may start."""
+        state = self.machine.state
+        if self.spec.oneshot:
+            return state not in PROCESS_STATES and state is not ServiceState.BACKOFF
+        return state not in (ServiceState.STARTING, ServiceState.BACKOFF)
+
+    def status(self) -> ServiceStatus:
+        """The immutable status now, with monotonic times turned into wall-clock times."""
+        view = self.machine.view
+        mono, wall = time.monotonic(), time.time()
+
+        def to_wall(t: float | None) -> float | None:
+            return None if t is None else wall - (mono - t)
+        health = view.health
+        if health.checked_at is not None:
+            health = replace(health, checked_at=to_wall(health.checked_at))
+        return ServiceStatus(
+            spec=self.spec, state=view.state, pid=view.pid, message=view.message,
+            restart_count=view.restart_count, crash_count=view.crash_count,
+            last_exit_code=view.last_exit_code, last_exit_signal=view.last_exit_signal,
+            uptime=mono - view.started_at if view.started_at is not None else 0.0,
+            last_restart=to_wall(view.last_restart_at), last_change=to_wall(view.last_change_at),
+            next_restart=to_wall(view.next_restart_at), health=health,
+            usage=self.usage if view.pid is not None else Usage())
