@@ -43,6 +43,8 @@ class Stack:
                         ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1')
         if token:
             self.env['OMEGA_API_TOKEN'] = token
+        # a namespace of its own: another run on the same domain cannot answer for it
+        self.namespace = f'/t{random.randint(0, 10**9)}'
         self.registry = folder / 'registry.json'
         self.registry.write_text(json.dumps({'services': services}))
         self.procs: list[subprocess.Popen] = []
@@ -57,9 +59,11 @@ class Stack:
     def start(self) -> 'Stack':
         self.orchestrator = self._spawn('orchestrator', [
             'omega_orchestrator', '--registry', str(self.registry), '--log-dir',
-            str(self.folder / 'logs'), '--status-rate', '2', '--metrics-interval', '0.5'])
+            str(self.folder / 'logs'), '--status-rate', '2', '--metrics-interval', '0.5',
+            '--ros-args', '-r', f'__ns:={self.namespace}'])
         self.sidecar = self._spawn('sidecar', [
-            'omega_orchestrator.sidecar', '--port', str(self.port)])
+            'omega_orchestrator.sidecar', '--port', str(self.port), '--orchestrator',
+            f'{self.namespace}/omega_orchestrator'])
         self.wait_for(lambda: self.get('/api/services/list').status_code == 200,
                       'the API lists the services')
         return self

@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
                          ros_args=['omega_sidecar'] + ros_args)
     try:
         app = create_app(gateway, Settings(token=token, cors_origins=tuple(args.cors_origin)))
-        uvicorn.run(app, host=args.host, port=args.port, log_level='info')
+        # open event streams never end by themselves: give them 3 s, then close them
+        uvicorn.run(app, host=args.host, port=args.port, log_level='info',
+                    timeout_graceful_shutdown=3)
     finally:
         gateway.close()
     return 0

@@ -99,6 +99,13 @@ def _add_page(app: FastAPI, web_dir: Path | None) -> None:
         return
     app.mount('/services/assets', StaticFiles(directory=web_dir), name='assets')
 
+    @app.middleware('http')
+    async def revalidate_assets(request: Request, call_next):  # noqa: ANN001, ANN202
+        response = await call_next(request)
+        if request.url.path.startswith('/services/assets/'):
+            response.headers['Cache-Control'] = 'no-cache'   # after an upgrade: the new page
+        return response
+
     @app.get('/services', include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(web_dir / 'index.html', headers={'Cache-Control': 'no-cache'})

@@ -66,9 +66,15 @@ def test_events_stream_shows_a_crash(stack):
     assert crash['service'] == 'victim' and crash['from'] == 'running'
 
 
-def test_orchestrator_gone_is_503_and_comes_back(stack):
+def test_orchestrator_gone_is_503_and_said_on_the_event_stream(stack):
     s = stack([py(SLEEP, name='a', autostart=True)])
-    s.orchestrator.send_signal(signal.SIGINT)
+    with httpx.stream('GET', s.url + '/api/services/events', timeout=30) as events:
+        lines = events.iter_lines()
+        assert next(line for line in lines if line.startswith('event: ')) == 'event: status'
+        s.orchestrator.send_signal(signal.SIGINT)
+        assert 'event: unreachable' in (line for line in lines
+                                        if line.startswith('event: ')
+                                        and line != 'event: status')
     s.orchestrator.wait(30)
     s.procs.remove(s.orchestrator)
     response = s.wait_for(lambda: (r := s.get('/api/services/list')).status_code == 503 and r,
@@ -86,3 +92,11 @@ def test_token_is_required_for_changes(stack):
     ok = s.post('/api/services/start/a', headers={'Authorization': 'Bearer robot-secret'})
     assert ok.status_code == 200
     assert 'robot-secret' not in s.logs()
+
+
+def test_sidecar_stops_promptly_with_an_event_stream_open(stack):
+    s = stack([py(SLEEP, name='a')])
+    with httpx.stream('GET', s.url + '/api/services/events', timeout=30) as events:
+        next(line for line in events.iter_lines() if line.startswith('event: '))
+        s.sidecar.send_signal(signal.SIGINT)
+        assert s.sidecar.wait(15) == 0     # the stream is closed after a short grace period

@@ -131,3 +131,9 @@ def test_loopback_detection():
     from omega_orchestrator.sidecar.security import is_loopback
     assert is_loopback('127.0.0.1') and is_loopback('::1') and is_loopback('localhost')
     assert not is_loopback('0.0.0.0') and not is_loopback('192.168.1.5')
+
+
+def test_assets_are_revalidated(http):
+    response = http.get('/services/assets/app.js')
+    assert response.status_code == 200 and response.headers['cache-control'] == 'no-cache'
+    assert http.get('/services').headers['content-type'].startswith('text/html')

@@ -11,7 +11,8 @@ from omega_orchestrator.sidecar.deps import Gateway
 from omega_orchestrator.sidecar.errors import GatewayError
 
 router = APIRouter(prefix='/api/services', tags=['services'])
-HEARTBEAT = 15.0
+HEARTBEAT = 15.0       # seconds between keep-alive comments
+REACHABILITY = 2.0     # seconds between checks that the orchestrator is still publishing
 QUEUE_LIMIT = 256
 
 
@@ -37,14 +38,25 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
             yield 'retry: 2000\n\n'
             try:
                 yield sse('status', {'services': gateway.services()})
+                reachable = True
             except GatewayError as exc:
                 yield sse('unreachable', {'message': exc.message})
+                reachable = False
+            quiet = 0.0
             while not await request.is_disconnected():
                 try:
-                    kind, payload = await asyncio.wait_for(queue.get(), HEARTBEAT)
+                    kind, payload = await asyncio.wait_for(queue.get(), REACHABILITY)
                 except asyncio.TimeoutError:
-                    yield ': keep-alive\n\n'
+                    quiet += REACHABILITY
+                    if reachable and not gateway.reachable():
+                        reachable = False
+                        yield sse('unreachable', {'message': 'the orchestrator stopped '
+                                                             'publishing its status'})
+                    elif quiet >= HEARTBEAT:
+                        quiet = 0.0
+                        yield ': keep-alive\n\n'
                     continue
+                quiet, reachable = 0.0, reachable or kind == 'status'
                 yield sse(kind, payload)
         finally:
             remove()
