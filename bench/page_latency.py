@@ -29,14 +29,14 @@ from api_latency import free_port, percentile, ROOT  # noqa: E402
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
                  '--disable-background-networking', '--disable-component-update',
                  '--disable-sync', '--no-first-run', '--disable-quic']
-WATCH = '''name => { window.__shown = new Promise(resolve => {
+WATCH = """name => { window.__shown = new Promise(resolve => {
   const cell = document.querySelector(`tr[data-service="${name}"] td.pid`);
   const before = cell.textContent;
   const observer = new MutationObserver(() => {
     if (cell.textContent !== before) { observer.disconnect(); resolve(Date.now()); }
   });
   observer.observe(cell, {childList: true, characterData: true, subtree: true});
-}); }'''
+}); }"""
 
 
 def main() -> int:
