@@ -29,6 +29,7 @@ setup(
         (f'share/{PACKAGE}/launch', glob('launch/*.launch.py')),
         (f'share/{PACKAGE}/config', glob('config/*.json')),
         (f'share/{PACKAGE}/config/demo', glob('config/demo/*.py')),
+        (f'share/{PACKAGE}/config/systemd', glob('config/systemd/*.service')),
         *tree('web'),
     ],
     install_requires=['setuptools', 'psutil'],

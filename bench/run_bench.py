@@ -2,7 +2,7 @@
 
 Run from the repository root with the project venv's interpreter::
 
-    .venv/bin/python bench/run_bench.py [--only omega|supervisord]
+    .venv/bin/python bench/run_bench.py [--only omega|omega-engine|supervisord]
         [--idle-seconds 20] [--kills 30] [--json bench/results.json]
 
 Each supervisor is treated as an external process; its children are observed
@@ -129,7 +129,7 @@ def main() -> int:
     args = parse_args()
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, exit_on_signal)
-    sides = [args.only] if args.only else ['omega', 'supervisord']
+    sides = [args.only] if args.only else ['omega', 'omega-engine', 'supervisord']
     if 'supervisord' in sides:
         ensure_supervisord_venv()
     run_prefix = f'obench{os.getpid()}-'

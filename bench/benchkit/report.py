@@ -10,6 +10,7 @@ Results = dict[str, dict[str, dict[str, object]]]
 
 BASELINE = 'supervisord'
 CANDIDATE = 'omega'
+ENGINE_ONLY = 'omega-engine'
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,17 @@ def ratio(results: Results, row: Row) -> str:
 
 
 def markdown_table(results: Results, table_rows: list[Row]) -> str:
-    """Markdown table: one row per metric; omega, supervisord, ratio columns."""
+    """Markdown table: one row per metric; a column per side run (omega first, then the
+    engine-only variant, then supervisord) and the ratio omega / supervisord."""
+    order = [CANDIDATE, ENGINE_ONLY, BASELINE]
+    sides = [s for s in order if s in results] + [s for s in results if s not in order]
+    sides = sides if BASELINE in sides and CANDIDATE in sides else [CANDIDATE, BASELINE]
     lines = [
-        f'| metric (lower is better) | {CANDIDATE} | {BASELINE} | ratio {CANDIDATE}/{BASELINE} |',
-        '| --- | ---: | ---: | ---: |',
+        '| metric (lower is better) | ' + ' | '.join(sides)
+        + f' | ratio {CANDIDATE}/{BASELINE} |',
+        '| --- |' + ' ---: |' * (len(sides) + 1),
     ]
     for row in table_rows:
-        values = [cell(results, side, row) for side in (CANDIDATE, BASELINE)]
-        lines.append(f'| {row.label} | {values[0]} | {values[1]} | {ratio(results, row)} |')
+        values = ' | '.join(cell(results, side, row) for side in sides)
+        lines.append(f'| {row.label} | {values} | {ratio(results, row)} |')
     return '\n'.join(lines)

@@ -108,6 +108,16 @@ class OmegaSupervisor(Supervisor):
         return str(REPO_ROOT / 'omega_orchestrator')
 
 
+class OmegaEngineSupervisor(OmegaSupervisor):
+    """The same orchestrator without its ROS 2 node (``--no-ros``): the engine alone."""
+
+    label = 'omega-engine'
+
+    def prepare(self, services: list[Service], workdir: Path) -> list[str]:
+        """The orchestrator command line plus --no-ros."""
+        return super().prepare(services, workdir) + ['--no-ros']
+
+
 class SupervisordSupervisor(Supervisor):
     """supervisord (PyPI ``supervisor``) from the benchmark's private venv."""
 
@@ -175,5 +185,6 @@ def ensure_supervisord_venv() -> None:
 
 SUPERVISORS: dict[str, type[Supervisor]] = {
     OmegaSupervisor.label: OmegaSupervisor,
+    OmegaEngineSupervisor.label: OmegaEngineSupervisor,
     SupervisordSupervisor.label: SupervisordSupervisor,
 }
