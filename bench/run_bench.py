@@ -23,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 
+from benchkit import supervisors
 from benchkit.procs import sweep
 from benchkit.report import Results, markdown_table, rows
 from benchkit.scenarios import run_crash, run_fleet, run_orphans
@@ -44,6 +45,9 @@ def parse_args() -> argparse.Namespace:
         '--idle-seconds', type=float, default=20.0, help='idle CPU window (default 20)'
     )
     parser.add_argument('--kills', type=int, default=30, help='crash kills (default 30)')
+    parser.add_argument('--light-children', action='store_true',
+                        help='start children with python -S -E (cheap start-up), to see the '
+                             "supervisors' own start/stop cost rather than the children's")
     parser.add_argument(
         '--json',
         type=Path,
@@ -102,7 +106,8 @@ def metadata(sides: list[str], args: argparse.Namespace) -> dict[str, object]:
         'python_executable': sys.executable,
         'versions': versions,
         'sizes': {'fleet': FLEET_SIZE, 'crash': CRASH_SIZE, 'orphans': ORPHAN_SIZE},
-        'args': {'only': args.only, 'idle_seconds': args.idle_seconds, 'kills': args.kills},
+        'args': {'only': args.only, 'idle_seconds': args.idle_seconds, 'kills': args.kills,
+                 'light_children': args.light_children},
     }
 
 
@@ -127,6 +132,8 @@ def exit_on_signal(signum: int, _frame: FrameType | None) -> None:
 def main() -> int:
     """Run the benchmark, print the table, write the JSON; exit code 1 on any error."""
     args = parse_args()
+    if args.light_children:
+        supervisors.CHILD_FLAGS[:] = ['-S', '-E']
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, exit_on_signal)
     sides = [args.only] if args.only else ['omega', 'omega-engine', 'supervisord']

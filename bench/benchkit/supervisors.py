@@ -40,7 +40,13 @@ class Service:
 
     def argv(self) -> list[str]:
         """Full command line of the child, with absolute paths."""
-        return [sys.executable, str(CHILDREN_DIR / self.script), '--tag', self.tag]
+        return [sys.executable, *CHILD_FLAGS, str(CHILDREN_DIR / self.script), '--tag', self.tag]
+
+
+#: Extra interpreter flags for every child. `--light-children` sets ['-S', '-E']: no site
+#: module, so no venv .pth bootstrap (a re-exec) and a start-up of a few ms instead of ~60 ms
+#: of CPU per child; the children only need the standard library.
+CHILD_FLAGS: list[str] = []
 
 
 class Supervisor(ABC):
