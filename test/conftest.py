@@ -1,3 +1,7 @@
-"""Fixtures shared by every test folder."""
+"""Fixtures shared by every test folder; DDS stays on this host whatever runs pytest."""
 
-from test.stack import stack  # noqa: F401 - the end-to-end stack fixture
+import os
+
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+
+from test.stack import stack  # noqa: E402,F401 - the end-to-end stack fixture
