@@ -116,11 +116,15 @@ class Supervisor:
                             wave_timeout, ', '.join(late))
 
     async def stop_all(self, timeout: float | None = None) -> None:
-        """Stop every service, dependants first; each wave is stopped concurrently."""
+        """Stop every service, dependants first; each wave is stopped concurrently.
+
+        Services that ended on their own (exited, crashed, failed) are stopped too, which
+        sweeps whatever they left behind, e.g. a oneshot's background process.
+        """
         deps = {n: u.spec.depends_on for n, u in self._units.items()}
         for wave in stop_waves(deps):
             for name in wave:
-                if self._unit(name).machine.state not in STOPPED_STATES:
+                if self._unit(name).machine.state is not ServiceState.STOPPED:
                     self.stop(name, reason='orchestrator shutting down')
             await asyncio.gather(*(self.wait_stopped(n, timeout) for n in wave))
 

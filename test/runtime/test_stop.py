@@ -113,3 +113,16 @@ async def test_dependants_wait_for_a_oneshot_to_finish(supervise, tmp_path):
     await sup.start_all()
     assert sup.status('prepare').state is S.EXITED
     assert sup.status('app').state is S.RUNNING
+
+
+async def test_stop_all_sweeps_what_a_finished_oneshot_left_behind(supervise):
+    tag = f'daemon-{uuid.uuid4().hex}'
+    code = (f'import subprocess\nsubprocess.Popen([{PY!r}, "-c", "import time; time.sleep(600)",'
+            f' {tag!r}])')
+    sup = supervise(py(code, name='setup', oneshot=True, autostart=True))
+    await sup.start_all()
+    assert sup.status('setup').state is S.EXITED
+    await until(lambda: len(find_tagged(tag)) == 1)      # a oneshot may leave a daemon running
+    await sup.stop_all(20)
+    assert sup.status('setup').state is S.STOPPED
+    assert find_tagged(tag) == []
