@@ -8,6 +8,7 @@ import logging.handlers
 import os
 import signal
 import sys
+from typing import Callable
 
 from omega_orchestrator.core.errors import RegistryError
 from omega_orchestrator.core.graph import start_waves
@@ -15,6 +16,19 @@ from omega_orchestrator.core.registry import load_registry, Registry
 from omega_orchestrator.runtime.logs import LogSettings
 
 DEFAULT_LOG_DIR = os.environ.get('OMEGA_LOG_DIR', 'logs')
+
+
+def at_least(low: float, kind: type) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` no smaller than `low`."""
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f'must be at least {low}, got {text}')
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,15 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--log-dir', default=DEFAULT_LOG_DIR,
                         help='where service logs and services.log go '
                              '(default: $OMEGA_LOG_DIR or ./logs)')
-    parser.add_argument('--log-max-bytes', type=int, default=10 * 1024 * 1024,
+    parser.add_argument('--log-max-bytes', type=at_least(1024, int), default=10 * 1024 * 1024,
                         help='rotate a service log past this size (default 10 MB)')
-    parser.add_argument('--log-backups', type=int, default=5,
+    parser.add_argument('--log-backups', type=at_least(0, int), default=5,
                         help='rotated files kept per stream (default 5)')
-    parser.add_argument('--metrics-interval', type=float, default=2.0,
-                        help='seconds between CPU/RAM samples (default 2)')
-    parser.add_argument('--status-rate', type=float, default=1.0,
+    parser.add_argument('--metrics-interval', type=at_least(0.0, float), default=2.0,
+                        help='seconds between CPU/RAM samples; 0 turns sampling off (default 2)')
+    parser.add_argument('--status-rate', type=at_least(0.01, float), default=1.0,
                         help='periodic ~/status publications per second (default 1)')
-    parser.add_argument('--call-timeout', type=float, default=5.0,
+    parser.add_argument('--call-timeout', type=at_least(0.1, float), default=5.0,
                         help='seconds a ROS service call may wait for the engine (default 5)')
     parser.add_argument('--no-ros', action='store_true',
                         help='run the engine without the ROS 2 node')
@@ -109,19 +123,28 @@ async def run(registry: Registry, args: argparse.Namespace,
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    log = logging.getLogger('omega_orchestrator')
     starting = loop.create_task(supervisor.start_all())
     face = None
-    if ros_args is not None:
-        ros_main = await asyncio.to_thread(importlib.import_module, 'omega_orchestrator.ros.main')
-        face = await asyncio.to_thread(ros_main.RosFace, supervisor, loop, args, ros_args)
-        face.attach(relay)
-    await starting
-    await stop.wait()
-    logging.getLogger('omega_orchestrator').info(
-        'shutting down: stopping all services in reverse start order')
-    await supervisor.close()
-    if face is not None:
-        face.close()
+    try:
+        if ros_args is not None:
+            ros_main = await asyncio.to_thread(importlib.import_module,
+                                               'omega_orchestrator.ros.main')
+            face = await asyncio.to_thread(ros_main.RosFace, supervisor, loop, args, ros_args)
+            face.attach(relay)
+        stopping = loop.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()          # a stop signal during start-up wins at once
+        await stopping
+    finally:
+        # whatever happened above (a signal, a failed ROS start-up), nothing is left running
+        log.info('shutting down: stopping all services in reverse start order')
+        if not starting.done():
+            starting.cancel()
+        await supervisor.close()
+        if face is not None:
+            face.close()
 
 
 class EventRelay:

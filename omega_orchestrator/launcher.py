@@ -27,10 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     signalled: set[int] = set()
 
     def forward(signum: int, _frame: object) -> None:
-        for proc in (orchestrator, sidecar):
-            if proc.poll() is None and proc.pid not in signalled:
-                signalled.add(proc.pid)
-                proc.send_signal(signum)
+        # the orchestrator first: the API keeps showing the services while they stop
+        if orchestrator.poll() is None and orchestrator.pid not in signalled:
+            signalled.add(orchestrator.pid)
+            orchestrator.send_signal(signum)
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
     status = orchestrator.wait()

@@ -8,7 +8,9 @@ Every problem is collected and reported at once, naming the file, the service an
 from dataclasses import dataclass, field
 import json
 from pathlib import Path, PurePath
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from omega_orchestrator.core.errors import RegistryError
 from omega_orchestrator.core.graph import dependency_problems
@@ -151,6 +153,7 @@ def _parse_service(raw: Any, index: int, base_dir: str,
         return None
     restart = _restart_spec(values, where, problems)
     health = _probe_spec(values, where, problems)
+    problems.extend(_env_problems(values['env'], where))
     if len(problems) > before:
         return None
     default_signal = 'SIGINT' if values['type'] == 'ros2' else 'SIGTERM'
@@ -173,9 +176,6 @@ def _restart_spec(values: dict[str, Any], where: str, problems: list[str]) -> Re
     tuned = {k: v for k, v in tuned.items() if k in (raw or {})}
     if 'max_retries' not in tuned:
         tuned['max_retries'] = 3 if values['restart_policy'] == 'on-failure' else None
-    if 'jitter' in tuned and tuned['jitter'] > 1:
-        problems.append(f"{where} restart field 'jitter': must be at most 1, "
-                        f"got {tuned['jitter']}")
     floats = {k: float(v) for k, v in tuned.items()
               if isinstance(v, (int, float)) and k not in ('max_retries', 'crash_loop_max')}
     return RestartSpec(**{**tuned, **floats})
@@ -199,14 +199,37 @@ def _probe_spec(values: dict[str, Any], where: str, problems: list[str]) -> Prob
     if kind == 'tcp' and port is None:
         problems.append(f"{place} field 'port': is required for type 'tcp' "
                         "(or set the service's 'port')")
-    if kind == 'http' and probe['url'] and not probe['url'].startswith('http://'):
-        problems.append(f"{place} field 'url': must start with http://")
+    if kind == 'http' and probe['url']:
+        problems.extend(_url_problems(probe['url'], f"{place} field 'url'"))
     return ProbeSpec(
         kind=kind, label=kind, host=probe['host'], port=port, url=probe['url'],
         expect_status=probe['expect_status'], cmd=probe['cmd'], args=probe['args'],
         node=probe['node'], topic=probe['topic'], min_rate=probe['min_rate'],
         interval=float(probe['interval']), timeout=float(probe['timeout']),
         failure_threshold=probe['failure_threshold'])
+
+
+def _url_problems(url: str, place: str) -> list[str]:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return [f"{place}: '{url}' is not a valid URL ({exc})"]
+    if parts.scheme != 'http' or not parts.hostname:
+        return [f"{place}: '{url}' must be http://HOST[:PORT]/PATH"]
+    if port == 0:
+        return [f'{place}: port 0 is not allowed']
+    return []
+
+
+def _env_problems(env: dict[str, str] | None, where: str) -> list[str]:
+    problems = []
+    for key, value in (env or {}).items():
+        if not re.match(r'^[A-Za-z_][A-Za-z0-9_]*$', key):
+            problems.append(f"{where} field 'env': '{key}' is not a valid variable name")
+        if '\0' in value:
+            problems.append(f"{where} field 'env': the value of '{key}' contains a NUL byte")
+    return problems
 
 
 def _named_probe(check: str, port: int | None, where: str,

@@ -33,6 +33,7 @@ class Field:
     nullable: bool = False
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    maximum: float | None = None
     exclusive_minimum: bool = False
     pattern: str | None = None
     items: str | None = None       # element kind of an array (string) / value kind of a map
@@ -67,7 +68,7 @@ SERVICE_FIELDS = (
     Field('health_check', 'string', 'A named check (seed style) or a probe object.',
           default=None, nullable=True, obj='health_check', alt_kinds=('object',)),
     Field('port', 'integer', 'TCP port the service listens on (used by named checks).',
-          default=None, nullable=True, minimum=1),
+          default=None, nullable=True, minimum=1, maximum=65535),
     Field('description', 'string', 'Free text.', default=''),
     Field('env', 'map', 'Variables merged into the inherited environment.', default=None,
           nullable=True, items='string'),
@@ -91,7 +92,7 @@ RESTART_FIELDS = (
           minimum=1),
     Field('backoff_max', 'number', 'Upper bound of the delay (s).', default=30.0, minimum=0),
     Field('jitter', 'number', 'Random spread of each delay, as a fraction (0..1).', default=0.1,
-          minimum=0),
+          minimum=0, maximum=1),
     Field('stable_after', 'number', 'A run this long (s) resets the backoff and retries.',
           default=10.0, minimum=0),
     Field('max_retries', 'integer', 'Consecutive restarts before the service is failed; null '
@@ -109,7 +110,7 @@ HEALTH_FIELDS = (
     Field('type', 'string', 'Probe kind.', choices=PROBE_TYPES),
     Field('host', 'string', 'Host for tcp probes.', default='127.0.0.1'),
     Field('port', 'integer', "Port for tcp probes; defaults to the service's port.",
-          default=None, nullable=True, minimum=1),
+          default=None, nullable=True, minimum=1, maximum=65535),
     Field('url', 'string', 'URL for http probes (http:// only).', default=None, nullable=True),
     Field('expect_status', 'integer', 'HTTP status that means healthy.', default=200,
           minimum=100),

@@ -29,6 +29,8 @@ def _field_schema(field: Field) -> dict[str, Any]:
     if field.minimum is not None:
         key = 'exclusiveMinimum' if field.exclusive_minimum else 'minimum'
         schema[key] = field.minimum
+    if field.maximum is not None:
+        schema['maximum'] = field.maximum
     if field.kind == 'array':
         schema['items'] = ({'$ref': f'#/$defs/{field.items}'} if field.items in OBJECTS
                            else {'type': field.items or 'string'})

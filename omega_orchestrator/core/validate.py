@@ -99,6 +99,8 @@ def _check_string(field: Field, value: str, place: str, problems: list[str]) -> 
 
 
 def _check_number(field: Field, value: float, place: str, problems: list[str]) -> None:
+    if field.maximum is not None and value > field.maximum:
+        problems.append(f'{place}: must be at most {field.maximum:g}, got {value}')
     if field.minimum is None:
         return
     if value < field.minimum or (field.exclusive_minimum and value == field.minimum):

@@ -5,6 +5,7 @@ Publishes ~/status (latched), ~/events and /diagnostics; serves ~/start, ~/stop,
 asyncio loop through the bridge and answers within the bridge's timeout.
 """
 
+import asyncio
 from typing import Any, Callable
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -83,14 +84,17 @@ class OrchestratorNode(Node):
     # -- services (called on executor threads) ----------------------------------------------------
 
     def _on_start(self, request: Any, response: Any) -> Any:
+        _require_name(request)
         status = self.bridge.call(lambda: self.supervisor.start(request.name))
         return _ok(response, f"'{request.name}' is {status.state.value}", status)
 
     def _on_stop(self, request: Any, response: Any) -> Any:
+        _require_name(request)
         status = self.bridge.call(lambda: self.supervisor.stop(request.name, request.force))
         return _ok(response, f"'{request.name}' is {status.state.value}", status)
 
     def _on_restart(self, request: Any, response: Any) -> Any:
+        _require_name(request)
         status = self.bridge.call(lambda: self.supervisor.restart(request.name))
         return _ok(response, f"'{request.name}' is {status.state.value}", status)
 
@@ -118,13 +122,23 @@ class OrchestratorNode(Node):
         except RegistryError as exc:
             response.errors = exc.problems
             raise
-        added, removed, changed = self.bridge.run(self.supervisor.reload(registry),
+        added, removed, changed = self.bridge.run(_shielded(self.supervisor.reload(registry)),
                                                   timeout=self.bridge.timeout * 4)
         if request.path:
             self.set_parameters([Parameter('registry', Parameter.Type.STRING, path)])
         response.added, response.removed, response.changed = added, removed, changed
         return _ok(response, f'reloaded {path}: {len(added)} added, {len(removed)} removed, '
                              f'{len(changed)} changed')
+
+
+def _require_name(request: Any) -> None:
+    if not request.name:
+        raise InvalidArgumentError('the request needs a service name')
+
+
+async def _shielded(work: Any) -> Any:
+    """Await work; if the caller gives up (timeout), the work still runs to its end."""
+    return await asyncio.shield(work)
 
 
 def _ok(response: Any, message: str, status: ServiceStatus | None = None) -> Any:

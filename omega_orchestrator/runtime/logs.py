@@ -8,9 +8,11 @@ rotation keeps disk use bounded at (backups + 1) x max_bytes per stream.
 import asyncio
 from collections import deque
 from dataclasses import dataclass
+import logging
 import os
 from typing import Callable, IO
 
+log = logging.getLogger('omega_orchestrator')
 CHUNK = 65536
 MAX_LINE = 4096          # longer lines are cut in the in-memory tail (files keep them whole)
 
@@ -29,14 +31,30 @@ class RotatingFile:
     """An append-only file that rolls over to name.1 .. name.N when it grows past max_bytes."""
 
     def __init__(self, path: str, max_bytes: int, backups: int) -> None:
+        if max_bytes < 1:
+            raise ValueError('max_bytes must be at least 1')
         self.path = path
         self.max_bytes = max_bytes
         self.backups = backups
-        self._file: IO[bytes] = open(path, 'ab', buffering=0)
+        self.dropped = 0         # bytes lost to write errors (disk full, ...)
+        self._file: IO[bytes] | None = open(path, 'ab', buffering=0)
         self._size = self._file.tell()
 
     def write(self, data: bytes) -> None:
-        """Append data; a file never grows past max_bytes (cut at a line end when possible)."""
+        """Append data; never raises: bytes that cannot be written are counted in `dropped`."""
+        try:
+            if self._file is None:                 # a rotation failed: try to reopen
+                self._file = open(self.path, 'ab', buffering=0)
+                self._size = self._file.tell()
+            self._write(data)
+        except (OSError, ValueError) as exc:
+            if not self.dropped:
+                log.error('cannot write %s: %s; dropping output until it works again',
+                          self.path, exc)
+            self.dropped += len(data)
+
+    def _write(self, data: bytes) -> None:
+        """A file never grows past max_bytes (cut at a line end when possible)."""
         while data:
             room = self.max_bytes - self._size
             if len(data) <= room:
@@ -48,11 +66,14 @@ class RotatingFile:
             self._rotate()
 
     def _append(self, data: bytes) -> None:
+        assert self._file is not None
         self._file.write(data)
         self._size += len(data)
 
     def _rotate(self) -> None:
+        assert self._file is not None
         self._file.close()
+        self._file = None
         if self.backups > 0:
             for index in range(self.backups - 1, 0, -1):
                 older = f'{self.path}.{index}'
@@ -64,7 +85,8 @@ class RotatingFile:
 
     def close(self) -> None:
         """Close the file."""
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 class StreamLog:

@@ -90,3 +90,5 @@ async def run_probe(probe: Probe, spec: ProbeSpec, service: ServiceSpec) -> Prob
         return False, f'{spec.label}: {exc}'
     except OSError as exc:
         return False, f'{spec.label}: {exc.strerror or exc}'
+    except Exception as exc:   # a broken probe reports unhealthy; it never dies silently
+        return False, f'{spec.label}: probe failed: {type(exc).__name__}: {exc}'

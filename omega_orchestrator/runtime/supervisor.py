@@ -15,7 +15,8 @@ from typing import Callable
 
 from omega_orchestrator.core import commands as cmd
 from omega_orchestrator.core import events as ev
-from omega_orchestrator.core.errors import ServiceNotFoundError, SpawnFailedError
+from omega_orchestrator.core.errors import (ServiceNotFoundError, SpawnFailedError,
+                                            WrongStateError)
 from omega_orchestrator.core.graph import start_waves, stop_waves
 from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.core.states import PROCESS_STATES, ServiceState, STOPPED_STATES
@@ -50,6 +51,8 @@ class Supervisor:
         self._metrics_task: asyncio.Task | None = None
         self._subreaper = process.become_subreaper()
         self._base_env = process.service_environment(dict(os.environ), sys.prefix)
+        self._closing = False
+        self._reloading = asyncio.Lock()
 
     # -- public API (call on the loop) ----------------------------------------------------------
 
@@ -66,6 +69,7 @@ class Supervisor:
 
         Raises ServiceNotFoundError, WrongStateError, or SpawnFailedError (with the status).
         """
+        self._refuse_while_closing()
         status = self._request(name, ev.StartRequested(reason=reason))
         if status.state is ServiceState.FAILED:
             raise SpawnFailedError(status.message, status)
@@ -78,6 +82,7 @@ class Supervisor:
 
     def restart(self, name: str, reason: str = 'restart requested') -> ServiceStatus:
         """Stop (if running), then start again; a stopped service is started at once."""
+        self._refuse_while_closing()
         status = self._request(name, ev.RestartRequested(reason=reason))
         if status.state is ServiceState.FAILED:
             raise SpawnFailedError(status.message, status)
@@ -151,14 +156,19 @@ class Supervisor:
         started again if they were running; added ones start if they autostart. Services
         whose spec did not change are not touched.
         """
+        async with self._reloading:      # two reloads at once would lose track of processes
+            return await self._reload(registry, timeout)
+
+    async def _reload(self, registry: Registry,
+                      timeout: float | None) -> tuple[list[str], list[str], list[str]]:
         old = self._units
         new_specs = {s.name: s for s in registry.services}
         removed = [n for n in old if n not in new_specs]
         added = [n for n in new_specs if n not in old]
         changed = [n for n in new_specs if n in old and old[n].spec != new_specs[n]]
         was_up = {n for n in changed if old[n].machine.state not in STOPPED_STATES}
-        for name in removed + changed:
-            if old[name].machine.state not in STOPPED_STATES:
+        for name in removed + changed:   # finished ones too: their leftovers are swept
+            if old[name].machine.state is not ServiceState.STOPPED:
                 self.stop(name, reason='registry reloaded')
         await asyncio.gather(*(self.wait_stopped(n, timeout) for n in removed + changed))
         units = {}
@@ -177,7 +187,8 @@ class Supervisor:
         return added, removed, changed
 
     async def close(self) -> None:
-        """Stop everything and release files and tasks."""
+        """Stop everything (refusing new starts meanwhile) and release files and tasks."""
+        self._closing = True
         await self.stop_all()
         if self._metrics_task:
             self._metrics_task.cancel()
@@ -185,6 +196,10 @@ class Supervisor:
             unit.logs.close()
 
     # -- events in ------------------------------------------------------------------------------
+
+    def _refuse_while_closing(self) -> None:
+        if self._closing:
+            raise WrongStateError('the orchestrator is shutting down')
 
     def _start_quietly(self, name: str, reason: str) -> None:
         """Start without raising on a spawn failure: the FAILED state says it all."""
@@ -240,17 +255,35 @@ class Supervisor:
         except process.SpawnError as exc:
             self._apply(unit, ev.SpawnFailed(error=str(exc)))
             return
+        except Exception as exc:   # e.g. ValueError from the environment, OSError (EMFILE)
+            log.exception('%s: spawning failed', spec.name)
+            self._apply(unit, ev.SpawnFailed(error=f'{type(exc).__name__}: {exc}'))
+            return
         loop = asyncio.get_running_loop()
+        try:
+            unit.drain = unit.logs.attach(loop, proc.stdout, proc.stderr)
+            process.watch_exit(loop, proc, lambda code, sig: self._on_exit(unit, proc, code, sig))
+        except Exception as exc:   # cannot watch it: do not leave it running unsupervised
+            log.exception('%s: cannot watch the new process', spec.name)
+            process.signal_group(proc.pid, 'SIGKILL')
+            proc.wait()
+            self._apply(unit, ev.SpawnFailed(error=f'cannot watch the process: {exc}'))
+            return
         unit.proc, unit.pgid = proc, proc.pid
-        unit.drain = unit.logs.attach(loop, proc.stdout, proc.stderr)
-        process.watch_exit(loop, proc, lambda code, sig: self._on_exit(unit, proc, code, sig))
         self._apply(unit, ev.Spawned(pid=proc.pid))
 
     def _on_exit(self, unit: ServiceUnit, proc: subprocess.Popen, code: int | None,
                  sig: int | None) -> None:
-        if unit.proc is proc and unit.drain is not None:
-            unit.drain()     # the last lines belong in the tail before the exit is reported
+        try:
+            if unit.proc is proc and unit.drain is not None:
+                unit.drain()   # the last lines belong in the tail before the exit is reported
+        except Exception:      # losing output must never lose the exit
+            log.exception('%s: reading the last output failed', unit.spec.name)
         self._apply(unit, ev.Exited(pid=proc.pid, code=code, signal=sig))
+        if unit.pgid == proc.pid:
+            # Not swept at once (a oneshot's success): the leader is reaped, so its number may
+            # be reused; later sweeps go by the environment marker only.
+            unit.pgid = None
 
     def _sweep(self, unit: ServiceUnit) -> None:
         pgid, marker = unit.pgid, unit.marker

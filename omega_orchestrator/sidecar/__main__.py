@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     gateway = RosGateway(args.orchestrator, timeout=args.timeout,
                          ros_args=['omega_sidecar'] + ros_args)
     try:
-        app = create_app(gateway, Settings(token=token, cors_origins=tuple(args.cors_origin)))
+        hosts = ('127.0.0.1', 'localhost', '::1') if is_loopback(args.host) else ()
+        app = create_app(gateway, Settings(token=token, cors_origins=tuple(args.cors_origin),
+                                           allowed_hosts=hosts))
         # open event streams never end by themselves: give them 3 s, then close them
         uvicorn.run(app, host=args.host, port=args.port, log_level='info',
                     timeout_graceful_shutdown=3)

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 import logging
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +26,7 @@ class Settings:
 
     token: str | None = None
     cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()   # Host header values accepted; () = any
     web_dir: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -55,6 +57,7 @@ def create_app(gateway: OrchestratorGateway, settings: Settings | None = None) -
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=['GET', 'POST'], allow_headers=['Authorization'])
+    _add_request_guards(app, settings)
     for router in (services.router, events.router, system.router):
         app.include_router(router)
     _add_error_handlers(app)
@@ -91,6 +94,22 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception('unexpected error in %s %s', request.method, request.url.path)
         return _error(500, 'internal', f'internal error: {type(exc).__name__}')
+
+
+def _add_request_guards(app: FastAPI, settings: Settings) -> None:
+    """Refuse cross-site writes (a page elsewhere POSTing here) and, on loopback, foreign
+    Host headers (DNS rebinding). Clients that send no Origin, like curl, are unaffected."""
+    @app.middleware('http')
+    async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
+        host = request.headers.get('host', '')
+        if settings.allowed_hosts and host.rsplit(':', 1)[0].strip('[]') \
+                not in settings.allowed_hosts:
+            return _error(400, 'bad_host', f"requests for host '{host}' are not served here")
+        origin = request.headers.get('origin')
+        if request.method not in ('GET', 'HEAD', 'OPTIONS') and origin and \
+                urlsplit(origin).netloc != host and origin not in settings.cors_origins:
+            return _error(403, 'cross_origin', f'writes from {origin} are not allowed')
+        return await call_next(request)
 
 
 def _add_page(app: FastAPI, web_dir: Path | None) -> None:

@@ -23,7 +23,7 @@ from omega_orchestrator.sidecar.errors import (ERR_INTERNAL, ERR_TIMEOUT, ERR_UN
                                                GatewayError)
 
 Listener = Callable[[str, dict], None]      # (kind: 'status' | 'transition', payload)
-STALE_AFTER = 5.0                           # seconds without a status message -> unreachable
+STALE_AFTER = 5.0         # seconds without a status message -> unreachable (at least 3 periods)
 
 
 class OrchestratorGateway(Protocol):
@@ -67,6 +67,7 @@ class RosGateway:
         self._lock = threading.Lock()
         self._latest: ServiceStatusArray | None = None
         self._latest_at = 0.0
+        self._period = 1.0        # seen interval between status messages
         self._listeners: dict[int, Listener] = {}
         self._ids = itertools.count()
         self._clients = {kind: self.node.create_client(srv, f'{self.orchestrator}/{kind}')
@@ -87,7 +88,7 @@ class RosGateway:
     def services(self) -> list[dict]:
         """Service objects from the cached status; 503 when the orchestrator is silent."""
         with self._lock:
-            latest, fresh = self._latest, time.monotonic() - self._latest_at < STALE_AFTER
+            latest, fresh = self._latest, self._fresh()
         if latest is None or not fresh:
             raise GatewayError(ERR_UNREACHABLE, f'orchestrator {self.orchestrator} is not '
                                                 'publishing its status')
@@ -96,8 +97,12 @@ class RosGateway:
     def reachable(self) -> bool:
         """True while status messages keep arriving."""
         with self._lock:
-            return self._latest is not None and \
-                time.monotonic() - self._latest_at < STALE_AFTER
+            return self._latest is not None and self._fresh()
+
+    def _fresh(self) -> bool:
+        """The last status is recent, for the rate the orchestrator publishes at."""
+        limit = max(STALE_AFTER, 3 * self._period)
+        return time.monotonic() - self._latest_at < limit
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         """Register a status/transition listener; returns the function that removes it."""
@@ -123,12 +128,13 @@ class RosGateway:
         return {'stdout': list(response.stdout), 'stderr': list(response.stderr)}
 
     async def reload(self, path: str = '') -> dict:
-        """Ask the orchestrator to re-read its registry."""
-        response = await self._call('reload', ReloadRegistry.Request(path=path))
+        """Ask the orchestrator to re-read its registry (stops and starts may take a while)."""
+        response = await self._call('reload', ReloadRegistry.Request(path=path),
+                                    timeout=self.timeout * 6)
         return {'message': response.message, 'added': list(response.added),
                 'removed': list(response.removed), 'changed': list(response.changed)}
 
-    async def _call(self, kind: str, request: Any) -> Any:
+    async def _call(self, kind: str, request: Any, timeout: float | None = None) -> Any:
         client = self._clients[kind]
         if not client.service_is_ready():
             raise GatewayError(ERR_UNREACHABLE, f'{self.orchestrator}/{kind} is not available')
@@ -138,10 +144,11 @@ class RosGateway:
         future.add_done_callback(
             lambda done: loop.call_soon_threadsafe(_settle, answer, done))
         try:
-            response = await asyncio.wait_for(answer, self.timeout)
+            response = await asyncio.wait_for(answer, timeout or self.timeout)
         except asyncio.TimeoutError:
             client.remove_pending_request(future)
-            raise GatewayError(ERR_TIMEOUT, f'{kind} did not answer within {self.timeout:g} s')
+            raise GatewayError(ERR_TIMEOUT, f'{kind} did not answer within '
+                                            f'{timeout or self.timeout:g} s')
         if not getattr(response, 'success', True):
             status = getattr(response, 'status', None)
             raise GatewayError(response.error_code or ERR_INTERNAL, response.message,
@@ -152,8 +159,11 @@ class RosGateway:
     # -- ROS callbacks (executor thread) ---------------------------------------------------------
 
     def _on_status(self, msg: ServiceStatusArray) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._latest, self._latest_at = msg, time.monotonic()
+            if self._latest is not None:
+                self._period = 0.8 * self._period + 0.2 * (now - self._latest_at)
+            self._latest, self._latest_at = msg, now
         self._emit('status', {'services': [service_dict(s) for s in msg.services]})
 
     def _on_event(self, msg: ServiceEvent) -> None:

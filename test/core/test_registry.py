@@ -154,3 +154,16 @@ def test_unreadable_file(tmp_path: Path):
 
 def test_top_level_must_be_an_object():
     assert problems('[1, 2]') == ['registry: must be an object, got list']
+
+
+def test_ports_urls_and_env_names_are_checked():
+    found = problems(service(port=70000, env={'A=B': 'x', 'OK': 'a\0b'},
+                             health_check={'type': 'http', 'url': 'http://127.0.0.1:99999/'}))
+    assert any("field 'port': must be at most 65535" in p for p in found)
+    assert any("'A=B' is not a valid variable name" in p for p in found)
+    assert any("the value of 'OK' contains a NUL byte" in p for p in found)
+    assert any("field 'url': 'http://127.0.0.1:99999/' is not a valid URL" in p for p in found)
+    found = problems(service(health_check={'type': 'http', 'url': 'https://x/'},
+                             restart={'jitter': 2}))
+    assert any('must be http://HOST[:PORT]/PATH' in p for p in found)
+    assert any("restart field 'jitter': must be at most 1" in p for p in found)

@@ -112,3 +112,22 @@ async def test_probe_timeout_is_reported(supervise):
     sup.start('mute')
     await sup.wait_for(lambda: sup.status('mute').health.checked, 20)
     assert 'no answer within 0.3 s' in sup.status('mute').health.message
+
+
+def test_a_log_that_cannot_be_written_loses_output_not_supervision(tmp_path: Path):
+    from omega_orchestrator.runtime.logs import RotatingFile
+    full = RotatingFile('/dev/full', max_bytes=1 << 20, backups=0)
+    full.write(b'disk is full\n')
+    full.write(b'still full\n')
+    assert full.dropped == len(b'disk is full\n') + len(b'still full\n')
+
+
+async def test_a_probe_that_raises_reports_unhealthy():
+    from omega_orchestrator.core.registry import ProbeSpec, ServiceSpec
+    from omega_orchestrator.runtime.probes import run_probe
+
+    async def broken(spec, service):
+        raise ValueError('bad port')
+    ok, message = await run_probe(broken, ProbeSpec(kind='tcp', label='tcp'),
+                                  ServiceSpec(name='s', cmd='x'))
+    assert not ok and message == 'tcp: probe failed: ValueError: bad port'

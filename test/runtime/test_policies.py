@@ -145,3 +145,35 @@ def test_services_do_not_inherit_the_ros_wheels_library_path():
     assert env == {'LD_LIBRARY_PATH': '/opt/vendor/lib', 'HOME': '/root'}
     untouched = {'LD_LIBRARY_PATH': '/opt/ros/jazzy/lib'}
     assert service_environment(untouched, sys.prefix) == untouched
+
+
+async def test_concurrent_reloads_lose_track_of_nothing(supervise, tmp_path: Path):
+    import asyncio
+    import json
+    from omega_orchestrator.core.registry import parse_registry
+    sup = supervise(py(SLEEP, name='svc', autostart=True))
+    await sup.start_all()
+    edited = parse_registry(json.dumps({'services': [
+        py(SLEEP, name='svc', autostart=True, env={'V': '2'})]}), 'r.json',
+        base_dir=str(tmp_path))
+    await asyncio.gather(sup.reload(edited, 20), sup.reload(edited, 20))
+    pids = [sup.status('svc').pid]
+    await sup.close()
+    from test.runtime.conftest import alive
+    assert not any(alive(pid) for pid in pids if pid)
+    import psutil
+    assert [p for p in psutil.Process().children(recursive=True)
+            if p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+async def test_no_start_is_accepted_while_shutting_down(supervise):
+    import asyncio
+    from omega_orchestrator.core.errors import WrongStateError
+    code = 'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)'
+    sup = supervise(py(code, name='slow', autostart=True, stop_timeout=1), py(SLEEP, name='b'))
+    await sup.start_all()
+    closing = asyncio.ensure_future(sup.close())
+    await sup.wait_for(lambda: sup.status('slow').state is S.STOPPING, 20)
+    with pytest.raises(WrongStateError):
+        sup.start('b')
+    await closing

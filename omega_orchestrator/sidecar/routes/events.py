@@ -66,10 +66,10 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
 
 
 def _offer(queue: asyncio.Queue, kind: str, payload: dict) -> None:
-    """Queue an update; a slow client loses old status frames, never transitions."""
+    """Queue an update; a slow client loses its oldest status frame first (each one holds
+    everything), a transition only when the queue holds nothing else."""
     if queue.full():
-        try:
-            queue.get_nowait()
-        except asyncio.QueueEmpty:
-            pass
+        items = queue._queue   # noqa: SLF001 - the deque behind asyncio.Queue
+        stale = next((i for i, (k, _) in enumerate(items) if k == 'status'), 0)
+        del items[stale]
     queue.put_nowait((kind, payload))
