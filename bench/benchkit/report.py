@@ -76,7 +76,6 @@ def markdown_table(results: Results, table_rows: list[Row]) -> str:
     engine-only variant, then supervisord) and the ratio omega / supervisord."""
     order = [CANDIDATE, ENGINE_ONLY, BASELINE]
     sides = [s for s in order if s in results] + [s for s in results if s not in order]
-    sides = sides if BASELINE in sides and CANDIDATE in sides else [CANDIDATE, BASELINE]
     lines = [
         '| metric (lower is better) | ' + ' | '.join(sides)
         + f' | ratio {CANDIDATE}/{BASELINE} |',

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from typing import Callable
 
 import psutil
@@ -116,11 +117,15 @@ def children_from_proc(pid: int) -> list[int]:
     """Direct children of pid from /proc/PID/task/*/children (Linux 3.5+): no full scan."""
     children: list[int] = []
     try:
-        for tid in os.listdir(f'/proc/{pid}/task'):
+        threads = os.listdir(f'/proc/{pid}/task')
+    except OSError:
+        return children
+    for tid in threads:
+        try:
             with open(f'/proc/{pid}/task/{tid}/children') as listing:
                 children.extend(int(c) for c in listing.read().split())
-    except OSError:
-        pass
+        except OSError:      # that thread ended meanwhile; the others still count
+            pass
     return children
 
 
@@ -180,13 +185,28 @@ def find_escaped(marker: str, subreaper: bool) -> list[psutil.Process]:
     return found
 
 
-def sweep(pgid: int | None, marker: str, subreaper: bool) -> int:
-    """SIGKILL the group and every escaped process with the marker; return how many escaped.
+def wait_group_gone(pgid: int, timeout: float = 1.0) -> bool:
+    """Wait (reaping re-parented members) until no process is left in the group."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reap_orphans()
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
 
-    Blocking (reads /proc): run it in a worker thread.
+
+def sweep(marker: str, subreaper: bool, killed_group: int | None = None) -> int:
+    """SIGKILL every escaped process with the marker; return how many there were.
+
+    `killed_group`: a process group just sent SIGKILL; its members are waited for first, so
+    descendants they leave are re-parented to us before we look. Blocking: run it in a thread.
     """
-    if pgid is not None:
-        signal_group(pgid, 'SIGKILL')
+    if killed_group is not None:
+        wait_group_gone(killed_group)
     killed = 0
     for _ in range(3):   # a process may fork while we look; look again until nothing is found
         found = [p for p in find_escaped(marker, subreaper) if p.is_running()]

@@ -293,7 +293,7 @@ class Supervisor:
             process.signal_group(pgid, 'SIGKILL')
         unit.pgid = None
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(None, process.sweep, None, marker, self._subreaper)
+        future = loop.run_in_executor(None, process.sweep, marker, self._subreaper, pgid)
         unit.sweeps.add(future)
 
         def done(fut: asyncio.Future) -> None:
