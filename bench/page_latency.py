@@ -9,22 +9,17 @@ clocks are this machine's. Prints median and p95 in ms.
 """
 
 import argparse
-import json
 import os
-from pathlib import Path
-import random
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import httpx
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_latency import free_port, percentile, ROOT  # noqa: E402
+from api_latency import wait_until_all_running
+from benchstack import percentile, running_stack
 
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
                  '--disable-background-networking', '--disable-component-update',
@@ -43,61 +38,36 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument('--crashes', type=int, default=20)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix='omega-page-bench-'))
     services = [{'name': f'svc{i}', 'cmd': sys.executable,
                  'args': ['-c', 'import time\ntime.sleep(3600)'], 'autostart': True,
                  'restart_policy': 'always',
                  'restart': {'stable_after': 0.5, 'crash_loop_max': 1000}} for i in range(10)]
-    (folder / 'r.json').write_text(json.dumps({'services': services}))
-    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(1, 100)),
-               ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
-    port = free_port()
-    procs = [
-        subprocess.Popen([sys.executable, '-m', 'omega_orchestrator', '--registry',
-                          str(folder / 'r.json'), '--log-dir', str(folder / 'logs')],
-                         env=env, cwd=ROOT, stderr=subprocess.DEVNULL),
-        subprocess.Popen([sys.executable, '-m', 'omega_orchestrator.sidecar', '--port',
-                          str(port)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)]
-    base = f'http://127.0.0.1:{port}'
     samples = []
-    try:
-        with sync_playwright() as play:
-            browser = play.chromium.launch(executable_path='/usr/bin/chromium',
-                                           args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + '/api/services/list', timeout=5).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, 'the API never came up'
-                time.sleep(0.2)
-            page.goto(base + '/services')
-            for i in range(args.crashes):
-                name = f'svc{i % 10}'
-                cell = page.locator(f'tr[data-service="{name}"] td.pid')
-                page.wait_for_function(
-                    f'document.querySelector(\'tr[data-service="{name}"] td.pid\')'
-                    '.textContent.match(/^[0-9]+$/)', timeout=30000)
-                time.sleep(0.6)                  # a stable run, so the restart is immediate
-                pid = int(cell.text_content())
-                page.evaluate(WATCH, name)
-                killed = time.time() * 1000
-                os.kill(pid, signal.SIGKILL)
-                shown = page.evaluate('window.__shown')
-                samples.append(shown - killed)
-            browser.close()
-        print(f'| crash -> page shows the new PID | median {statistics.median(samples):.0f} ms '
-              f'| p95 {percentile(samples, 0.95):.0f} ms | {len(samples)} crashes |')
-    finally:
-        for proc in reversed(procs):
-            proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            proc.wait(30)
+    with running_stack(services, 'page') as base, sync_playwright() as play:
+        browser = play.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        wait_until_all_running(httpx.Client(timeout=10), base + '/api/services/list',
+                               len(services))
+        page.goto(base + '/services')
+        for i in range(args.crashes):
+            samples.append(crash_and_watch(page, f'svc{i % 10}'))
+        browser.close()
+    print(f'| crash -> page shows the new PID | median {statistics.median(samples):.0f} ms '
+          f'| p95 {percentile(samples, 0.95):.0f} ms | {len(samples)} crashes |')
     return 0
+
+
+def crash_and_watch(page: Page, name: str) -> float:
+    """Kill the service's process; ms until the page's PID cell changed."""
+    cell = page.locator(f'tr[data-service="{name}"] td.pid')
+    page.wait_for_function(f'document.querySelector(\'tr[data-service="{name}"] td.pid\')'
+                           '.textContent.match(/^[0-9]+$/)', timeout=30000)
+    time.sleep(0.6)                  # a stable run, so the restart is immediate
+    pid = int(cell.text_content())
+    page.evaluate(WATCH, name)
+    killed = time.time() * 1000
+    os.kill(pid, signal.SIGKILL)
+    return page.evaluate('window.__shown') - killed
 
 
 if __name__ == '__main__':

@@ -26,13 +26,10 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from omega_orchestrator_interfaces.msg import ServiceEvent
 from omega_orchestrator_interfaces.srv import ListServices, RestartService
 
+from benchstack import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 SLEEPER = 'import time\ntime.sleep(3600)'
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 class Client:

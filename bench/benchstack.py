@@ -1,0 +1,53 @@
+"""The orchestrator and its sidecar as processes on a private ROS domain, for the latency benches.
+"""
+
+from contextlib import contextmanager
+import json
+import os
+from pathlib import Path
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The q-quantile (0..1) of samples, nearest rank."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+@contextmanager
+def running_stack(services: list[dict], label: str) -> Iterator[str]:
+    """Run orchestrator + sidecar over `services`; yields the base URL; stops both after."""
+    folder = Path(tempfile.mkdtemp(prefix=f'omega-{label}-bench-'))
+    (folder / 'r.json').write_text(json.dumps({'services': services}))
+    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(1, 100)),
+               ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
+    port = free_port()
+    quiet = {'env': env, 'cwd': ROOT, 'stdout': subprocess.DEVNULL,
+             'stderr': subprocess.DEVNULL}
+    procs = [
+        subprocess.Popen([sys.executable, '-m', 'omega_orchestrator', '--registry',
+                          str(folder / 'r.json'), '--log-dir', str(folder / 'logs')], **quiet),
+        subprocess.Popen([sys.executable, '-m', 'omega_orchestrator.sidecar', '--port',
+                          str(port)], **quiet)]
+    try:
+        yield f'http://127.0.0.1:{port}'
+    finally:
+        for proc in reversed(procs):
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            proc.wait(30)
