@@ -7,8 +7,8 @@ the bare engine with --no-ros.
 import asyncio
 import sys
 
-from omega_orchestrator.cli_args import (build_parser, describe_plan, load_or_exit, run,
-                                         setup_logging)
+from omega_orchestrator.cli_args import build_parser, describe_plan, load_or_exit
+from omega_orchestrator.run import run, setup_logging
 
 
 def split_ros_args(argv: list[str]) -> tuple[list[str], list[str]]:

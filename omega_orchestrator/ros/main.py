@@ -1,7 +1,7 @@
 """The engine's ROS face: the node, an rclpy executor in its own thread, status publishing.
 
 The asyncio loop (main thread) owns the engine; rclpy spins in its own thread and hands every
-request to the loop. See cli_args.run for the order of start-up and shutdown.
+request to the loop. See run.run for the order of start-up and shutdown.
 """
 
 import argparse
@@ -13,7 +13,7 @@ import rclpy
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
-from omega_orchestrator.cli_args import EventRelay
+from omega_orchestrator.run import EventRelay
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.graph_probes import make_graph_probes
 from omega_orchestrator.ros.node import OrchestratorNode
