@@ -21,7 +21,10 @@ import psutil
 MARKER_VAR = 'OMEGA_ORCHESTRATOR_MARKER'
 _PR_SET_CHILD_SUBREAPER = 36
 _owned_pids: set[int] = set()   # direct children spawned here; the orphan reaper skips them
-_owned_lock = threading.Lock()   # held from fork until the pid is recorded, and while reaping
+# Spawns run in parallel; the reaper runs only when no spawn is between fork and recording its
+# pid (else it could reap a new child before we know it is ours), and holds them off meanwhile.
+_owned = threading.Condition()
+_spawning = 0
 
 
 class SpawnError(Exception):
@@ -82,18 +85,30 @@ def spawn(argv: list[str], *, cwd: str, env: dict[str, str],
     """Start argv in a new session, stdout/stderr piped (or discarded); raise SpawnError."""
     executable = resolve_command(argv[0], cwd, env)
     output = subprocess.PIPE if capture else subprocess.DEVNULL
+    global _spawning
+    with _owned:
+        _spawning += 1
+    proc = None
     try:
-        with _owned_lock:
-            proc = subprocess.Popen(
-                [executable] + argv[1:], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                stdout=output, stderr=output, start_new_session=True,
-                close_fds=True)
-            _owned_pids.add(proc.pid)
+        proc = subprocess.Popen(
+            [executable] + argv[1:], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=output, stderr=output, start_new_session=True, close_fds=True)
     except OSError as exc:
         raise SpawnError(f"cannot start '{argv[0]}': {exc.strerror or exc}") from None
+    finally:
+        with _owned:
+            if proc is not None:
+                _owned_pids.add(proc.pid)
+            _spawning -= 1
+            _owned.notify_all()
     for stream in (proc.stdout, proc.stderr) if capture else ():
         os.set_blocking(stream.fileno(), False)
     return proc
+
+
+def forget(pid: int) -> None:
+    """A child spawned here has been waited for elsewhere."""
+    _owned_pids.discard(pid)
 
 
 def watch_exit(loop: asyncio.AbstractEventLoop, proc: subprocess.Popen,
@@ -226,7 +241,9 @@ def sweep(marker: str, subreaper: bool, killed_group: int | None = None) -> int:
 def reap_orphans() -> int:
     """Collect exit statuses of re-parented orphans (never of processes spawned here)."""
     reaped = 0
-    with _owned_lock:
+    with _owned:
+        if not _owned.wait_for(lambda: _spawning == 0, timeout=1.0):
+            return 0          # spawns keep coming: reap next time
         for child in child_pids(os.getpid()):
             if child in _owned_pids or not _is_zombie(child):
                 continue

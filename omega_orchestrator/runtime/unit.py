@@ -30,6 +30,7 @@ class ServiceUnit:
         self.probe_task: asyncio.Task | None = None
         self.sweeps: set[asyncio.Future] = set()
         self.usage = Usage()
+        self.prespawned: subprocess.Popen | BaseException | None = None   # see _prespawn
 
     def settled(self) -> bool:
         """Up (running, or a oneshot that has exited) or given up: dependants may start."""

@@ -177,3 +177,29 @@ async def test_no_start_is_accepted_while_shutting_down(supervise):
     with pytest.raises(WrongStateError):
         sup.start('b')
     await closing
+
+
+async def test_autostart_spawns_in_parallel_and_reports_each_failure(supervise):
+    services = [py(SLEEP, name=f's{i}', autostart=True) for i in range(8)]
+    sup = supervise(*services, {'name': 'ghost', 'cmd': 'no-such-program-xyz',
+                                'autostart': True})
+    await sup.start_all()
+    assert all(sup.status(f's{i}').state is S.RUNNING for i in range(8))
+    assert len({sup.status(f's{i}').pid for i in range(8)}) == 8
+    ghost = sup.status('ghost')
+    assert ghost.state is S.FAILED and "'no-such-program-xyz' not found" in ghost.message
+
+
+async def test_shutdown_during_autostart_leaves_nothing_running(supervise):
+    import asyncio
+    import psutil
+    sup = supervise(*[py(SLEEP, name=f's{i}', autostart=True) for i in range(20)])
+    starting = asyncio.ensure_future(sup.start_all())
+    await asyncio.sleep(0)                 # let it begin spawning, then stop at once
+    starting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await starting
+    await sup.close()
+    left = [p for p in psutil.Process().children(recursive=True)
+            if p.status() != psutil.STATUS_ZOMBIE]
+    assert left == []
