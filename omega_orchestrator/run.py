@@ -52,14 +52,20 @@ async def run(registry: Registry, args: argparse.Namespace,
         loop.add_signal_handler(signum, stop.set)
     log = logging.getLogger('omega_orchestrator')
     starting = loop.create_task(supervisor.start_all())
+    starting.add_done_callback(_log_failure)
+    stopping = loop.create_task(stop.wait())
     face = None
     try:
-        if ros_args is not None:
+        first_wave = loop.create_task(supervisor.first_wave_spawned.wait())
+        await asyncio.wait({first_wave, starting, stopping},
+                           return_when=asyncio.FIRST_COMPLETED)
+        first_wave.cancel()
+        if ros_args is not None and not stop.is_set():
+            # after the first services are spawned: rclpy's start-up is CPU-heavy
             ros_main = await asyncio.to_thread(importlib.import_module,
                                                'omega_orchestrator.ros.main')
             face = await asyncio.to_thread(ros_main.RosFace, supervisor, loop, args, ros_args)
             face.attach(relay)
-        stopping = loop.create_task(stop.wait())
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():
             starting.cancel()          # a stop signal during start-up wins at once
@@ -72,6 +78,12 @@ async def run(registry: Registry, args: argparse.Namespace,
         await supervisor.close()
         if face is not None:
             face.close()
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger('omega_orchestrator').error(
+            'starting the services failed', exc_info=task.exception())
 
 
 class EventRelay:

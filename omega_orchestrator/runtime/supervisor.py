@@ -55,6 +55,8 @@ class Supervisor:
         self._base_env = process.service_environment(dict(os.environ), sys.prefix)
         self._closing = False
         self._reloading = asyncio.Lock()
+        #: set once the first autostart wave has been spawned (start-up work may follow)
+        self.first_wave_spawned = asyncio.Event()
         self._spawner = concurrent.futures.ThreadPoolExecutor(SPAWN_THREADS, 'spawn')
 
     # -- public API (call on the loop) ----------------------------------------------------------
@@ -111,6 +113,8 @@ class Supervisor:
         """
         self._ensure_metrics()
         auto = [s.name for s in self.registry.services if s.autostart]
+        if not auto:
+            self.first_wave_spawned.set()
         for wave in start_waves({n: u.spec.depends_on for n, u in self._units.items()}, auto):
             idle = [self._unit(n) for n in wave
                     if self._unit(n).machine.state not in PROCESS_STATES]
@@ -120,6 +124,7 @@ class Supervisor:
                     self._discard_prespawned(unit)   # started meanwhile by a request
                 elif unit.prespawned is not None:
                     self._start_quietly(unit.spec.name, 'autostart')
+            self.first_wave_spawned.set()
             units = [self._unit(n) for n in wave]
             try:
                 await self.wait_for(lambda: all(u.settled() for u in units), wave_timeout)
