@@ -47,3 +47,27 @@ def test_launcher_runs_the_default_registry_and_stops_cleanly(tmp_path: Path):
     assert 'Traceback' not in text, text
     assert (tmp_path / 'logs' / 'services.log').exists()
     assert (tmp_path / 'logs' / 'sensor_worker.stdout.log').exists()
+
+
+def test_a_stop_signal_during_start_up_leaves_no_service_behind(tmp_path: Path):
+    import json
+    import psutil
+    tag = f'early-stop-{os.getpid()}'
+    services = [{'name': f's{i}', 'cmd': sys.executable, 'autostart': True,
+                 'args': ['-c', 'import time; time.sleep(600)', tag]} for i in range(20)]
+    (tmp_path / 'r.json').write_text(json.dumps({'services': services}))
+    for attempt in range(3):
+        proc = subprocess.Popen([sys.executable, '-m', 'omega_orchestrator', '--registry',
+                                 str(tmp_path / 'r.json'), '--log-dir', str(tmp_path / 'logs'),
+                                 '--no-ros'], stderr=subprocess.DEVNULL)
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 30
+        while not parent.children() and time.monotonic() < deadline:
+            time.sleep(0.001)          # poll for the first service, then stop at once
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        left = [p for p in psutil.process_iter(['cmdline'])
+                if tag in (p.info['cmdline'] or ()) and p.status() != psutil.STATUS_ZOMBIE]
+        for p in left:
+            p.kill()
+        assert left == [], f'attempt {attempt}: {len(left)} service(s) outlived the orchestrator'

@@ -58,6 +58,7 @@ class Supervisor:
         #: set once the first autostart wave has been spawned (start-up work may follow)
         self.first_wave_spawned = asyncio.Event()
         self._spawner = concurrent.futures.ThreadPoolExecutor(SPAWN_THREADS, 'spawn')
+        self._inflight: set[asyncio.Future] = set()
 
     # -- public API (call on the loop) ----------------------------------------------------------
 
@@ -202,6 +203,8 @@ class Supervisor:
     async def close(self) -> None:
         """Stop everything (refusing new starts meanwhile) and release files and tasks."""
         self._closing = True
+        if self._inflight:      # spawns of a cancelled start-up: let them land, then kill them
+            await asyncio.gather(*self._inflight, return_exceptions=True)
         await self.stop_all()
         if self._metrics_task:
             self._metrics_task.cancel()
@@ -282,15 +285,22 @@ class Supervisor:
         spawning = asyncio.gather(
             *(loop.run_in_executor(self._spawner, launch) for launch in launches),
             return_exceptions=True)
+        self._inflight.add(spawning)
+        spawning.add_done_callback(self._inflight.discard)
         try:
             results = await asyncio.shield(spawning)
-        except asyncio.CancelledError:       # shutting down: none of them may be left running
-            for unit, result in zip(units, await spawning):
-                unit.prespawned = result
-                self._discard_prespawned(unit)
+        except asyncio.CancelledError:
+            # Shutting down: none of them may be left running. The spawns finish on their
+            # own; close() waits for them, and this callback kills what they started.
+            spawning.add_done_callback(lambda done: self._discard_all(units, done.result()))
             raise
         for unit, result in zip(units, results):
             unit.prespawned = result
+
+    def _discard_all(self, units: list[ServiceUnit], results: list) -> None:
+        for unit, result in zip(units, results):
+            unit.prespawned = result
+            self._discard_prespawned(unit)
 
     def _spawn(self, unit: ServiceUnit) -> None:
         spec = unit.spec

@@ -197,9 +197,10 @@ async def test_shutdown_during_autostart_leaves_nothing_running(supervise):
     starting = asyncio.ensure_future(sup.start_all())
     await asyncio.sleep(0)                 # let it begin spawning, then stop at once
     starting.cancel()
+    await sup.close()                      # as run() does: without waiting for the task
+    starting.cancel()                      # and asyncio.run cancels leftovers once more
     with pytest.raises(asyncio.CancelledError):
         await starting
-    await sup.close()
     left = [p for p in psutil.Process().children(recursive=True)
             if p.status() != psutil.STATUS_ZOMBIE]
     assert left == []
