@@ -32,14 +32,15 @@ def running(machine: ServiceMachine, pid: int = 100, at: float = 0.0) -> Service
     return machine
 
 
-def backing_off() -> ServiceMachine:
-    """A machine that crashed twice quickly and now waits in BACKOFF."""
+def backing_off() -> tuple[ServiceMachine, int]:
+    """A machine that crashed twice quickly (t=1, t=2) and now waits in BACKOFF, with the
+    token of its restart timer."""
     m = running(make('always', stable_after=10.0))
     m.handle(ev.Exited(pid=100, code=1), 1.0)
     m.handle(ev.Spawned(pid=101), 1.0)
-    m.handle(ev.Exited(pid=101, code=1), 2.0)
+    out = m.handle(ev.Exited(pid=101, code=1), 2.0)
     assert m.state is S.BACKOFF
-    return m
+    return m, next(c.token for c in out if isinstance(c, cmd.StartTimer))
 
 
 def test_transition_stopped_to_starting():
@@ -129,11 +130,7 @@ def test_transition_running_to_backoff_on_repeated_crashes():
 
 
 def test_transition_backoff_to_starting_when_timer_fires():
-    m = running(make('always', stable_after=10.0))
-    m.handle(ev.Exited(pid=100, code=1), 1.0)
-    m.handle(ev.Spawned(pid=101), 1.0)
-    out = m.handle(ev.Exited(pid=101, code=1), 2.0)
-    token = next(c.token for c in out if isinstance(c, cmd.StartTimer))
+    m, token = backing_off()
     assert m.handle(ev.TimerFired(token=token + 99), 3.0) == []     # a stale timer is ignored
     out = m.handle(ev.TimerFired(token=token), 3.0)
     assert m.state is S.STARTING and kinds(out)[-1] == 'Spawn'
@@ -158,14 +155,10 @@ def test_backoff_grows_exponentially_and_is_capped():
 
 
 def test_backoff_resets_after_a_stable_run():
-    m = running(make('always', stable_after=10.0))
-    m.handle(ev.Exited(pid=100, code=1), 1.0)
-    m.handle(ev.Spawned(pid=101), 1.0)
-    out = m.handle(ev.Exited(pid=101, code=1), 2.0)
-    token = next(c.token for c in out if isinstance(c, cmd.StartTimer))
+    m, token = backing_off()
     m.handle(ev.TimerFired(token=token), 3.0)
     m.handle(ev.Spawned(pid=102), 3.0)
-    out = m.handle(ev.Exited(pid=102, code=1), 50.0)   # ran 47 s: stable, so immediate again
+    m.handle(ev.Exited(pid=102, code=1), 50.0)   # ran 47 s: stable, so immediate again
     assert m.state is S.STARTING
 
 
@@ -274,13 +267,13 @@ def test_transition_exited_to_stopped_sweeps_leftovers():
 
 
 def test_transition_backoff_to_stopped_cancels_the_restart():
-    m = backing_off()
+    m, _ = backing_off()
     out = m.handle(ev.StopRequested(), 2.5)
     assert m.state is S.STOPPED and 'CancelTimer' in kinds(out)
 
 
 def test_transition_backoff_to_starting_by_operator():
-    m = backing_off()
+    m, _ = backing_off()
     out = m.handle(ev.StartRequested(), 2.5)
     assert m.state is S.STARTING and kinds(out)[0] == 'CancelTimer'
 
