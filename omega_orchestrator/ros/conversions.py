@@ -6,7 +6,7 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatus
 
-from omega_orchestrator.core.states import ServiceState
+from omega_orchestrator.core.states import ERROR_STATES, ServiceState, WAITING_STATES
 from omega_orchestrator.runtime.status import ServiceStatus as EngineStatus
 from omega_orchestrator.runtime.status import TransitionEvent
 
@@ -74,9 +74,9 @@ def diagnostic_level(status: EngineStatus) -> tuple[bytes, str]:
     """OK running and healthy; WARN backoff/cooldown or unhealthy; ERROR failed/crashed;
     STALE stopped or exited."""
     state = status.state
-    if state in (ServiceState.FAILED, ServiceState.CRASHED):
+    if state in ERROR_STATES:
         return DiagnosticStatus.ERROR, state.value
-    if state in (ServiceState.BACKOFF, ServiceState.COOLDOWN):
+    if state in WAITING_STATES:
         return DiagnosticStatus.WARN, f'{state.value}: restarting'
     if state in (ServiceState.STOPPED, ServiceState.EXITED):
         return DiagnosticStatus.STALE, state.value

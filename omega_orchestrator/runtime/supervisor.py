@@ -75,11 +75,7 @@ class Supervisor:
 
         Raises ServiceNotFoundError, WrongStateError, or SpawnFailedError (with the status).
         """
-        self._refuse_while_closing()
-        status = self._request(name, ev.StartRequested(reason=reason))
-        if status.state is ServiceState.FAILED:
-            raise SpawnFailedError(status.message, status)
-        return status
+        return self._request_start(name, ev.StartRequested(reason=reason))
 
     def stop(self, name: str, force: bool = False,
              reason: str = 'stop requested') -> ServiceStatus:
@@ -88,11 +84,7 @@ class Supervisor:
 
     def restart(self, name: str, reason: str = 'restart requested') -> ServiceStatus:
         """Stop (if running), then start again; a stopped service is started at once."""
-        self._refuse_while_closing()
-        status = self._request(name, ev.RestartRequested(reason=reason))
-        if status.state is ServiceState.FAILED:
-            raise SpawnFailedError(status.message, status)
-        return status
+        return self._request_start(name, ev.RestartRequested(reason=reason))
 
     def status(self, name: str) -> ServiceStatus:
         """The current status of one service."""
@@ -220,9 +212,14 @@ class Supervisor:
             ready.wait()
             process.forget(ready.pid)
 
-    def _refuse_while_closing(self) -> None:
+    def _request_start(self, name: str, event: ev.Event) -> ServiceStatus:
+        """A start or restart: refused while closing; a failed spawn raises, with the status."""
         if self._closing:
             raise WrongStateError('the orchestrator is shutting down')
+        status = self._request(name, event)
+        if status.state is ServiceState.FAILED:
+            raise SpawnFailedError(status.message, status)
+        return status
 
     def _start_quietly(self, name: str, reason: str) -> None:
         """Start without raising on a spawn failure: the FAILED state says it all."""
