@@ -65,7 +65,7 @@ class RosGateway:
         rclpy.init(args=ros_args, context=self.context)
         self.node = rclpy.create_node('omega_sidecar', context=self.context)
         self._lock = threading.Lock()
-        self._latest: ServiceStatusArray | None = None
+        self._latest: list[dict] | None = None     # the last status, as REST objects
         self._latest_at = 0.0
         self._period = 1.0        # seen interval between status messages
         self._listeners: dict[int, Listener] = {}
@@ -92,7 +92,7 @@ class RosGateway:
         if latest is None or not fresh:
             raise GatewayError(ERR_UNREACHABLE, f'orchestrator {self.orchestrator} is not '
                                                 'publishing its status')
-        return [service_dict(s) for s in latest.services]
+        return list(latest)
 
     def reachable(self) -> bool:
         """True while status messages keep arriving."""
@@ -160,11 +160,12 @@ class RosGateway:
 
     def _on_status(self, msg: ServiceStatusArray) -> None:
         now = time.monotonic()
+        services = [service_dict(s) for s in msg.services]   # once, for reads and streams
         with self._lock:
             if self._latest is not None:
                 self._period = 0.8 * self._period + 0.2 * (now - self._latest_at)
-            self._latest, self._latest_at = msg, now
-        self._emit('status', {'services': [service_dict(s) for s in msg.services]})
+            self._latest, self._latest_at = services, now
+        self._emit('status', {'services': services})
 
     def _on_event(self, msg: ServiceEvent) -> None:
         self._emit('transition', event_dict(msg))
