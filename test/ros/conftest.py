@@ -107,6 +107,7 @@ class RosClient:
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=2.0)
+        self.thread.join(DEADLINE)     # a spin thread alive at exit aborts the interpreter
         self.node.destroy_node()
         self.context.try_shutdown()
 

@@ -1,0 +1,1 @@
+"""The runtime: asyncio + OS; executes what the core decides. No rclpy, no fastapi."""
