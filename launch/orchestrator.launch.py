@@ -2,23 +2,35 @@
 
     ros2 launch omega_orchestrator orchestrator.launch.py
     ros2 launch omega_orchestrator orchestrator.launch.py registry:=/etc/omega/robot.json \
-        namespace:=robot1 api_port:=8090
+        namespace:=robot1 api_port:=8090 stop_grace:=60
 
-Both processes get SIGINT on shutdown; the orchestrator then stops its services in reverse start
-order, so launch waits `sigterm_timeout` seconds before it escalates to SIGTERM.
+The launch lives as long as the orchestrator: when it exits, launch shuts down (the sidecar
+gets SIGINT), and an orchestrator that failed (exit status not 0, or killed) makes
+`ros2 launch` exit 1.
+
+Stop it with SIGINT (Ctrl-C; under systemd KillSignal=SIGINT), never SIGTERM: on SIGTERM launch
+exits at once and leaves both nodes and every service running. Without a terminal, launch
+forwards the SIGINT itself (`--noninteractive`, the default when stdin is not a tty). The
+orchestrator then stops its services in reverse start order; launch sends SIGTERM after
+`stop_grace` seconds (the orchestrator takes it as the same request) and SIGKILL
+SIGKILL_TIMEOUT seconds later.
 """
 
 import os
 
 from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
+from launch.events.process import ProcessExited
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = 'omega_orchestrator'
 NODE_NAME = 'omega_orchestrator'
-STOP_GRACE = '30'  # seconds between SIGINT and SIGTERM: time to stop every service
+STOP_GRACE = '30'  # default seconds between SIGINT and SIGTERM: time to stop every service
+SIGKILL_TIMEOUT = '5'  # then seconds between SIGTERM and SIGKILL
 ROS_HOME = os.environ.get('ROS_HOME', os.path.join('~', '.ros'))
 
 
@@ -45,8 +57,30 @@ def sidecar_node(context: LaunchContext) -> list[Node]:
                    '--orchestrator', target])]
 
 
+def orchestrator_exited(event: ProcessExited, context: LaunchContext) -> list[EmitEvent]:
+    """End the launch with the orchestrator; a failed orchestrator fails `ros2 launch`.
+
+    `ros2 launch` exits with what LaunchService.run() returns: 1 when launch caught an
+    exception, else 0 (a process's exit status never counts). So a failure is raised here:
+    launch logs it, shuts down as for any shutdown and returns 1.
+    """
+    code = event.returncode
+    if code != 0:
+        how = f'was killed by signal {-code}' if code < 0 else f'exited with status {code}'
+        raise RuntimeError(f'the orchestrator {how}')
+    return [EmitEvent(event=Shutdown(reason='the orchestrator exited'))]
+
+
 def generate_launch_description() -> LaunchDescription:
-    """The launch arguments, the orchestrator node and the sidecar."""
+    """The launch arguments, the orchestrator node (ending the launch) and the sidecar."""
+    orchestrator = Node(
+        package=PACKAGE, executable='orchestrator', name=NODE_NAME,
+        namespace=LaunchConfiguration('namespace'), output='screen',
+        sigterm_timeout=LaunchConfiguration('stop_grace'), sigkill_timeout=SIGKILL_TIMEOUT,
+        arguments=['--registry', LaunchConfiguration('registry'),
+                   '--log-dir', LaunchConfiguration('log_dir'),
+                   '--status-rate', LaunchConfiguration('status_rate'),
+                   '--stop-grace', LaunchConfiguration('stop_grace')])
     return LaunchDescription([
         DeclareLaunchArgument(
             'registry', description='the service registry JSON file',
@@ -58,17 +92,17 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             'api_host', default_value='127.0.0.1', description='REST API and web page address'),
         DeclareLaunchArgument(
-            'api_port', default_value='8080', description='REST API and web page port'),
+            'api_port', default_value='8088', description='REST API and web page port'),
         DeclareLaunchArgument(
             'namespace', default_value='', description='ROS namespace of both nodes'),
         DeclareLaunchArgument(
             'status_rate', default_value='1.0', description='status publications per second'),
-        Node(
-            package=PACKAGE, executable='orchestrator', name=NODE_NAME,
-            namespace=LaunchConfiguration('namespace'), output='screen',
-            sigterm_timeout=STOP_GRACE,
-            arguments=['--registry', LaunchConfiguration('registry'),
-                       '--log-dir', LaunchConfiguration('log_dir'),
-                       '--status-rate', LaunchConfiguration('status_rate')]),
+        DeclareLaunchArgument(
+            'stop_grace', default_value=STOP_GRACE,
+            description='seconds the orchestrator gets to stop every service before SIGTERM '
+                        f'(SIGKILL follows {SIGKILL_TIMEOUT} s later)'),
+        orchestrator,
+        RegisterEventHandler(OnProcessExit(target_action=orchestrator,
+                                           on_exit=orchestrator_exited)),
         OpaqueFunction(function=sidecar_node),
     ])

@@ -1,46 +1,210 @@
 """`python -m omega_orchestrator.launcher`: the orchestrator and its sidecar, together.
 
-What `scripts/run` starts when no ROS 2 install (and so no `ros2 launch`) is at hand:
-SIGINT/SIGTERM go to both; the sidecar is stopped once the orchestrator has stopped its
-services. Options it does not know are passed on to the orchestrator.
+What `scripts/run` and the systemd unit start when no ROS 2 install (and so no `ros2 launch`)
+is at hand. The registry is validated first: an invalid one exits 2 and starts nothing.
+SIGINT/SIGTERM go to the orchestrator; the sidecar is stopped once the orchestrator has
+stopped its services, and we exit with the orchestrator's status. A sidecar that dies before
+it listens (a port in use, a public address without a token) stops the orchestrator: exit 1;
+one that dies later is started again. systemd's notify variables reach the orchestrator only.
+Options it does not know are passed on to the orchestrator.
 """
 
 import argparse
+import os
+import select
 import signal
 import subprocess
 import sys
+import time
+
+import psutil
+
+from omega_orchestrator import DEFAULT_API_PORT
+from omega_orchestrator.cli_args import load_or_exit
+from omega_orchestrator.runtime.sdnotify import VARIABLES
+
+#: launcher option -> sidecar option (the sidecar's --orchestrator follows the ROS arguments)
+SIDECAR_OPTIONS = {'--api-host': '--host', '--api-port': '--port', '--api-timeout': '--timeout',
+                   '--token-env': '--token-env', '--cors-origin': '--cors-origin',
+                   '--allowed-host': '--allowed-host',
+                   '--open-writes-for-origins': '--open-writes-for-origins',
+                   '--control-discovery-range': '--control-discovery-range'}
+DEFAULT_TOKEN_ENV = 'OMEGA_API_TOKEN'
+SIDECAR_GRACE = 10.0     # seconds the sidecar gets to stop before SIGKILL
+SIDECAR_RESTART = 1.0    # seconds before a sidecar that died after listening starts again
+PROBE_INTERVAL = 0.2     # seconds between checks whether the sidecar listens yet
+NODE_NAME = 'omega_orchestrator'
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The launcher's own options; everything else is the orchestrator's."""
+    parser = argparse.ArgumentParser(
+        prog='omega_orchestrator.launcher', allow_abbrev=False,
+        description='Run the orchestrator and its REST sidecar; other options go to the '
+                    'orchestrator (see python -m omega_orchestrator --help).')
+    parser.add_argument('--registry', required=True, help='the service registry JSON file')
+    parser.add_argument('--api-host', default='127.0.0.1', help='sidecar listen address')
+    parser.add_argument('--api-port', type=int, default=DEFAULT_API_PORT,
+                        help=f'sidecar listen port (default {DEFAULT_API_PORT})')
+    parser.add_argument('--api-timeout', help='sidecar: seconds to wait for the orchestrator')
+    parser.add_argument('--token-env', help='sidecar: variable holding the API token')
+    parser.add_argument('--cors-origin', action='append', default=[],
+                        help='sidecar: allowed browser origin (repeatable)')
+    parser.add_argument('--allowed-host', action='append', default=[],
+                        help='sidecar: a Host name the API answers to (repeatable)')
+    parser.add_argument('--open-writes-for-origins', action='store_const', const='',
+                        help='sidecar: writes from --cors-origin pages need no token')
+    parser.add_argument('--control-discovery-range',
+                        help='orchestrator and sidecar: how far their ROS nodes reach')
+    return parser
+
+
+def orchestrator_fqn(ros_args: list[str]) -> str:
+    """The orchestrator node's name after `--ros-args -r __ns:=... -r __node:=...`."""
+    namespace, node = '', NODE_NAME
+    for flag, rule in zip(ros_args, ros_args[1:]):
+        if flag in ('-r', '--remap') and rule.startswith('__ns:='):
+            namespace = rule.removeprefix('__ns:=')
+        elif flag in ('-r', '--remap') and rule.startswith('__node:='):
+            node = rule.removeprefix('__node:=')
+    return '/' + '/'.join([*(p for p in namespace.split('/') if p), node])
+
+
+def sidecar_argv(args: argparse.Namespace, ros_args: list[str]) -> list[str]:
+    """The sidecar's command line for the launcher's options."""
+    argv = [sys.executable, '-m', 'omega_orchestrator.sidecar',
+            '--orchestrator', orchestrator_fqn(ros_args)]
+    for ours, theirs in SIDECAR_OPTIONS.items():
+        value = getattr(args, ours.removeprefix('--').replace('-', '_'))
+        for item in value if isinstance(value, list) else [value]:
+            if item == '':        # a flag without a value
+                argv.append(theirs)
+            elif item is not None:
+                argv += [theirs, str(item)]
+    return argv
+
+
+def exit_status(code: int) -> int:
+    """A Popen returncode as a shell would report it (killed by signal N -> 128 + N)."""
+    return 128 - code if code < 0 else code
+
+
+class Sidecar:
+    """The sidecar process: watched until it listens, started again if it dies after that."""
+
+    def __init__(self, argv: list[str], port: int) -> None:
+        self.argv, self.port = argv, port
+        # systemd's notify socket and watchdog are the orchestrator's alone
+        self.env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
+        self.listened = False
+        self.restart_at: float | None = None
+        self.proc = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen:
+        self.listened = False
+        return subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+
+    def listening(self) -> bool:
+        """Whether the sidecar has its listening socket (ours, not another process's)."""
+        try:
+            process = psutil.Process(self.proc.pid)
+            # psutil < 6 (Ubuntu 22.04) names it connections()
+            connections = getattr(process, 'net_connections', None) or process.connections
+            sockets = connections('inet')
+        except psutil.Error:
+            return False
+        return any(s.status == psutil.CONN_LISTEN and s.laddr and s.laddr.port == self.port
+                   for s in sockets)
+
+    def check(self, stopping: bool) -> int | None:
+        """Look after the sidecar; an exit status when it died before ever listening."""
+        if self.restart_at is not None:
+            if not stopping and time.monotonic() >= self.restart_at:
+                self.restart_at, self.proc = None, self._spawn()
+            return None
+        code = self.proc.poll()
+        if code is None:
+            if not self.listened and self.listening():
+                self.listened = True
+                print(f'omega_orchestrator.launcher: the sidecar (pid {self.proc.pid}) listens '
+                      f'on port {self.port}', file=sys.stderr)
+            return None
+        if stopping:
+            return None
+        if not self.listened:
+            return exit_status(code) or 1
+        print(f'omega_orchestrator.launcher: the sidecar exited with status {code}; '
+              f'starting it again in {SIDECAR_RESTART:g} s', file=sys.stderr)
+        self.restart_at = time.monotonic() + SIDECAR_RESTART
+        return None
+
+    def timeout(self) -> float | None:
+        """How long the launcher may sleep before check() has something to do."""
+        if self.restart_at is not None:
+            return max(0.0, self.restart_at - time.monotonic())
+        return None if self.listened or self.proc.poll() is not None else PROBE_INTERVAL
+
+    def stop(self) -> None:
+        """SIGINT, then SIGKILL after SIDECAR_GRACE seconds."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(SIDECAR_GRACE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def wait_any(procs: list[subprocess.Popen], timeout: float | None) -> None:
+    """Sleep until one of the live procs exits or timeout seconds pass (or a signal came)."""
+    fds: list[int] = []
+    try:
+        fds = [os.pidfd_open(proc.pid) for proc in procs if proc.poll() is None]
+        select.select(fds, [], [], timeout)
+    except OSError:       # no pidfd (Linux < 5.3): poll
+        time.sleep(PROBE_INTERVAL if timeout is None else min(timeout, PROBE_INTERVAL))
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run both processes until a signal or until the orchestrator exits."""
-    parser = argparse.ArgumentParser(prog='omega_orchestrator.launcher')
-    parser.add_argument('--api-host', default='127.0.0.1')
-    parser.add_argument('--api-port', default='8080')
-    args, orchestrator_args = parser.parse_known_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    ros_args = raw[raw.index('--ros-args'):] if '--ros-args' in raw else []
+    args, orchestrator_args = build_parser().parse_known_args(raw[:len(raw) - len(ros_args)])
+    load_or_exit(args.registry)           # exits 2 before anything is started
     # own sessions: a terminal's Ctrl-C reaches only us, and we forward it exactly once
+    token_env = args.token_env or DEFAULT_TOKEN_ENV
+    shared = ['--control-discovery-range', args.control_discovery_range] \
+        if args.control_discovery_range else []
+    # the API token is the sidecar's: the orchestrator (and so every service) never sees it
     orchestrator = subprocess.Popen(
-        [sys.executable, '-m', 'omega_orchestrator', *orchestrator_args],
-        start_new_session=True)
-    sidecar = subprocess.Popen(
-        [sys.executable, '-m', 'omega_orchestrator.sidecar', '--host', args.api_host,
-         '--port', str(args.api_port)], start_new_session=True)
-    signalled: set[int] = set()
+        [sys.executable, '-m', 'omega_orchestrator', '--registry', args.registry,
+         '--drop-env', token_env, *shared, *orchestrator_args, *ros_args],
+        env={k: v for k, v in os.environ.items() if k != token_env}, start_new_session=True)
+    sidecar = Sidecar(sidecar_argv(args, ros_args), args.api_port)
+    stopping: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
         # the orchestrator first: the API keeps showing the services while they stop
-        if orchestrator.poll() is None and orchestrator.pid not in signalled:
-            signalled.add(orchestrator.pid)
+        if orchestrator.poll() is None and not stopping:
+            stopping.append(signum)
             orchestrator.send_signal(signum)
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    status = orchestrator.wait()
-    if sidecar.poll() is None and sidecar.pid not in signalled:
-        sidecar.send_signal(signal.SIGINT)
-    try:
-        sidecar.wait(10)
-    except subprocess.TimeoutExpired:
-        sidecar.kill()
-    return status
+    failed = None
+    while orchestrator.poll() is None and failed is None:
+        wait_any([orchestrator, sidecar.proc], sidecar.timeout())
+        if orchestrator.poll() is None:
+            failed = sidecar.check(bool(stopping))
+    if failed is not None:
+        print(f'omega_orchestrator.launcher: the sidecar exited with status {failed} before '
+              f'listening on port {args.api_port}; stopping the orchestrator', file=sys.stderr)
+        forward(signal.SIGTERM, None)
+    status = exit_status(orchestrator.wait())
+    sidecar.stop()
+    return 1 if failed is not None else status
 
 
 if __name__ == '__main__':

@@ -1,16 +1,23 @@
-"""`python -m omega_orchestrator --check`: the start order, or every error and exit 2."""
+"""`python -m omega_orchestrator --check`: the start order, or every error and exit 2; the
+stop-grace warning (also logged by a running orchestrator); the launcher checks first too.
+"""
 
 import json
 from pathlib import Path
+import signal
 import subprocess
 import sys
+import time
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def check(path: Path) -> subprocess.CompletedProcess:
+def check(path: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-m', 'omega_orchestrator', '--registry', str(path),
-                           '--check'], capture_output=True, text=True, timeout=60, cwd=ROOT)
+                           '--check', *extra], capture_output=True, text=True, timeout=60,
+                          cwd=ROOT)
 
 
 def test_default_registry_prints_the_start_order():
@@ -44,3 +51,63 @@ def test_check_needs_no_ros(tmp_path: Path):
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             timeout=60, cwd=ROOT)
     assert result.returncode == 0, result.stderr
+
+
+def slow_registry(tmp_path: Path) -> Path:
+    """web (10 s to stop) depends on db (20 s): a full stop can take 10+1 + 20+1 = 32 s."""
+    sleeper = ['-c', 'import time; time.sleep(600)']
+    path = tmp_path / 'slow.json'
+    path.write_text(json.dumps({'services': [
+        {'name': 'db', 'cmd': sys.executable, 'args': sleeper, 'stop_timeout': 20},
+        {'name': 'web', 'cmd': sys.executable, 'args': sleeper, 'depends_on': ['db'],
+         'stop_timeout': 10}]}))
+    return path
+
+
+def test_check_warns_when_the_stop_timeouts_can_outlast_the_stop_grace(tmp_path: Path):
+    path = slow_registry(tmp_path)
+    result = check(path, '--stop-grace', '30')
+    assert result.returncode == 0, result.stderr
+    (warning,) = [line for line in result.stdout.splitlines() if line.startswith('warning:')]
+    assert 'up to 32 s, more than the stop grace of 30 s' in warning
+    assert '1. web 10 s; 2. db 20 s' in warning
+
+
+@pytest.mark.parametrize('extra', [[], ['--stop-grace', '32']])
+def test_check_is_quiet_when_the_grace_suffices_or_is_not_given(tmp_path: Path, extra):
+    result = check(slow_registry(tmp_path), *extra)
+    assert result.returncode == 0, result.stderr
+    assert 'warning' not in result.stdout + result.stderr
+
+
+def test_stop_grace_must_be_a_number_of_seconds():
+    result = check(ROOT / 'config' / 'service_registry.json', '--stop-grace', '-1')
+    assert result.returncode == 2 and 'must be at least 0' in result.stderr
+
+
+def test_the_running_orchestrator_logs_the_same_warning(tmp_path: Path):
+    proc = subprocess.Popen([sys.executable, '-m', 'omega_orchestrator', '--registry',
+                             str(slow_registry(tmp_path)), '--log-dir', str(tmp_path / 'logs'),
+                             '--no-ros', '--stop-grace', '5'], stderr=subprocess.DEVNULL)
+    log = tmp_path / 'logs' / 'services.log'
+    try:
+        deadline = time.monotonic() + 30
+        while 'more than the stop grace of 5 s' not in (log.read_text() if log.exists() else ''):
+            assert time.monotonic() < deadline, 'no warning in services.log'
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    assert 'WARNING omega_orchestrator: stopping every service can take up to 32 s' in \
+        log.read_text()
+
+
+def test_the_launcher_validates_the_registry_and_starts_nothing(tmp_path: Path):
+    path = tmp_path / 'robot.json'
+    path.write_text(json.dumps({'services': [{'name': 'camera', 'cmd': 'cam', 'bogus': 1}]}))
+    result = subprocess.run([sys.executable, '-m', 'omega_orchestrator.launcher', '--registry',
+                             str(path), '--log-dir', str(tmp_path / 'logs')],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 2
+    assert "services[0] 'camera': unknown field 'bogus'" in result.stderr
+    assert not (tmp_path / 'logs').exists(), 'the orchestrator was started'

@@ -7,6 +7,8 @@ are importable (a sourced ROS 2 install), it is also imported and its LaunchDesc
 import ast
 import importlib.util
 from pathlib import Path
+import sys
+import time
 from typing import Any
 import xml.etree.ElementTree as ET
 
@@ -15,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = ROOT / 'launch' / 'orchestrator.launch.py'
 PACKAGE = 'omega_orchestrator'
-ARGUMENTS = {'registry', 'log_dir', 'api_host', 'api_port', 'namespace', 'status_rate'}
+ARGUMENTS = {'registry', 'log_dir', 'api_host', 'api_port', 'namespace', 'status_rate',
+             'stop_grace'}
 
 
 def literal(node: ast.AST, names: dict[str, Any]) -> Any:
@@ -134,17 +137,97 @@ def test_starts_the_orchestrator_and_the_sidecar(launch_file):
 def test_node_command_lines(launch_file):
     orchestrator = strings_in(launch_file.node_keyword('orchestrator', 'arguments'),
                               launch_file.names)
-    for flag in ('--registry', '--log-dir', '--status-rate'):
+    for flag in ('--registry', '--log-dir', '--status-rate', '--stop-grace'):
         assert flag in orchestrator
     sidecar = strings_in(launch_file.node_keyword('sidecar', 'arguments'), launch_file.names)
     for flag in ('--host', '--port', '--orchestrator'):
         assert flag in sidecar
 
 
-def test_orchestrator_gets_time_to_stop_its_services(launch_file):
-    grace = literal(launch_file.node_keyword('orchestrator', 'sigterm_timeout'),
-                    launch_file.names)
-    assert float(grace) >= 20, 'launch would SIGTERM the orchestrator mid-shutdown'
+def is_configuration(node: ast.AST, name: str) -> bool:
+    """Whether node is `LaunchConfiguration('name')`."""
+    return isinstance(node, ast.Call) and getattr(node.func, 'id', None) == \
+        'LaunchConfiguration' and [getattr(a, 'value', None) for a in node.args] == [name]
+
+
+def declared_default(launch_file: LaunchFile, name: str) -> Any:
+    (declaration,) = [c for c in calls(launch_file.tree, 'DeclareLaunchArgument')
+                      if literal(c.args[0], launch_file.names) == name]
+    return literal(keyword(declaration, 'default_value'), launch_file.names)
+
+
+def test_orchestrator_gets_the_stop_grace_to_stop_its_services(launch_file):
+    sigterm = launch_file.node_keyword('orchestrator', 'sigterm_timeout')
+    assert is_configuration(sigterm, 'stop_grace'), 'the grace is the stop_grace argument'
+    assert float(declared_default(launch_file, 'stop_grace')) >= 20, \
+        'launch would SIGTERM the orchestrator mid-shutdown'
+    sigkill = literal(launch_file.node_keyword('orchestrator', 'sigkill_timeout'),
+                      launch_file.names)
+    assert float(sigkill) >= 2
+
+
+def test_orchestrator_is_told_its_stop_grace(launch_file):
+    arguments = launch_file.node_keyword('orchestrator', 'arguments')
+    assert isinstance(arguments, ast.List)
+    flags = [literal(a, launch_file.names) if isinstance(a, ast.Constant) else a
+             for a in arguments.elts]
+    grace = flags[flags.index('--stop-grace') + 1]
+    assert is_configuration(grace, 'stop_grace')
+
+
+def test_the_launch_ends_when_the_orchestrator_exits(launch_file):
+    (handler,) = calls(launch_file.tree, 'OnProcessExit')
+    registered = [c for c in calls(launch_file.tree, 'RegisterEventHandler') if handler in c.args]
+    assert registered, 'OnProcessExit is not registered'
+    target = keyword(handler, 'target_action')
+    assert isinstance(target, ast.Name)
+    # the target is the variable holding the orchestrator's Node(...)
+    (assignment,) = [n for n in ast.walk(launch_file.tree) if isinstance(n, ast.Assign)
+                     and any(getattr(t, 'id', None) == target.id for t in n.targets)]
+    assert assignment.value is launch_file.nodes['orchestrator']
+    on_exit = keyword(handler, 'on_exit')
+    assert isinstance(on_exit, ast.Name)
+    # the Node and the handler are both in the LaunchDescription
+    (description,) = calls(launch_file.tree, 'LaunchDescription')
+    entries = description.args[0].elts
+    assert any(isinstance(e, ast.Name) and e.id == target.id for e in entries)
+    assert registered[0] in entries
+
+
+class Stub:
+    """Stands in for a launch class: keeps its arguments."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+
+
+class Exited:
+    """A ProcessExited event as far as the handler reads it."""
+
+    def __init__(self, returncode: int) -> None:
+        self.returncode = returncode
+
+
+def exit_handler(**names: Any) -> Any:
+    """The launch file's on_exit function, its launch names replaced by `names` or stubs."""
+    (handler,) = calls(ast.parse(LAUNCH_FILE.read_text()), 'OnProcessExit')
+    names = {'EmitEvent': Stub, 'Shutdown': Stub, 'ProcessExited': Exited,
+             'LaunchContext': object, **names}
+    return launch_function(keyword(handler, 'on_exit').id, **names)
+
+
+def test_a_clean_orchestrator_exit_shuts_the_launch_down():
+    (emit,) = exit_handler()(Exited(0), None)
+    shutdown = emit.kwargs['event']
+    assert isinstance(shutdown, Stub) and 'orchestrator' in shutdown.kwargs['reason']
+
+
+@pytest.mark.parametrize('code, text', [(2, 'exited with status 2'),
+                                        (-9, 'killed by signal 9')])
+def test_a_failed_orchestrator_fails_the_launch(code, text):
+    # ros2 launch returns LaunchService.run()'s code: 1 only for an exception raised in launch
+    with pytest.raises(RuntimeError, match=text):
+        exit_handler()(Exited(code), None)
 
 
 def test_orchestrator_node_name_matches_the_node():
@@ -201,13 +284,18 @@ def test_builds_a_launch_description():
     description = module.generate_launch_description()
     assert isinstance(description, LaunchDescription)
     assert {arg.name for arg in description.get_launch_arguments()} == ARGUMENTS
+    from launch.actions import RegisterEventHandler
+    from launch.event_handlers import OnProcessExit
+    handlers = [e.event_handler for e in description.entities
+                if isinstance(e, RegisterEventHandler)]
+    assert any(isinstance(h, OnProcessExit) for h in handlers)
 
 
-def launch_function(name: str) -> Any:
-    """A pure function of the launch file, run without importing `launch`."""
+def launch_function(name: str, **stubs: Any) -> Any:
+    """A function of the launch file, run without `launch`: stubs stand in for its names."""
     tree = ast.parse(LAUNCH_FILE.read_text())
     (function,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
-    namespace = dict(module_constants(tree))
+    namespace = dict(module_constants(tree), **stubs)
     exec(compile(ast.Module(body=[function], type_ignores=[]), str(LAUNCH_FILE), 'exec'),
          namespace)
     return namespace[name]
@@ -234,3 +322,26 @@ def test_sidecar_node_is_built_from_the_context():
         {'namespace': 'robot1', 'api_host': '127.0.0.1', 'api_port': '8080'})
     (node,) = module.sidecar_node(context)
     assert isinstance(node, Node)
+
+
+@pytest.mark.parametrize('code, expected', [(0, 0), (3, 1), (-9, 1)])
+def test_ros2_launch_exits_as_the_orchestrator_did(code: int, expected: int):
+    """With the real `launch`: what `ros2 launch` returns is LaunchService.run()'s code."""
+    pytest.importorskip('launch.actions')
+    from launch import LaunchContext, LaunchDescription, LaunchService
+    from launch.actions import EmitEvent, ExecuteProcess, RegisterEventHandler
+    from launch.event_handlers import OnProcessExit
+    from launch.events import Shutdown
+    from launch.events.process import ProcessExited
+    handler = exit_handler(EmitEvent=EmitEvent, Shutdown=Shutdown, ProcessExited=ProcessExited,
+                           LaunchContext=LaunchContext)
+    ending = f'import os, sys; os.kill(os.getpid(), {-code}) if {code} < 0 else sys.exit({code})'
+    orchestrator = ExecuteProcess(cmd=[sys.executable, '-c', ending])
+    sidecar = ExecuteProcess(cmd=[sys.executable, '-c', 'import time; time.sleep(600)'])
+    service = LaunchService(noninteractive=True)
+    service.include_launch_description(LaunchDescription([
+        orchestrator, sidecar,
+        RegisterEventHandler(OnProcessExit(target_action=orchestrator, on_exit=handler))]))
+    started = time.monotonic()
+    assert service.run() == expected
+    assert time.monotonic() - started < 30, 'the sidecar was not stopped with the launch'
