@@ -41,7 +41,6 @@ setup(
     entry_points={
         'console_scripts': [
             f'orchestrator = {PACKAGE}.__main__:main',
-            f'omega-orchestrator = {PACKAGE}.__main__:main',
             f'sidecar = {PACKAGE}.sidecar.__main__:main',
             f'omega-services = {PACKAGE}.cli:main',
         ],

@@ -61,9 +61,10 @@ class Stack:
             'omega_orchestrator', '--registry', str(self.registry), '--log-dir',
             str(self.folder / 'logs'), '--status-rate', '2', '--metrics-interval', '0.5',
             '--ros-args', '-r', f'__ns:={self.namespace}'])
+        # in the orchestrator's namespace, the sidecar finds it by its relative default name
         self.sidecar = self._spawn('sidecar', [
-            'omega_orchestrator.sidecar', '--port', str(self.port), '--orchestrator',
-            f'{self.namespace}/omega_orchestrator'])
+            'omega_orchestrator.sidecar', '--port', str(self.port),
+            '--ros-args', '-r', f'__ns:={self.namespace}'])
         self.wait_for(lambda: self.get('/api/services/list').status_code == 200,
                       'the API lists the services')
         return self

@@ -33,9 +33,13 @@ class ServiceNotFoundError(OrchestratorError):
 
 
 class WrongStateError(OrchestratorError):
-    """The request makes no sense in the service's current state."""
+    """The request makes no sense in the service's current state; `status` is that state."""
 
     code = ErrorCode.WRONG_STATE
+
+    def __init__(self, message: str, status: object = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SpawnFailedError(OrchestratorError):

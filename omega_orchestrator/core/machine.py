@@ -152,22 +152,24 @@ class ServiceMachine:
             oneshot=self.spec.oneshot, ran_for=ran_for, now=now, rng=self._rng)
         if not (self.spec.oneshot and event.success):
             out.append(cmd.Sweep())
+        # RUNNING -> CRASHED (failure) | EXITED (success): every end of a run is announced
+        # on its own, with the exit; what the policy does next is the following transition.
+        ended = S.EXITED if event.success else S.CRASHED
         reason = f'{how}; {decision.why}'
+        out += self._move(ended, now, how, message=reason)
         if decision.action == 'done':
-            # RUNNING -> EXITED (success) | CRASHED (failure, policy does not restart)
-            target = S.EXITED if event.success else S.CRASHED
-            return out + self._move(target, now, reason, message=reason)
+            return out
         if decision.action == 'give_up':
-            # RUNNING -> FAILED: out of retries; waits for an operator
-            return out + self._move(S.FAILED, now, reason, message=reason)
+            # CRASHED | EXITED -> FAILED: out of retries; waits for an operator
+            return out + self._move(S.FAILED, now, decision.why, message=reason)
         if decision.action == 'restart' and decision.delay == 0:
-            # RUNNING -> STARTING: the first restart after a stable run is immediate
-            return out + self._begin_start(now, reason, counts_as_restart=True)
-        # RUNNING -> BACKOFF | COOLDOWN: a timer brings it back to STARTING
+            # CRASHED | EXITED -> STARTING: the first restart after a stable run is immediate
+            return out + self._begin_start(now, decision.why, counts_as_restart=True)
+        # CRASHED | EXITED -> BACKOFF | COOLDOWN: a timer brings it back to STARTING
         target = S.COOLDOWN if decision.action == 'cooldown' else S.BACKOFF
         self._timer += 1
         out.append(cmd.StartTimer(delay=decision.delay, token=self._timer))
-        return out + self._move(target, now, reason, message=reason,
+        return out + self._move(target, now, decision.why, message=reason,
                                 next_restart_at=now + decision.delay)
 
     def _on_TimerFired(self, event: ev.TimerFired, now: float) -> list[cmd.Command]:

@@ -36,7 +36,11 @@ def backoff_delay(spec: RestartSpec, consecutive: int, rng: Callable[[], float])
     """Delay before restart number `consecutive` (0 = first after a stable run: immediate)."""
     if consecutive <= 0:
         return 0.0
-    base = min(spec.backoff_max, spec.backoff_initial * spec.backoff_factor ** (consecutive - 1))
+    try:
+        grown = spec.backoff_initial * spec.backoff_factor ** (consecutive - 1)
+    except OverflowError:          # a long crash loop: the cap applies anyway
+        grown = spec.backoff_max
+    base = min(spec.backoff_max, grown)
     spread = 1.0 + spec.jitter * (2.0 * rng() - 1.0)
     return max(0.0, base * spread)
 

@@ -56,7 +56,9 @@ def status_to_msg(status: EngineStatus) -> ServiceStatus:
         next_restart=to_time(status.next_restart), health_checked=health.checked,
         healthy=health.healthy, health_message=health.message,
         health_checked_at=to_time(health.checked_at), port=spec.port or 0,
-        ros_node=spec.ros_node or '', message=status.message)
+        ros_node=spec.ros_node or '', message=status.message,
+        start_time=to_time(status.start_time), has_health_check=spec.health is not None,
+        paused=status.paused, adopted=status.adopted)
 
 
 def event_to_msg(event: TransitionEvent) -> ServiceEvent:
@@ -71,15 +73,23 @@ def event_to_msg(event: TransitionEvent) -> ServiceEvent:
 
 
 def diagnostic_level(status: EngineStatus) -> tuple[bytes, str]:
-    """OK running and healthy; WARN backoff/cooldown or unhealthy; ERROR failed/crashed;
-    STALE stopped or exited."""
+    """The level of one service in ROS terms.
+
+    OK: running and healthy, stopped (an operator's choice or never started), exited (a
+    completed oneshot). WARN: backoff/cooldown, unhealthy, starting/stopping. ERROR: crashed,
+    failed. Never STALE: diagnostic_aggregator rolls a STALE item up to ERROR, and a service
+    the operator stopped is a fact, not missing data.
+    """
     state = status.state
     if state in ERROR_STATES:
-        return DiagnosticStatus.ERROR, state.value
+        return DiagnosticStatus.ERROR, f'{state.value}: {status.message}' if status.message \
+            else state.value
     if state in WAITING_STATES:
         return DiagnosticStatus.WARN, f'{state.value}: restarting'
-    if state in (ServiceState.STOPPED, ServiceState.EXITED):
-        return DiagnosticStatus.STALE, state.value
+    if state is ServiceState.STOPPED:
+        return DiagnosticStatus.OK, 'stopped'
+    if state is ServiceState.EXITED:
+        return DiagnosticStatus.OK, 'completed' if status.spec.oneshot else 'exited'
     if state is ServiceState.RUNNING and status.health.checked and not status.health.healthy:
         return DiagnosticStatus.WARN, f'unhealthy: {status.health.message}'
     if state is ServiceState.RUNNING:
@@ -87,8 +97,11 @@ def diagnostic_level(status: EngineStatus) -> tuple[bytes, str]:
     return DiagnosticStatus.WARN, state.value     # starting / stopping
 
 
-def status_to_diagnostic(status: EngineStatus, node_name: str) -> DiagnosticStatus:
-    """One service -> a DiagnosticStatus named '<node>: <service>'."""
+def status_to_diagnostic(status: EngineStatus, node_fqn: str) -> DiagnosticStatus:
+    """One service -> a DiagnosticStatus named '<node's fully qualified name>: <service>'.
+
+    The namespace is part of the name, so two robots on one domain never collide.
+    """
     level, message = diagnostic_level(status)
     values = {
         'state': status.state.value, 'pid': str(status.pid or ''),
@@ -100,6 +113,6 @@ def status_to_diagnostic(status: EngineStatus, node_name: str) -> DiagnosticStat
     if status.health.checked:
         values['health'] = status.health.message
     return DiagnosticStatus(
-        level=level, name=f'{node_name}: {status.name}', message=message,
+        level=level, name=f'{node_fqn}: {status.name}', message=message,
         hardware_id=status.spec.ros_node or status.name,
         values=[KeyValue(key=k, value=v) for k, v in values.items()])

@@ -16,6 +16,10 @@ from omega_orchestrator.core.registry import ProbeSpec, ServiceSpec
 from omega_orchestrator.runtime.probes import Probe, ProbeResult
 
 
+#: This project's own nodes, which never make the ROS graph count as "up".
+OWN_NODES = frozenset({'omega_orchestrator', 'omega_sidecar'})
+
+
 def _full_name(name: str, namespace: str) -> str:
     return (namespace.rstrip('/') + '/' + name) if namespace != '/' else '/' + name
 
@@ -24,8 +28,12 @@ def make_graph_probes(node: Node) -> dict[str, Probe]:
     """Probe functions bound to `node`, keyed by probe kind."""
 
     async def ros_core(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
+        # our own nodes do not count: the graph must show the robot's ROS, not us
         names = await asyncio.to_thread(node.get_node_names_and_namespaces)
-        return True, f'ROS graph reachable: {len(names)} node(s) visible'
+        others = [_full_name(n, ns) for n, ns in names if n not in OWN_NODES]
+        if not others:
+            return False, 'no ROS node other than the orchestrator is on the graph'
+        return True, f'ROS graph reachable: {len(others)} other node(s) visible'
 
     async def ros_node(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
         wanted = spec.node if (spec.node or '').startswith('/') else '/' + (spec.node or '')

@@ -16,6 +16,7 @@ from rclpy.signals import SignalHandlerOptions
 from omega_orchestrator.run import EventRelay
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.graph_probes import make_graph_probes
+from omega_orchestrator.ros import rosout
 from omega_orchestrator.ros.node import OrchestratorNode
 from omega_orchestrator.runtime.status import TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
@@ -30,6 +31,7 @@ class StatusPublisher:
         self.supervisor = supervisor
         self.node = node
         self._pending = False
+        self._rate_changed = asyncio.Event()
 
     def poke(self) -> None:
         """Something changed: publish once the current burst of work is done."""
@@ -42,10 +44,18 @@ class StatusPublisher:
         self.node.publish_snapshot(self.supervisor.snapshot())
 
     async def run_periodic(self) -> None:
-        """Publish at the node's status_rate (Hz) until cancelled."""
+        """Publish at the node's status_rate (Hz) until cancelled; a new rate applies at once."""
         while True:
             self._publish()
-            await asyncio.sleep(1.0 / max(self.node.status_rate, 0.01))
+            try:
+                await asyncio.wait_for(self._rate_changed.wait(), 1.0 / self.node.status_rate)
+            except asyncio.TimeoutError:
+                continue
+            self._rate_changed.clear()
+
+    def rate_changed(self) -> None:
+        """The status_rate parameter changed (on the loop): restart the period now."""
+        self._rate_changed.set()
 
 
 class RosFace:
@@ -59,12 +69,14 @@ class RosFace:
                  args: argparse.Namespace, ros_args: list[str]) -> None:
         self.supervisor = supervisor
         self.context = rclpy.Context()
-        rclpy.init(args=['omega_orchestrator', *ros_args], context=self.context,
-                   signal_handler_options=SignalHandlerOptions.NO)
+        rclpy.init(args=['omega_orchestrator', *ros_args, *rosout.QUIET_CONSOLE],
+                   context=self.context, signal_handler_options=SignalHandlerOptions.NO)
         self.node = OrchestratorNode(
             supervisor, LoopBridge(loop, timeout=args.call_timeout),
             registry_path=supervisor.registry.path, log_dir=args.log_dir,
-            status_rate=args.status_rate, context=self.context)
+            status_rate=args.status_rate, context=self.context,
+            on_rate_change=lambda _: loop.call_soon_threadsafe(self._rate_changed))
+        self.log_handler: logging.Handler | None = None
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         self.executor.add_node(self.node)
         self.spinner = threading.Thread(target=self.executor.spin, name='rclpy-executor',
@@ -73,8 +85,12 @@ class RosFace:
         self.publisher = StatusPublisher(supervisor, self.node)
         self.periodic: asyncio.Task | None = None
 
+    def _rate_changed(self) -> None:
+        self.publisher.rate_changed()
+
     def attach(self, relay: 'EventRelay') -> None:
         """Start publishing: missed transitions first, then every change and the rate."""
+        self.log_handler = rosout.attach(log, self.node.get_logger())
         self.supervisor.probes.update(make_graph_probes(self.node))
         relay.connect(self._on_transition)
         self.periodic = asyncio.get_running_loop().create_task(self.publisher.run_periodic())
@@ -89,6 +105,8 @@ class RosFace:
         """Publish the final state, then shut the node down."""
         if self.periodic is not None:
             self.periodic.cancel()
+        if self.log_handler is not None:
+            log.removeHandler(self.log_handler)
         self.node.publish_snapshot(self.supervisor.snapshot())
         self.executor.shutdown(timeout_sec=2.0)
         self.node.destroy_node()

@@ -14,7 +14,6 @@ from omega_orchestrator_interfaces.srv import (GetLogs, ListServices, ReloadRegi
                                                RestartService, StartService, StopService)
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from omega_orchestrator.core.errors import (ErrorCode, InvalidArgumentError,
@@ -23,6 +22,7 @@ from omega_orchestrator.core.registry import load_registry
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.conversions import (event_to_msg, status_to_diagnostic,
                                                 status_to_msg)
+from omega_orchestrator.ros.parameters import NodeParameters
 from omega_orchestrator.runtime.status import ServiceStatus, TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
 
@@ -39,13 +39,15 @@ class OrchestratorNode(Node):
     """The ROS node in front of one Supervisor."""
 
     def __init__(self, supervisor: Supervisor, bridge: LoopBridge, *, registry_path: str,
-                 log_dir: str, status_rate: float = 1.0, **node_kwargs: Any) -> None:
+                 log_dir: str, status_rate: float = 1.0,
+                 on_rate_change: Callable[[float], None] | None = None,
+                 **node_kwargs: Any) -> None:
         super().__init__('omega_orchestrator', **node_kwargs)
         self.supervisor = supervisor
         self.bridge = bridge
-        self.declare_parameter('registry', registry_path)
-        self.declare_parameter('log_dir', log_dir)
-        self.declare_parameter('status_rate', status_rate)
+        self.fqn = self.get_fully_qualified_name()
+        self.params = NodeParameters(self, registry=registry_path, log_dir=log_dir,
+                                     status_rate=status_rate, on_rate_change=on_rate_change)
         self.status_pub = self.create_publisher(ServiceStatusArray, '~/status', LATCHED)
         self.events_pub = self.create_publisher(ServiceEvent, '~/events', EVENTS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -62,7 +64,7 @@ class OrchestratorNode(Node):
     @property
     def status_rate(self) -> float:
         """Periodic status publications per second."""
-        return float(self.get_parameter('status_rate').value)
+        return self.params.status_rate
 
     # -- publishing (called on the engine's loop) -------------------------------------------------
 
@@ -73,7 +75,7 @@ class OrchestratorNode(Node):
         array.header.stamp = stamp
         self.status_pub.publish(array)
         diag = DiagnosticArray(
-            status=[status_to_diagnostic(s, self.get_name()) for s in snapshot])
+            status=[status_to_diagnostic(s, self.fqn) for s in snapshot])
         diag.header.stamp = stamp
         self.diag_pub.publish(diag)
 
@@ -116,7 +118,7 @@ class OrchestratorNode(Node):
         return _ok(response, f'last {lines} line(s) at most per stream')
 
     def _on_reload(self, request: Any, response: Any) -> Any:
-        path = request.path or str(self.get_parameter('registry').value)
+        path = request.path or self.supervisor.registry.path
         try:
             registry = load_registry(path)
         except RegistryError as exc:
@@ -125,7 +127,7 @@ class OrchestratorNode(Node):
         added, removed, changed = self.bridge.run(_shielded(self.supervisor.reload(registry)),
                                                   timeout=self.bridge.timeout * 4)
         if request.path:
-            self.set_parameters([Parameter('registry', Parameter.Type.STRING, path)])
+            self.params.set_registry(path)
         response.added, response.removed, response.changed = added, removed, changed
         return _ok(response, f'reloaded {path}: {len(added)} added, {len(removed)} removed, '
                              f'{len(changed)} changed')

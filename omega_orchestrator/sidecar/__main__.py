@@ -1,10 +1,14 @@
 """`python -m omega_orchestrator.sidecar [--host H] [--port P] [--orchestrator NAME]`."""
 
 import argparse
+import asyncio
 import logging
 import os
+import signal
 import sys
+from typing import Any
 
+from omega_orchestrator import DEFAULT_API_PORT
 from omega_orchestrator.sidecar.security import is_loopback
 
 
@@ -14,17 +18,66 @@ def build_parser() -> argparse.ArgumentParser:
         prog='omega_orchestrator.sidecar',
         description='REST API and /services page for an Omega Orchestrator, over ROS 2.')
     parser.add_argument('--host', default='127.0.0.1', help='listen address (default 127.0.0.1)')
-    parser.add_argument('--port', type=int, default=8080, help='listen port (default 8080)')
-    parser.add_argument('--orchestrator', default='/omega_orchestrator',
-                        help='fully qualified name of the orchestrator node')
+    parser.add_argument('--port', type=int, default=DEFAULT_API_PORT,
+                        help=f'listen port (default {DEFAULT_API_PORT})')
+    parser.add_argument('--orchestrator', default='omega_orchestrator',
+                        help="the orchestrator node's name; a relative name is resolved in "
+                             "the sidecar's own namespace (default: omega_orchestrator)")
     parser.add_argument('--token-env', default='OMEGA_API_TOKEN',
                         help='environment variable holding the API token '
                              '(required to listen beyond loopback)')
-    parser.add_argument('--cors-origin', action='append', default=[],
-                        help='allow this browser origin (repeatable; default: none)')
+    parser.add_argument('--cors-origin', action='append', default=[], metavar='ORIGIN',
+                        help='a browser origin allowed to call the API, e.g. '
+                             'http://omega1.local:3000 (repeatable; default: none)')
+    parser.add_argument('--allowed-host', action='append', default=[], metavar='NAME',
+                        help='a Host name the API answers to besides the listen address and '
+                             'loopback names, e.g. omega1.local (repeatable; default: any '
+                             'name off loopback)')
+    parser.add_argument('--open-writes-for-origins', action='store_true',
+                        help='writes from a --cors-origin page need no token (for a web '
+                             'client that sends none; any program can claim an Origin, so '
+                             'only on a trusted network)')
+    parser.add_argument('--control-discovery-range', default='LOCALHOST',
+                        choices=('LOCALHOST', 'SUBNET', 'SYSTEM_DEFAULT', 'OFF', 'inherit'),
+                        help="how far the sidecar's ROS node reaches; must match the "
+                             "orchestrator's (default LOCALHOST)")
     parser.add_argument('--timeout', type=float, default=10.0,
                         help='seconds to wait for an orchestrator answer (default 10)')
     return parser
+
+
+def settings_from(args: argparse.Namespace, token: str | None) -> Any:
+    """The app's Settings from the command line; warns about what weakens the defaults."""
+    from omega_orchestrator.sidecar.app import Settings
+    hosts: tuple[str, ...] = ()
+    if is_loopback(args.host) or args.allowed_host:
+        hosts = ('127.0.0.1', 'localhost', '::1', args.host, *args.allowed_host)
+    if args.open_writes_for_origins:
+        logging.getLogger('omega_orchestrator.sidecar').warning(
+            'writes from %s need no token (--open-writes-for-origins): any program that '
+            'claims one of these origins can change services', ', '.join(args.cors_origin)
+            or 'no origin (none given)')
+    return Settings(token=token, cors_origins=tuple(args.cors_origin), allowed_hosts=hosts,
+                    open_writes_for_origins=args.open_writes_for_origins)
+
+
+def make_quiet_server(uvicorn: Any) -> type:
+    """uvicorn's Server, but a stop signal first ends the open event streams (so nothing is
+    cancelled mid-response), and a repeated Ctrl-C (a terminal and `ros2 run` both send one)
+    does not turn the orderly shutdown into an abort."""
+    class QuietServer(uvicorn.Server):
+        def __init__(self, config: Any, stopping: asyncio.Event) -> None:
+            super().__init__(config)
+            self.stopping = stopping
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            try:     # a signal handler on the loop's thread: hand the event to the loop
+                asyncio.get_running_loop().call_soon_threadsafe(self.stopping.set)
+            except RuntimeError:
+                self.stopping.set()
+            if not self.should_exit:
+                super().handle_exit(sig, frame)
+    return QuietServer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,18 +93,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: '
                                                    '%(message)s')
     import uvicorn
+    QuietServer = make_quiet_server(uvicorn)  # noqa: N806 - a class
 
-    from omega_orchestrator.sidecar.app import create_app, Settings
+    from omega_orchestrator.sidecar.app import create_app
     from omega_orchestrator.sidecar.gateway import RosGateway
+    from omega_orchestrator.ros import rosout
+    if args.control_discovery_range != 'inherit':
+        os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = args.control_discovery_range
     gateway = RosGateway(args.orchestrator, timeout=args.timeout,
-                         ros_args=['omega_sidecar'] + ros_args)
+                         ros_args=['omega_sidecar', *ros_args, *rosout.QUIET_CONSOLE])
+    for name in ('omega_orchestrator', 'uvicorn.error'):
+        rosout.attach(logging.getLogger(name), gateway.node.get_logger())
     try:
-        hosts = ('127.0.0.1', 'localhost', '::1') if is_loopback(args.host) else ()
-        app = create_app(gateway, Settings(token=token, cors_origins=tuple(args.cors_origin),
-                                           allowed_hosts=hosts))
-        # open event streams never end by themselves: give them 3 s, then close them
-        uvicorn.run(app, host=args.host, port=args.port, log_level='info',
-                    timeout_graceful_shutdown=3)
+        app = create_app(gateway, settings_from(args, token))
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_level='info',
+                                timeout_graceful_shutdown=3)
+        # uvicorn re-raises the stop signal to the handler it found once it has shut down:
+        # let that be a no-op, so an orderly stop exits 0 instead of dying by the signal
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: None)
+        QuietServer(config, app.state.stopping).run()
     finally:
         gateway.close()
     return 0

@@ -1,5 +1,6 @@
 """create_app(gateway, settings): the FastAPI application, its error answers and the page."""
 
+import asyncio
 from dataclasses import dataclass, field
 import logging
 import os
@@ -27,6 +28,7 @@ class Settings:
     token: str | None = None
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()   # Host header values accepted; () = any
+    open_writes_for_origins: bool = False  # writes from cors_origins need no token
     web_dir: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -54,9 +56,11 @@ def create_app(gateway: OrchestratorGateway, settings: Settings | None = None) -
                   description='Control and watch the services of an Omega Orchestrator.')
     app.state.gateway = gateway
     app.state.settings = settings
+    app.state.stopping = asyncio.Event()   # set when the server shuts down: streams end
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                           allow_methods=['GET', 'POST'], allow_headers=['Authorization'])
+                           allow_methods=['GET', 'POST'],
+                           allow_headers=['Authorization', 'Content-Type'], max_age=600)
     _add_request_guards(app, settings)
     for router in (services.router, events.router, system.router):
         app.include_router(router)
@@ -65,9 +69,10 @@ def create_app(gateway: OrchestratorGateway, settings: Settings | None = None) -
     return app
 
 
-def _error(status: int, name: str, message: str, **extra: object) -> JSONResponse:
-    return JSONResponse({'ok': False, 'error': name, 'message': message, **extra},
-                        status_code=status)
+def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
+    """The original's error shape: `error` in words, `error_code` for programs."""
+    return JSONResponse({'ok': False, 'error': message, 'error_code': code,
+                         'message': message, **extra}, status_code=status)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -96,14 +101,20 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(500, 'internal', f'internal error: {type(exc).__name__}')
 
 
+def host_name(host: str) -> str:
+    """The name in a Host header: 'a:80' -> 'a', '[::1]:80' and '[::1]' -> '::1'."""
+    if host.startswith('['):
+        return host[1:host.find(']')] if ']' in host else host
+    return host.rsplit(':', 1)[0] if host.count(':') == 1 else host
+
+
 def _add_request_guards(app: FastAPI, settings: Settings) -> None:
     """Refuse cross-site writes (a page elsewhere POSTing here) and, on loopback, foreign
     Host headers (DNS rebinding). Clients that send no Origin, like curl, are unaffected."""
     @app.middleware('http')
     async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
         host = request.headers.get('host', '')
-        if settings.allowed_hosts and host.rsplit(':', 1)[0].strip('[]') \
-                not in settings.allowed_hosts:
+        if settings.allowed_hosts and host_name(host) not in settings.allowed_hosts:
             return _error(400, 'bad_host', f"requests for host '{host}' are not served here")
         origin = request.headers.get('origin')
         if request.method not in ('GET', 'HEAD', 'OPTIONS') and origin and \

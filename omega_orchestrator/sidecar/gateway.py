@@ -15,8 +15,9 @@ from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatusArray
 from omega_orchestrator_interfaces.srv import (GetLogs, ReloadRegistry, RestartService,
                                                StartService, StopService)
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 
 from omega_orchestrator.sidecar.convert import event_dict, service_dict
 from omega_orchestrator.sidecar.errors import (ERR_INTERNAL, ERR_TIMEOUT, ERR_UNREACHABLE,
@@ -57,13 +58,16 @@ _CONTROL = {'start': StartService, 'stop': StopService, 'restart': RestartServic
 class RosGateway:
     """The gateway over ROS 2: one node in its own context, spun in its own thread."""
 
-    def __init__(self, orchestrator: str = '/omega_orchestrator', timeout: float = 10.0,
+    def __init__(self, orchestrator: str = 'omega_orchestrator', timeout: float = 10.0,
                  ros_args: list[str] | None = None) -> None:
-        self.orchestrator = orchestrator.rstrip('/')
         self.timeout = timeout
         self.context = rclpy.Context()
-        rclpy.init(args=ros_args, context=self.context)
+        # the process's signals belong to the HTTP server, which shuts this down in order
+        rclpy.init(args=ros_args, context=self.context,
+                   signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node('omega_sidecar', context=self.context)
+        # relative names resolve in the sidecar's namespace, like any ROS client's
+        self.orchestrator = self.node.resolve_topic_name(orchestrator.rstrip('/') or '/')
         self._lock = threading.Lock()
         self._latest: list[dict] | None = None     # the last status, as REST objects
         self._latest_at = 0.0
@@ -79,9 +83,14 @@ class RosGateway:
                                       self._on_event, _EVENTS)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self.executor.spin, name='sidecar-ros',
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._spin, name='sidecar-ros', daemon=True)
         self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except (ExternalShutdownException, KeyboardInterrupt):
+            pass     # shutting down
 
     # -- reads ------------------------------------------------------------------------------------
 

@@ -339,3 +339,52 @@ def test_every_transition_is_announced():
     out = m.handle(ev.StartRequested(reason='autostart'), 0.0)
     assert out[0] == cmd.Transitioned(from_state='stopped', to_state='starting',
                                       reason='autostart')
+
+
+def transitions(commands: list) -> list[tuple[str, str]]:
+    return [(c.from_state, c.to_state) for c in commands if isinstance(c, cmd.Transitioned)]
+
+
+def test_transition_running_to_crashed_then_starting_announces_the_crash():
+    m = running(make('always', stable_after=10.0))
+    out = m.handle(ev.Exited(pid=100, code=1), 60.0)
+    assert transitions(out) == [('running', 'crashed'), ('crashed', 'starting')]
+    crash = next(c for c in out if isinstance(c, cmd.Transitioned))
+    assert crash.reason == 'exited with code 1'
+
+
+def test_transition_running_to_crashed_then_backoff():
+    m = running(make('always', stable_after=10.0))
+    m.handle(ev.Exited(pid=100, code=1), 1.0)
+    m.handle(ev.Spawned(pid=101), 1.0)
+    out = m.handle(ev.Exited(pid=101, signal=9), 2.0)
+    assert transitions(out) == [('running', 'crashed'), ('crashed', 'backoff')]
+    assert m.state is S.BACKOFF and 'killed by signal 9' in m.view.message
+
+
+def test_transition_running_to_exited_then_starting_for_a_clean_exit_under_always():
+    m = running(make('always'))
+    out = m.handle(ev.Exited(pid=100, code=0), 30.0)
+    assert transitions(out) == [('running', 'exited'), ('exited', 'starting')]
+
+
+def test_transition_crashed_to_failed_when_retries_run_out_is_announced_after_the_crash():
+    m = running(make('on-failure', max_retries=0))
+    out = m.handle(ev.Exited(pid=100, code=3), 1.0)
+    assert transitions(out) == [('running', 'crashed'), ('crashed', 'failed')]
+
+
+def test_a_crash_loop_far_past_a_thousand_exits_keeps_restarting():
+    m = running(make('always', backoff_initial=1.0, backoff_factor=10.0, backoff_max=30.0,
+                     stable_after=1e9, crash_loop_max=10**6, crash_loop_window=1.0))
+    pid, now = 100, 0.0
+    for _ in range(2100):
+        out = m.handle(ev.Exited(pid=pid, code=1), now)
+        timer = next((c for c in out if isinstance(c, cmd.StartTimer)), None)
+        if timer:
+            assert timer.delay <= 30.0 * 1.1
+            m.handle(ev.TimerFired(token=timer.token), now)
+        pid += 1
+        m.handle(ev.Spawned(pid=pid), now)
+        now += 2.0
+    assert m.state is S.RUNNING and m.view.restart_count == 2100

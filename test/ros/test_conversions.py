@@ -10,7 +10,7 @@ from omega_orchestrator.core.machine import Health
 from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.core.states import ServiceState
 from omega_orchestrator.ros.conversions import (diagnostic_level, from_time, STATE_CODES,
-                                                status_to_msg, to_time)
+                                                status_to_diagnostic, status_to_msg, to_time)
 from omega_orchestrator.runtime.metrics import Usage
 from omega_orchestrator.runtime.status import ServiceStatus as EngineStatus
 
@@ -18,7 +18,8 @@ from omega_orchestrator.runtime.status import ServiceStatus as EngineStatus
 def engine_status(state: ServiceState, **changes) -> EngineStatus:
     fields = dict(spec=ServiceSpec(name='cam', cmd='x', port=8081), state=state, pid=12,
                   message='', restart_count=2, crash_count=1, last_exit_code=None,
-                  last_exit_signal=9, uptime=3.5, last_restart=None, last_change=1.7e9,
+                  last_exit_signal=9, uptime=3.5, start_time=1.7e9 - 3.5, last_restart=None,
+                  last_change=1.7e9,
                   next_restart=None, health=Health(), usage=Usage(memory_bytes=2 ** 40))
     fields.update(changes)
     return EngineStatus(**fields)
@@ -58,4 +59,14 @@ def test_diagnostic_levels():
     assert level(ServiceState.COOLDOWN) == DiagnosticStatus.WARN
     assert level(ServiceState.FAILED) == DiagnosticStatus.ERROR
     assert level(ServiceState.CRASHED) == DiagnosticStatus.ERROR
-    assert level(ServiceState.STOPPED) == DiagnosticStatus.STALE
+    assert level(ServiceState.STOPPED) == DiagnosticStatus.OK      # an operator's stop
+    assert level(ServiceState.EXITED) == DiagnosticStatus.OK       # a completed oneshot
+    for state in ServiceState:
+        assert level(state) != DiagnosticStatus.STALE, state
+
+
+def test_diagnostic_names_carry_the_node_namespace():
+    status = engine_status(ServiceState.RUNNING)
+    one = status_to_diagnostic(status, '/robot1/omega_orchestrator')
+    two = status_to_diagnostic(status, '/robot2/omega_orchestrator')
+    assert one.name == '/robot1/omega_orchestrator: cam' and one.name != two.name

@@ -35,11 +35,27 @@ def test_ros_probes_follow_the_graph(orchestrator, client):
 
     def statuses():
         found = {s.name: s for s in client.call(ListServices, f'{NS}/list').services}
+        # the first ros_core check may run before the talker is on the graph: wait for one
+        # that sees it (the named check probes every 10 s, the original's interval)
         return found if all(s.health_checked for s in found.values()) and \
-            found['camera'].healthy and found['watch_node'].healthy else None
+            found['camera'].healthy and found['watch_node'].healthy and \
+            found['core'].healthy else None
     found = wait_until(statuses, timeout=45, what='all probes reported healthy')
     assert 'Hz' in found['camera'].health_message
     assert found['camera'].ros_node == '/camera_driver' and found['camera'].type == 'ros2'
     assert not found['missing_node'].healthy
     assert found['missing_node'].health_message == 'node /lidar_driver is not on the graph'
     assert found['core'].healthy and 'ROS graph reachable' in found['core'].health_message
+
+
+def test_ros_core_check_needs_a_node_other_than_ours(stack):
+    # only the orchestrator and its sidecar are on this domain: that is not "ROS is up"
+    s = stack([py('import time\ntime.sleep(600)', name='core', autostart=True,
+                  health_check={'type': 'ros_core', 'interval': 0.5}),
+               py(TALKER, name='camera', type='ros2')])
+    lonely = s.wait_for(lambda: (c := s.service('core'))['last_health_check'] and
+                        c['health'], 'first ros_core check')
+    assert not lonely['healthy']
+    assert lonely['message'] == 'no ROS node other than the orchestrator is on the graph'
+    s.post('/api/services/start/camera')
+    s.wait_for(lambda: s.service('core')['health']['healthy'], 'ros_core healthy')

@@ -1,6 +1,8 @@
 """The orchestrator node, end to end: a separate orchestrator process, a real client node."""
 
+import json
 import os
+from pathlib import Path
 import signal
 
 import psutil
@@ -9,6 +11,7 @@ from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatus, Servi
 from omega_orchestrator_interfaces.srv import (GetLogs, ListServices, ReloadRegistry,
                                                RestartService, StartService, StopService)
 
+from test.ros.aggregator import OK, roll_up
 from test.ros.conftest import by_name, LATCHED, py, wait_until
 
 NS = '/omega_orchestrator'
@@ -49,6 +52,7 @@ def test_every_call_and_its_error_codes(orchestrator, client):
     assert "'ghost'" in missing.message
     twice = client.call(StartService, f'{NS}/start', name='web')
     assert twice.error_code == StartService.Response.ERR_WRONG_STATE
+    assert twice.status.name == 'web' and twice.status.state_name == 'running'
     spawn = client.call(StartService, f'{NS}/start', name='broken')
     assert spawn.error_code == StartService.Response.ERR_SPAWN_FAILED
     assert spawn.status.state_name == 'failed' and 'not found' in spawn.status.message
@@ -62,6 +66,7 @@ def test_every_call_and_its_error_codes(orchestrator, client):
     assert stopped_again.success and stopped_again.status.state_name == 'stopped'
     not_running = client.call(StopService, f'{NS}/stop', name='broken')
     assert not_running.error_code == StopService.Response.ERR_WRONG_STATE
+    assert not_running.status.state_name == 'stopped'
 
     old_pid = client.call(ListServices, f'{NS}/list').services[0].pid
     restarted = client.call(RestartService, f'{NS}/restart', name='web')
@@ -94,14 +99,19 @@ def test_crash_and_restart_are_seen_as_events(orchestrator, client):
     code = 'import sys, time\ntime.sleep(0.5)\nprint("sensor lost", file=sys.stderr)\nsys.exit(4)'
     orchestrator.start([py(code, name='flaky', autostart=True, restart_policy='always',
                            restart={'stable_after': 0.2, 'crash_loop_max': 100})])
-    crash = wait_until(lambda: [e for e in events if e.has_exit], what='crash event')[0]
-    assert crash.service == 'flaky' and crash.exit_code == 4
-    assert crash.from_state == ServiceStatus.STATE_RUNNING
-    assert crash.to_state == ServiceStatus.STATE_STARTING and crash.to_state_name == 'starting'
-    assert crash.stderr_tail == ['sensor lost']
-    wait_until(lambda: [e for e in events if e.has_exit and e is not crash
-                        and e.to_state_name == 'starting'] and
-               [e for e in events if e.to_state_name == 'running'][1:], what='restarted')
+    crashes = lambda: [e for e in events if e.has_exit]  # noqa: E731
+    first, second = wait_until(lambda: crashes()[:2] if len(crashes()) >= 2 else None,
+                               what='two crash events')
+    for crash in (first, second):
+        assert crash.service == 'flaky' and crash.exit_code == 4
+        assert crash.from_state == ServiceStatus.STATE_RUNNING
+        assert crash.to_state == ServiceStatus.STATE_CRASHED and crash.to_state_name == 'crashed'
+        assert list(crash.stderr_tail) == ['sensor lost']     # this run's lines only
+    after = events[events.index(first) + 1]
+    assert (after.from_state_name, after.has_exit) == ('crashed', False)
+    assert after.to_state_name in ('starting', 'backoff')
+    wait_until(lambda: [e for e in events[events.index(second):]
+                        if e.to_state_name == 'running'], what='running again after a crash')
 
 
 def test_diagnostics_report_each_service(orchestrator, client):
@@ -118,10 +128,40 @@ def test_diagnostics_report_each_service(orchestrator, client):
         return found if found.get('dead') and found['dead'].level == DiagnosticStatus.ERROR \
             and found['ok'].level == DiagnosticStatus.OK else None
     found = wait_until(levels, what='diagnostic levels')
-    assert found['idle'].level == DiagnosticStatus.STALE
+    assert found['idle'].level == DiagnosticStatus.OK      # never started: not STALE
     keys = {kv.key for kv in found['ok'].values}
     assert {'pid', 'cpu_percent', 'memory_mb', 'restarts'} <= keys
-    assert found['ok'].name == 'omega_orchestrator: ok'
+    assert found['ok'].name == '/omega_orchestrator: ok'
+
+
+def test_demo_registry_at_rest_rolls_up_to_ok(orchestrator, client, tmp_path):
+    diagnostics = client.collect(DiagnosticArray, '/diagnostics')
+    demo = Path(__file__).resolve().parents[2] / 'config' / 'service_registry.json'
+    services = json.loads(demo.read_text())['services']
+    for service in services:   # the demo's files stay where they are
+        service['working_dir'] = str(demo.parent / service.get('working_dir', '.'))
+    orchestrator.start(services, '--ros-args', '-r', '__ns:=/robot7')
+    names = {s['name'] for s in services}
+
+    def at_rest():
+        if not diagnostics:
+            return None
+        mine = [s for s in diagnostics[-1].status
+                if s.name.startswith('/robot7/omega_orchestrator: ')]
+        values = {s.name.split(': ')[1]: dict((kv.key, kv.value) for kv in s.values)
+                  for s in mine}
+        checked = [n for n in ('web_api', 'sensor_worker') if 'health' in values.get(n, {})]
+        return mine if {s.name.split(': ')[1] for s in mine} == names and len(checked) == 2 \
+            and all(s.level == DiagnosticStatus.OK for s in mine
+                    if s.name.endswith(': prepare')) and \
+            all(v['state'] in ('running', 'exited') for v in values.values()) else None
+    mine = wait_until(at_rest, what='the demo registry at rest')
+    assert roll_up(s.level for s in mine) == OK, [(s.name, s.level, s.message) for s in mine]
+    client.call(StopService, '/robot7/omega_orchestrator/stop', name='sensor_worker')
+    stopped = wait_until(lambda: [s for s in diagnostics[-1].status
+                                  if s.name == '/robot7/omega_orchestrator: sensor_worker'
+                                  and s.message == 'stopped'], what='stopped reported')
+    assert stopped[0].level == DiagnosticStatus.OK
 
 
 def test_reload_keeps_running_services_when_the_file_is_broken(orchestrator, client, tmp_path):

@@ -79,7 +79,7 @@ def test_orchestrator_gone_is_503_and_said_on_the_event_stream(stack):
     s.procs.remove(s.orchestrator)
     response = s.wait_for(lambda: (r := s.get('/api/services/list')).status_code == 503 and r,
                           'sidecar reports the orchestrator gone', timeout=20)
-    assert response.json()['error'] == 'orchestrator_unreachable'
+    assert response.json()['error_code'] == 'orchestrator_unreachable'
     assert s.post('/api/services/start/a').status_code == 503
     assert s.get('/api/health').json() == {'ok': True, 'sidecar': 'up',
                                            'orchestrator_reachable': False}
@@ -100,3 +100,17 @@ def test_sidecar_stops_promptly_with_an_event_stream_open(stack):
         next(line for line in events.iter_lines() if line.startswith('event: '))
         s.sidecar.send_signal(signal.SIGINT)
         assert s.sidecar.wait(15) == 0     # the stream is closed after a short grace period
+
+
+def test_ctrl_c_stops_the_sidecar_quietly_with_a_page_open(stack):
+    import socket
+    s = stack([py(SLEEP, name='camera', autostart=True)])
+    page = socket.create_connection(('127.0.0.1', s.port))   # an open event stream
+    page.sendall(b'GET /api/services/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+    assert b'200 OK' in page.recv(4096)
+    s.sidecar.send_signal(signal.SIGINT)
+    s.sidecar.send_signal(signal.SIGINT)     # a terminal and `ros2 run` both forward Ctrl-C
+    assert s.sidecar.wait(10) == 0
+    page.close()
+    log = (s.folder / 'sidecar.log').read_text()
+    assert 'Traceback' not in log, log

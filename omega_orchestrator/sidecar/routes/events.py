@@ -33,6 +33,8 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
 
     remove = gateway.add_listener(on_update)
 
+    stopping: asyncio.Event = request.app.state.stopping
+
     async def stream() -> AsyncIterator[str]:
         try:
             yield 'retry: 2000\n\n'
@@ -45,7 +47,9 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
             quiet = 0.0
             while not await request.is_disconnected():
                 try:
-                    kind, payload = await asyncio.wait_for(queue.get(), REACHABILITY)
+                    kind, payload = await _next(queue, stopping, REACHABILITY)
+                except _Stopping:      # the server shuts down: end the stream cleanly
+                    return
                 except asyncio.TimeoutError:
                     quiet += REACHABILITY
                     if reachable and not gateway.reachable():
@@ -63,6 +67,30 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
 
     return StreamingResponse(stream(), media_type='text/event-stream',
                              headers={'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no'})
+
+
+class _Stopping(Exception):
+    """The server is shutting down."""
+
+
+async def _next(queue: asyncio.Queue, stopping: asyncio.Event, timeout: float) -> tuple:
+    """The next update; TimeoutError after `timeout` s; _Stopping once the server stops."""
+    if stopping.is_set():
+        raise _Stopping
+    getter = asyncio.ensure_future(queue.get())
+    stopper = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({getter, stopper}, timeout=timeout,
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not getter.done():
+            getter.cancel()
+    if getter.done() and not getter.cancelled():
+        return getter.result()
+    if stopping.is_set():
+        raise _Stopping
+    raise asyncio.TimeoutError
 
 
 def _offer(queue: asyncio.Queue, kind: str, payload: dict) -> None:

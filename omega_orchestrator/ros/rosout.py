@@ -1,0 +1,54 @@
+"""Our own log lines on /rosout: a logging handler that hands records to a node's logger.
+
+rclpy's logger publishes to /rosout (rqt_console, `ros2 topic echo /rosout`) and honours
+`--ros-args --log-level`; the orchestrator and the sidecar keep their own console and file
+handlers, so rcl's own console output is turned off for their contexts (no double lines).
+"""
+
+import logging
+from typing import Any
+
+from rclpy.logging import LoggingSeverity
+
+QUIET_CONSOLE = ['--ros-args', '--disable-stdout-logs']
+
+
+class RosoutHandler(logging.Handler):
+    """Forwards Python log records to an rclpy logger (and so to /rosout)."""
+
+    def __init__(self, ros_logger: Any) -> None:
+        super().__init__()
+        self.ros_logger = ros_logger
+        self.setFormatter(logging.Formatter('%(message)s'))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Send one record; a failure is reported by logging, never raised."""
+        try:
+            severity = severity_of(record.levelno)
+            self.ros_logger.log(self.format(record), severity)
+        except Exception:   # noqa: BLE001 - logging must never break the caller
+            self.handleError(record)
+
+
+def severity_of(levelno: int) -> LoggingSeverity:
+    """The rcutils severity for a Python logging level."""
+    for severity in (LoggingSeverity.FATAL, LoggingSeverity.ERROR, LoggingSeverity.WARN,
+                     LoggingSeverity.INFO):
+        if levelno >= severity:
+            return severity
+    return LoggingSeverity.DEBUG
+
+
+def follow_ros_level(logger: logging.Logger, ros_logger: Any) -> None:
+    """Make a Python logger as verbose as `--ros-args --log-level` made the node's logger."""
+    level = int(ros_logger.get_effective_level())
+    if level:   # the numbers are Python's (10 debug ... 50 fatal)
+        logger.setLevel(level)
+
+
+def attach(logger: logging.Logger, ros_logger: Any) -> RosoutHandler:
+    """Forward `logger`'s records to /rosout at the node's level; returns the handler."""
+    follow_ros_level(logger, ros_logger)
+    handler = RosoutHandler(ros_logger)
+    logger.addHandler(handler)
+    return handler
