@@ -7,8 +7,8 @@ the bare engine with --no-ros.
 import asyncio
 import sys
 
-from omega_orchestrator.cli_args import build_parser, describe_plan, load_or_exit
-from omega_orchestrator.run import run, setup_logging
+from omega_orchestrator.cli_args import build_parser, check, load_or_exit
+from omega_orchestrator.run import requested_log_level, run, setup_logging
 
 
 def split_ros_args(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -23,11 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     ours, ros_args = split_ros_args(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(ours)
-    registry = load_or_exit(args.registry)
+    registry = load_or_exit(args.registry, args.base_dir)
     if args.check:
-        print(describe_plan(registry))
-        return 0
-    setup_logging(args.log_dir)
+        return check(args, registry, args.api_port)
+    setup_logging(args.log_dir, requested_log_level(ros_args))
     asyncio.run(run(registry, args, None if args.no_ros else ros_args))
     return 0
 

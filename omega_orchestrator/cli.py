@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 
-DEFAULT_URL = 'http://127.0.0.1:8080'
+from omega_orchestrator import DEFAULT_API_PORT
+
+DEFAULT_URL = f'http://127.0.0.1:{DEFAULT_API_PORT}'
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_UNAUTHORIZED = 0, 1, 2, 3, 4
 
 
@@ -48,13 +50,18 @@ class Api:
         except ValueError:
             raise ApiError(f'HTTP {response.status_code} without JSON', EXIT_REFUSED) from None
         if response.status_code == 401:
-            raise ApiError(body.get('message', 'unauthorised') + ' (set OMEGA_API_TOKEN)',
+            raise ApiError(_said(body, 'unauthorised') + ' (set OMEGA_API_TOKEN)',
                            EXIT_UNAUTHORIZED)
         if response.status_code in (503, 504):
-            raise ApiError(body.get('message', 'orchestrator unreachable'), EXIT_UNREACHABLE)
+            raise ApiError(_said(body, 'orchestrator unreachable'), EXIT_UNREACHABLE)
         if not body.get('ok'):
-            raise ApiError(body.get('message', f'HTTP {response.status_code}'), EXIT_REFUSED)
+            raise ApiError(_said(body, f'HTTP {response.status_code}'), EXIT_REFUSED)
         return body
+
+
+def _said(body: dict, fallback: str) -> str:
+    """The words of an error answer (`error` in the original's shape)."""
+    return str(body.get('error') or body.get('message') or fallback)
 
 
 def _age(seconds: float) -> str:
@@ -71,10 +78,11 @@ def format_table(services: list[dict]) -> str:
     rows = [('NAME', 'STATUS', 'PID', 'CPU%', 'MEM MB', 'RESTARTS', 'UPTIME', 'HEALTH')]
     for s in services:
         health = s['health']
+        shown = '-' if health is None else \
+            ('ok' if health['healthy'] else 'FAIL') + f": {health['message']}"
         rows.append((s['name'], s['status'], str(s['pid'] or '-'), f"{s['cpu_percent']:.1f}",
                      f"{s['memory_mb']:.1f}", str(s['restart_count']),
-                     _age(s['uptime_sec']) if s['pid'] else '-',
-                     ('ok' if health['healthy'] else 'FAIL') + f": {health['message']}"))
+                     _age(s['uptime_sec']) if s['pid'] else '-', shown))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths)) + '  ' + r[-1]
                      for r in rows)

@@ -5,9 +5,13 @@ import os
 import sys
 from typing import Callable
 
+from omega_orchestrator import DEFAULT_API_PORT
 from omega_orchestrator.core.errors import RegistryError
 from omega_orchestrator.core.graph import start_waves
-from omega_orchestrator.core.registry import load_registry, Registry
+from omega_orchestrator.core.registry import detaches, load_registry, Registry
+from omega_orchestrator.core.shutdown import grace_warning, registry_stop_plan
+from omega_orchestrator.runtime.environment import DISCOVERY_RANGES, robot_environment
+from omega_orchestrator.runtime.preflight import registry_problems
 
 DEFAULT_LOG_DIR = os.environ.get('OMEGA_LOG_DIR', 'logs')
 
@@ -49,11 +53,28 @@ def build_parser() -> argparse.ArgumentParser:
                         help='seconds a ROS service call may wait for the engine (default 5)')
     parser.add_argument('--no-ros', action='store_true',
                         help='run the engine without the ROS 2 node')
+    parser.add_argument('--base-dir', default=None, metavar='DIR',
+                        help="what relative working_dir values are relative to (default: the "
+                             "registry's base_dir, else its folder); the original OmegaOS "
+                             'layout: the backend folder, i.e. the one above omega_services/')
+    parser.add_argument('--drop-env', action='append', default=[], metavar='NAME',
+                        help='a variable that never reaches a service (repeatable; '
+                             'OMEGA_API_TOKEN never does)')
+    parser.add_argument('--api-port', type=int, default=DEFAULT_API_PORT,
+                        help='the REST API port, for --check to warn when a service uses it')
+    parser.add_argument('--control-discovery-range', default='LOCALHOST',
+                        choices=(*DISCOVERY_RANGES, 'inherit'),
+                        help="how far the orchestrator's own ROS node is visible (default "
+                             "LOCALHOST; services keep the robot's ROS settings either way)")
+    parser.add_argument('--stop-grace', type=at_least(0.0, float), default=None,
+                        metavar='SECONDS',
+                        help='the time whoever runs us (ros2 launch, systemd) allows a stop '
+                             'before killing us; warn when the stop timeouts can exceed it')
     return parser
 
 
-def describe_plan(registry: Registry) -> str:
-    """What would start, in order, as printed by --check."""
+def describe_plan(registry: Registry, stop_grace: float | None = None) -> str:
+    """What would start, in order, as printed by --check; warns of a too short stop grace."""
     deps = {s.name: s.depends_on for s in registry.services}
     auto = [s.name for s in registry.services if s.autostart]
     lines = [f'{registry.path}: {len(registry.services)} service(s), valid.']
@@ -68,13 +89,43 @@ def describe_plan(registry: Registry) -> str:
     manual = [s.name for s in registry.services if not s.autostart]
     if manual:
         lines.append('Manual start only: ' + ', '.join(manual))
+    implied = [s.name for s in registry.services if s.oneshot and detaches(s.cmd, s.args)]
+    if implied:
+        lines.append('Oneshot (the command detaches, e.g. docker compose up -d): '
+                     + ', '.join(implied))
+    warning = stop_grace_warning(registry, stop_grace)
+    if warning:
+        lines.append(warning)
     return '\n'.join(lines)
 
 
-def load_or_exit(path: str) -> Registry:
+def stop_grace_warning(registry: Registry, stop_grace: float | None) -> str | None:
+    """'warning: ...' when stopping every service can take longer than stop_grace seconds."""
+    if stop_grace is None:
+        return None
+    return grace_warning(registry_stop_plan(registry), stop_grace)
+
+
+def check(args: argparse.Namespace, registry: Registry, api_port: int | None = None) -> int:
+    """--check: print the plan, then what is missing on this machine; 0 when nothing is,
+    1 when something is (the registry itself is valid: invalid ones exit 2 earlier)."""
+    print(describe_plan(registry, args.stop_grace))
+    problems = registry_problems(registry, robot_environment(os.environ, sys.prefix))
+    clashes = [f"service '{s.name}' field 'port': {s.port} is the REST API's port"
+               for s in registry.services if api_port is not None and s.port == api_port]
+    for line in clashes:
+        print(f'warning: {line}')
+    if problems:
+        print(f'{len(problems)} problem(s) on this machine:')
+        print('\n'.join(f'  - {p}' for p in problems))
+        return 1
+    return 0
+
+
+def load_or_exit(path: str, base_dir: str | None = None) -> Registry:
     """Load the registry, or print every problem and exit with status 2."""
     try:
-        return load_registry(path)
+        return load_registry(path, base_dir)
     except RegistryError as exc:
         print(f'error: {exc}', file=sys.stderr)
         raise SystemExit(2) from None

@@ -7,24 +7,55 @@ import logging
 import logging.handlers
 import os
 import signal
+import sys
 from typing import Callable
 
 from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.runtime.logs import LogSettings
 
 
-def setup_logging(log_dir: str) -> None:
-    """The orchestrator's own log: LOG_DIR/services.log (rotated) and stderr."""
-    os.makedirs(log_dir, exist_ok=True)
+LEVELS = {'debug': logging.DEBUG, 'info': logging.INFO, 'warn': logging.WARNING,
+          'warning': logging.WARNING, 'error': logging.ERROR, 'fatal': logging.CRITICAL}
+
+
+def requested_log_level(ros_args: list[str] | None) -> int:
+    """The level `--ros-args --log-level LEVEL` asks for (default INFO), read before rclpy
+    is loaded so the first lines of services.log already follow it. A per-logger form
+    (`--log-level name:=LEVEL`) applies to ours only when it names omega_orchestrator."""
+    level = logging.INFO
+    args = ros_args or []
+    for flag, value in zip(args, args[1:]):
+        if flag != '--log-level':
+            continue
+        name, _, wanted = value.rpartition(':=')
+        if not name or name.split('.')[-1] == 'omega_orchestrator':
+            level = LEVELS.get(wanted.lower(), level)
+    return level
+
+
+def setup_logging(log_dir: str, level: int = logging.INFO) -> None:
+    """The orchestrator's own log: LOG_DIR/services.log (rotated) and stderr.
+
+    A log folder that cannot be written never stops the robot: the log goes to stderr only,
+    and says so.
+    """
     fmt = logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s')
-    to_file = logging.handlers.RotatingFileHandler(
-        os.path.join(log_dir, 'services.log'), maxBytes=10 * 1024 * 1024, backupCount=5)
-    to_stderr = logging.StreamHandler()
     root = logging.getLogger('omega_orchestrator')
-    for handler in (to_file, to_stderr):
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    problem = None
+    try:
+        os.makedirs(log_dir, exist_ok=True)
+        handlers.append(logging.handlers.RotatingFileHandler(
+            os.path.join(log_dir, 'services.log'), maxBytes=10 * 1024 * 1024, backupCount=5))
+    except OSError as exc:
+        problem = exc
+    for handler in handlers:
         handler.setFormatter(fmt)
         root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(level)
+    if problem is not None:
+        root.error('cannot write the log folder %s (%s): logging to stderr only; service '
+                   'output is kept in memory', log_dir, problem)
 
 
 def log_settings(args: argparse.Namespace) -> LogSettings:
@@ -41,16 +72,30 @@ async def run(registry: Registry, args: argparse.Namespace,
     worker thread, and replays the transitions it missed. A robot's services do not wait
     for DDS discovery to boot.
     """
+    from omega_orchestrator.cli_args import stop_grace_warning
+    from omega_orchestrator.runtime import lifeline
+    from omega_orchestrator.runtime.environment import control_plane, robot_environment
+    from omega_orchestrator.runtime.sdnotify import UnitLink
     from omega_orchestrator.runtime.supervisor import Supervisor
-    supervisor = Supervisor(registry, log_settings(args),
+    systemd = UnitLink.from_environment()  # first: takes NOTIFY_SOCKET etc. from os.environ
+    # services get the robot's environment, taken before our own DDS settings are applied
+    robot = robot_environment(os.environ, sys.prefix, drop=tuple(args.drop_env))
+    control_plane(args.control_discovery_range)
+    supervisor = Supervisor(registry, log_settings(args), environment=robot,
                             metrics_interval=args.metrics_interval)
     relay = EventRelay()
     supervisor.add_listener(relay)
+    systemd.watch(supervisor.snapshot, supervisor.add_listener)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    on_stop = lifeline.exit_with_parent(stop.set)    # SIGTERM, logged, if the parent dies
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_stop)
     log = logging.getLogger('omega_orchestrator')
+    grace_warning = stop_grace_warning(registry, getattr(args, 'stop_grace', None))
+    if grace_warning:
+        log.warning(grace_warning.removeprefix('warning: '))
+    await asyncio.to_thread(lifeline.clean_leftovers, args.log_dir)   # a killed run's services
     starting = loop.create_task(supervisor.start_all())
     starting.add_done_callback(_log_failure)
     stopping = loop.create_task(stop.wait())
@@ -60,6 +105,8 @@ async def run(registry: Registry, args: argparse.Namespace,
         await asyncio.wait({first_wave, starting, stopping},
                            return_when=asyncio.FIRST_COMPLETED)
         first_wave.cancel()
+        if supervisor.first_wave_spawned.is_set():
+            systemd.ready()
         if ros_args is not None and not stop.is_set():
             # after the first services are spawned: rclpy's start-up is CPU-heavy
             ros_main = await asyncio.to_thread(importlib.import_module,
@@ -72,10 +119,12 @@ async def run(registry: Registry, args: argparse.Namespace,
         await stopping
     finally:
         # whatever happened above (a signal, a failed ROS start-up), nothing is left running
+        systemd.stopping()
         log.info('shutting down: stopping all services in reverse start order')
         if not starting.done():
             starting.cancel()
         await supervisor.close()
+        systemd.close()
         if face is not None:
             face.close()
 

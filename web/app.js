@@ -167,9 +167,12 @@ function createRow(name) {
 }
 
 function updateHealth(node, s) {
+  // no health object: the service has no check (shown as a dash, as the original page did)
   const health = s.health || {};
-  const kind = health.healthy ? 'ok' : ['running', 'starting'].includes(s.status) ? 'bad' : 'none';
-  const word = {ok: 'Healthy', bad: 'Unhealthy', none: 'Not checked'}[kind];
+  const kind = !s.health ? 'none'
+    : health.healthy ? 'ok' : ['running', 'starting'].includes(s.status) ? 'bad' : 'none';
+  const word = !s.health ? 'No health check'
+    : {ok: 'Healthy', bad: 'Unhealthy', none: 'Not checked'}[kind];
   node.dataset.health = kind;
   setText(node, {ok: '✓', bad: '✕', none: '–'}[kind]);
   node.title = health.message || word;
@@ -272,9 +275,10 @@ async function request(method, path) {
   }
   const body = await response.json().catch(() => null);
   if (response.ok && body && body.ok !== false) return body;
-  const message = (body && body.message) || `HTTP ${response.status}`;
+  // errors have the original's shape: `error` in words, `error_code` for programs
+  const message = (body && (body.error || body.message || body.detail)) || `HTTP ${response.status}`;
   if (response.status === 503) showBanner('Orchestrator unreachable.', message);
-  throw Object.assign(new Error(message), {status: response.status, code: body && body.error});
+  throw Object.assign(new Error(message), {status: response.status, code: body && body.error_code});
 }
 
 /** A request that asks for the API token on 401 and retries; null if the user cancels. */

@@ -21,29 +21,25 @@ def dependency_problems(deps: Mapping[str, Sequence[str]]) -> list[str]:
 
 
 def find_cycle(deps: Mapping[str, Sequence[str]]) -> list[str] | None:
-    """One cycle as a closed path [a, b, ..., a], or None."""
+    """One cycle as a closed path [a, b, ..., a], or None (iterative: any depth)."""
     colour: dict[str, int] = {}   # 1 = on the current path, 2 = done
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        colour[node] = 1
-        path.append(node)
-        for dep in deps.get(node, ()):
-            if colour.get(dep) == 1:
+    for root in deps:
+        if root in colour:
+            continue
+        path: list[str] = [root]
+        pending = [iter(deps.get(root, ()))]
+        colour[root] = 1
+        while pending:
+            dep = next(pending[-1], None)
+            if dep is None:                       # every dependency of path[-1] is done
+                colour[path.pop()] = 2
+                pending.pop()
+            elif colour.get(dep) == 1:
                 return path[path.index(dep):] + [dep]
-            if dep in deps and dep not in colour:
-                found = visit(dep)
-                if found:
-                    return found
-        path.pop()
-        colour[node] = 2
-        return None
-
-    for name in deps:
-        if name not in colour:
-            found = visit(name)
-            if found:
-                return found
+            elif dep in deps and dep not in colour:
+                colour[dep] = 1
+                path.append(dep)
+                pending.append(iter(deps.get(dep, ())))
     return None
 
 

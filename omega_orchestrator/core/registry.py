@@ -1,7 +1,8 @@
 """The registry file -> frozen ServiceSpec objects, validated once at the boundary.
 
-Accepts the original OmegaOS registry format field for field, plus optional extensions
-(env, stop_signal, stop_timeout, restart, probe objects, oneshot, depends_on, ros_node).
+Accepts the original OmegaOS registry file unchanged (its string version, its defaults, its
+named checks), plus optional extensions (env, stop_signal, stop_timeout, stop_cmd, restart,
+probe objects, oneshot, adopt_existing, depends_on, ros_node, base_dir).
 Every problem is collected and reported at once, naming the file, the service and the field.
 """
 
@@ -14,7 +15,8 @@ from urllib.parse import urlsplit
 
 from omega_orchestrator.core.errors import RegistryError
 from omega_orchestrator.core.graph import dependency_problems
-from omega_orchestrator.core.registry_model import NAMED_PORT_CHECKS, NAMED_ROS_CHECKS
+from omega_orchestrator.core.registry_model import (NAMED_CHECKS, NAMED_PATH_CHECKS,
+                                                    NAMED_PORT_CHECKS, NAMED_ROS_CHECKS)
 from omega_orchestrator.core.validate import check_object, did_you_mean
 
 
@@ -45,6 +47,7 @@ class ProbeSpec:
     expect_status: int = 200
     cmd: str | None = None
     args: tuple[str, ...] = ()
+    path: str | None = None
     node: str | None = None
     topic: str | None = None
     min_rate: float | None = None
@@ -72,7 +75,7 @@ class ServiceSpec:
     args: tuple[str, ...] = ()
     working_dir: str = '.'
     autostart: bool = False
-    restart_policy: str = 'on-failure'
+    restart_policy: str = 'never'
     health: ProbeSpec | None = None
     port: int | None = None
     description: str = ''
@@ -80,6 +83,9 @@ class ServiceSpec:
     stop: StopSpec = field(default_factory=StopSpec)
     restart: RestartSpec = field(default_factory=RestartSpec)
     oneshot: bool = False
+    stop_cmd: tuple[str, ...] = ()
+    stop_cmd_timeout: float = 30.0
+    adopt_existing: bool = False
     depends_on: tuple[str, ...] = ()
     ros_node: str | None = None
 
@@ -89,8 +95,9 @@ class Registry:
     """The whole validated registry."""
 
     path: str
-    version: int = 1
+    version: str = '1'
     description: str = ''
+    base_dir: str = '.'
     services: tuple[ServiceSpec, ...] = ()
 
     def names(self) -> tuple[str, ...]:
@@ -102,32 +109,78 @@ class Registry:
         return next((s for s in self.services if s.name == name), None)
 
 
-def load_registry(path: str | Path) -> Registry:
-    """Read and validate a registry file; raise RegistryError listing every problem."""
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def load_registry(path: str | Path, base_dir: str | None = None) -> Registry:
+    """Read and validate a registry file; raise RegistryError listing every problem.
+
+    Relative working dirs are resolved against `base_dir` when given (e.g. --base-dir),
+    else against the file's own `base_dir` field (relative to the file's folder), else
+    against the file's folder.
+    """
     source = str(path)
     try:
-        text = Path(path).read_text(encoding='utf-8')
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RegistryError(source, [f'cannot read the file: {exc}']) from None
-    base = Path(path).resolve().parent
-    return parse_registry(text, source, base_dir=str(base))
-
-
-def parse_registry(text: str, source: str = '<registry>', base_dir: str = '.') -> Registry:
-    """Validate registry JSON text; relative working dirs are resolved against base_dir."""
-    if not text.strip():
-        raise RegistryError(source, ['the file is empty; expected {"services": [...]}'])
+        with open(path, 'rb') as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise RegistryError(source, [f'cannot read the file: {exc.strerror or exc}']) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise RegistryError(source, [f'the file is larger than {MAX_FILE_BYTES // 2**20} MB'])
     try:
-        raw = json.loads(text)
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as exc:
+        raise RegistryError(source, [f'the file is not UTF-8 text: {exc}']) from None
+    folder = Path(path).resolve().parent
+    return parse_registry(text, source, base_dir=str(folder),
+                          base_override=str(Path(base_dir).resolve()) if base_dir else None)
+
+
+def decode_json(text: str, source: str) -> Any:
+    """json.loads with the holes closed: NaN/Infinity, duplicate keys, absurd numbers and
+    nesting become clear errors instead of odd values or tracebacks."""
+    duplicates: list[str] = []
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f'{name} is not a number JSON allows')
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in items:
+            if key in found:
+                owner = dict(items).get('name')
+                where = f" in the object named '{owner[:64]}'" if isinstance(owner, str) else ''
+                duplicates.append(f"duplicate key '{key[:60]}'{where}")
+            found[key] = value
+        return found
+    try:
+        raw = json.loads(text, parse_constant=no_constants, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise RegistryError(
             source, [f'invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}']) from None
+    except RecursionError:
+        raise RegistryError(source, ['invalid JSON: nested too deeply']) from None
+    except ValueError as exc:        # NaN, Infinity, or an integer of thousands of digits
+        raise RegistryError(source, [f'invalid JSON: {str(exc)[:200]}']) from None
+    if duplicates:
+        raise RegistryError(source, duplicates)
+    return raw
+
+
+def parse_registry(text: str, source: str = '<registry>', base_dir: str = '.',
+                   base_override: str | None = None) -> Registry:
+    """Validate registry JSON text; relative working dirs are resolved against the base
+    folder: base_override, else the file's base_dir (relative to base_dir), else base_dir."""
+    if not text.strip():
+        raise RegistryError(source, ['the file is empty; expected {"services": [...]}'])
+    raw = decode_json(text, source)
     problems: list[str] = []
     top = check_object(raw, 'registry', 'registry', problems)
+    base = base_override or str(PurePath(base_dir) / (top.get('base_dir') or '.'))
     services = []
     seen: dict[str, int] = {}
     for index, item in enumerate(top.get('services') or ()):
-        spec = _parse_service(item, index, base_dir, problems)
+        spec = _parse_service(item, index, base, problems)
         if spec is None:
             continue
         if spec.name in seen:
@@ -139,14 +192,15 @@ def parse_registry(text: str, source: str = '<registry>', base_dir: str = '.') -
     problems.extend(dependency_problems({s.name: s.depends_on for s in services}))
     if problems:
         raise RegistryError(source, problems)
-    return Registry(path=source, version=top['version'], description=top['description'],
-                    services=tuple(services))
+    return Registry(path=source, version=str(top['version']), description=top['description'],
+                    base_dir=base, services=tuple(services))
 
 
 def _parse_service(raw: Any, index: int, base_dir: str,
                    problems: list[str]) -> ServiceSpec | None:
     name = raw.get('name') if isinstance(raw, dict) else None
-    where = f"services[{index}] '{name}'" if isinstance(name, str) else f'services[{index}]'
+    where = f"services[{index}] '{name[:64]}'" if isinstance(name, str) \
+        else f'services[{index}]'
     before = len(problems)
     values = check_object(raw, 'service', where, problems)
     if not values:
@@ -158,6 +212,9 @@ def _parse_service(raw: Any, index: int, base_dir: str,
         return None
     default_signal = 'SIGINT' if values['type'] == 'ros2' else 'SIGTERM'
     workdir = PurePath(base_dir) / (values['working_dir'] or '.')
+    oneshot = values['oneshot']
+    if oneshot is None:        # not said: `docker compose ... up -d` returns at once
+        oneshot = detaches(values['cmd'], values['args'])
     return ServiceSpec(
         name=values['name'], cmd=values['cmd'],
         display_name=values['display_name'] or values['name'], type=values['type'],
@@ -166,8 +223,22 @@ def _parse_service(raw: Any, index: int, base_dir: str,
         description=values['description'], env=tuple(sorted((values['env'] or {}).items())),
         stop=StopSpec(signal=values['stop_signal'] or default_signal,
                       timeout=float(values['stop_timeout'])),
-        restart=restart, oneshot=values['oneshot'], depends_on=values['depends_on'],
+        restart=restart, oneshot=oneshot, stop_cmd=tuple(values['stop_cmd'] or ()),
+        stop_cmd_timeout=float(values['stop_cmd_timeout']),
+        adopt_existing=values['adopt_existing'], depends_on=values['depends_on'],
         ros_node=values['ros_node'])
+
+
+def detaches(cmd: str, args: tuple[str, ...]) -> bool:
+    """True for a command that starts something in the background and exits at once:
+    `docker compose ... up -d` / `docker-compose ... up --detach`."""
+    program = PurePath(cmd).name
+    words = list(args)
+    if program == 'docker' and 'compose' in words:
+        words = words[words.index('compose') + 1:]
+    elif program != 'docker-compose':
+        return False
+    return 'up' in words and bool({'-d', '--detach'} & set(words[words.index('up'):]))
 
 
 def _restart_spec(values: dict[str, Any], where: str, problems: list[str]) -> RestartSpec:
@@ -192,7 +263,8 @@ def _probe_spec(values: dict[str, Any], where: str, problems: list[str]) -> Prob
     if not probe:
         return None
     kind = probe['type']
-    needs = {'http': 'url', 'exec': 'cmd', 'ros_node': 'node', 'ros_topic': 'topic'}
+    needs = {'http': 'url', 'exec': 'cmd', 'path': 'path', 'ros_node': 'node',
+             'ros_topic': 'topic'}
     if kind in needs and not probe[needs[kind]]:
         problems.append(f"{place} field '{needs[kind]}': is required for type '{kind}'")
     port = probe['port'] or values['port']
@@ -204,7 +276,7 @@ def _probe_spec(values: dict[str, Any], where: str, problems: list[str]) -> Prob
     return ProbeSpec(
         kind=kind, label=kind, host=probe['host'], port=port, url=probe['url'],
         expect_status=probe['expect_status'], cmd=probe['cmd'], args=probe['args'],
-        node=probe['node'], topic=probe['topic'], min_rate=probe['min_rate'],
+        path=probe['path'], node=probe['node'], topic=probe['topic'], min_rate=probe['min_rate'],
         interval=float(probe['interval']), timeout=float(probe['timeout']),
         failure_threshold=probe['failure_threshold'])
 
@@ -236,12 +308,14 @@ def _named_probe(check: str, port: int | None, where: str,
                  problems: list[str]) -> ProbeSpec | None:
     if check in NAMED_ROS_CHECKS:
         return ProbeSpec(kind='ros_core', label=check)
+    if check in NAMED_PATH_CHECKS:
+        return ProbeSpec(kind='path', label=check, path=NAMED_PATH_CHECKS[check])
     if check not in NAMED_PORT_CHECKS:
-        known = NAMED_PORT_CHECKS + NAMED_ROS_CHECKS
-        problems.append(f"{where} field 'health_check': unknown check '{check}'"
-                        f"{did_you_mean(check, known)}; expected one of {', '.join(known)} "
-                        'or a probe object')
+        problems.append(f"{where} field 'health_check': unknown check '{check[:60]}'"
+                        f"{did_you_mean(check[:60], NAMED_CHECKS)}; expected one of "
+                        f"{', '.join(NAMED_CHECKS)} or a probe object")
         return None
+    port = port or NAMED_PORT_CHECKS[check]      # the service's port, else the original's
     if port is None:
         problems.append(f"{where} field 'port': is required by health_check '{check}' "
                         '(it checks that the port accepts connections)')

@@ -9,17 +9,27 @@ from typing import Any
 
 REQUIRED = object()
 
-NAME_PATTERN = r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'
+NAME_PATTERN = r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'   # matched whole (re.fullmatch)
 SERVICE_TYPES = ('python', 'go', 'docker', 'ros2', 'exec')
 RESTART_POLICIES = ('never', 'on-failure', 'always')
 STOP_SIGNALS = ('SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2')
-PROBE_TYPES = ('tcp', 'http', 'exec', 'ros_core', 'ros_node', 'ros_topic')
-#: The seed's named checks: each means "TCP port `port` on localhost accepts connections".
-NAMED_PORT_CHECKS = (
-    'movement_check', 'video_check', 'api_check', 'ultrasonic_check', 'line_tracker_check',
-    'gateway_check', 'port_check', 'tcp_check')
-#: The seed's named check for the ROS graph.
+PROBE_TYPES = ('tcp', 'http', 'exec', 'path', 'ros_core', 'ros_node', 'ros_topic')
+#: The original's named checks: each means "TCP port P on localhost accepts connections",
+#: where P is the service's `port`, or else the port the original checks (None: required).
+NAMED_PORT_CHECKS: dict[str, int | None] = {
+    'movement_check': 8081, 'video_check': 5000, 'api_check': 8000, 'ultrasonic_check': 8080,
+    'line_tracker_check': 8090, 'gateway_check': 7070, 'telemetry_check': 8000,
+    'port_check': None, 'tcp_check': None}
+#: The original's named check for the ROS graph.
 NAMED_ROS_CHECKS = ('ros_core_check',)
+#: The original's named checks that a file or device exists.
+NAMED_PATH_CHECKS = {'sensor_check': '/dev/i2c-1'}
+NAMED_CHECKS = (*NAMED_PORT_CHECKS, *NAMED_ROS_CHECKS, *NAMED_PATH_CHECKS)
+#: Bounds that keep one registry from exhausting the orchestrator (and each status message).
+MAX_TEXT = 4096          # description, cmd, an argument, a path, an env value...
+MAX_LIST = 1000          # args, env entries, depends_on
+MAX_SERVICES = 10000
+DAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,7 @@ class Field:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    max_length: int | None = None  # strings: characters; arrays and maps: entries
     exclusive_minimum: bool = False
     pattern: str | None = None
     items: str | None = None       # element kind of an array (string) / value kind of a map
@@ -47,86 +58,111 @@ class Field:
 
 
 TOP_FIELDS = (
-    Field('version', 'integer', 'Format version of this file.', default=1, minimum=1),
-    Field('description', 'string', 'Free text about this registry.', default=''),
-    Field('services', 'array', 'The services, in declaration order.', items='service'),
+    Field('version', 'string', 'Format version of this file ("1.0" in the original, or 1).',
+          default='1', alt_kinds=('number',), max_length=32),
+    Field('description', 'string', 'Free text about this registry.', default='',
+          max_length=MAX_TEXT),
+    Field('base_dir', 'string', "Folder that relative working_dir values are resolved against, "
+          "relative to this file's folder (the original OmegaOS layout: '..'); --base-dir "
+          'overrides it.', default=None, nullable=True, max_length=MAX_TEXT),
+    Field('services', 'array', 'The services, in declaration order.', items='service',
+          max_length=MAX_SERVICES),
 )
 
 SERVICE_FIELDS = (
     Field('name', 'string', 'Unique key; also the log file name.', pattern=NAME_PATTERN),
     Field('display_name', 'string', 'Human-readable name; defaults to name.', default=None,
-          nullable=True),
+          nullable=True, max_length=256),
     Field('type', 'string', 'What kind of program it is.', default='exec', choices=SERVICE_TYPES),
-    Field('cmd', 'string', 'Program to run (looked up in PATH, or relative to working_dir).'),
+    Field('cmd', 'string', 'Program to run (looked up in PATH, or relative to working_dir).',
+          max_length=MAX_TEXT),
     Field('args', 'array', 'Arguments passed to cmd, never through a shell.', default=(),
-          items='string'),
-    Field('working_dir', 'string', "Working directory, relative to the registry file's folder.",
-          default=None, nullable=True),
+          items='string', max_length=MAX_LIST),
+    Field('working_dir', 'string', 'Working directory; a relative one is relative to the base '
+          "folder (base_dir, else the registry file's folder).", default=None, nullable=True,
+          max_length=MAX_TEXT),
     Field('autostart', 'boolean', 'Start when the orchestrator starts.', default=False),
-    Field('restart_policy', 'string', 'When to restart after the process ends.',
-          default='on-failure', choices=RESTART_POLICIES),
-    Field('health_check', 'string', 'A named check (seed style) or a probe object.',
+    Field('restart_policy', 'string', 'When to restart after the process ends (the '
+          "original's default: never).", default='never', choices=RESTART_POLICIES),
+    Field('health_check', 'string', 'A named check (the original style) or a probe object.',
           default=None, nullable=True, obj='health_check', alt_kinds=('object',)),
     Field('port', 'integer', 'TCP port the service listens on (used by named checks).',
           default=None, nullable=True, minimum=1, maximum=65535),
-    Field('description', 'string', 'Free text.', default=''),
-    Field('env', 'map', 'Variables merged into the inherited environment.', default=None,
-          nullable=True, items='string'),
+    Field('description', 'string', 'Free text.', default='', max_length=MAX_TEXT),
+    Field('env', 'map', 'Variables added to the environment the orchestrator was started in.',
+          default=None, nullable=True, items='string', max_length=MAX_LIST),
     Field('stop_signal', 'string', 'First signal of a stop (SIGINT for type ros2).',
           default=None, nullable=True, choices=STOP_SIGNALS),
     Field('stop_timeout', 'number', 'Seconds between the stop signal and SIGKILL.', default=5.0,
-          minimum=0),
+          minimum=0, maximum=3600),
+    Field('stop_cmd', 'array', 'A command run (never through a shell) when the service is '
+          'stopped, e.g. ["docker", "compose", "down"].', default=None, nullable=True,
+          items='string', max_length=MAX_LIST),
+    Field('stop_cmd_timeout', 'number', 'Seconds stop_cmd may take before it is killed.',
+          default=30.0, minimum=0, exclusive_minimum=True, maximum=3600),
     Field('restart', 'object', 'Backoff and crash-loop tuning.', default=None, nullable=True,
           obj='restart'),
-    Field('oneshot', 'boolean', 'Exit 0 means done (like systemd Type=oneshot).', default=False),
+    Field('oneshot', 'boolean', 'Exit 0 means done (like systemd Type=oneshot); a `docker '
+          'compose ... up -d` command is one unless this says false.', default=None,
+          nullable=True),
+    Field('adopt_existing', 'boolean', 'When another process already listens on `port`, take '
+          'it over (running, its PID, stop ends it) instead of starting a second copy.',
+          default=False),
     Field('depends_on', 'array', 'Services started before this one, stopped after it.',
-          default=(), items='string'),
+          default=(), items='string', max_length=MAX_LIST),
     Field('ros_node', 'string', 'Fully qualified name of the ROS node a ros2 service runs.',
-          default=None, nullable=True),
+          default=None, nullable=True, max_length=256),
 )
 
 RESTART_FIELDS = (
     Field('backoff_initial', 'number', 'Delay before the second consecutive restart (s).',
-          default=1.0, minimum=0),
+          default=1.0, minimum=0, maximum=DAY),
     Field('backoff_factor', 'number', 'Growth of the delay per further crash.', default=2.0,
-          minimum=1),
-    Field('backoff_max', 'number', 'Upper bound of the delay (s).', default=30.0, minimum=0),
+          minimum=1, maximum=100),
+    Field('backoff_max', 'number', 'Upper bound of the delay (s).', default=30.0, minimum=0,
+          maximum=DAY),
     Field('jitter', 'number', 'Random spread of each delay, as a fraction (0..1).', default=0.1,
           minimum=0, maximum=1),
     Field('stable_after', 'number', 'A run this long (s) resets the backoff and retries.',
-          default=10.0, minimum=0),
+          default=10.0, minimum=0, maximum=DAY),
     Field('max_retries', 'integer', 'Consecutive restarts before the service is failed; null '
           'is unlimited. Defaults to 3 for on-failure and unlimited for always.',
-          default=None, nullable=True, minimum=0),
+          default=None, nullable=True, minimum=0, maximum=1_000_000),
     Field('crash_loop_max', 'integer', 'Crashes inside the window that trigger a cooldown.',
-          default=5, minimum=1),
+          default=5, minimum=1, maximum=1_000_000),
     Field('crash_loop_window', 'number', 'Length of the crash-loop window (s).', default=60.0,
-          minimum=0, exclusive_minimum=True),
+          minimum=0, exclusive_minimum=True, maximum=DAY),
     Field('cooldown', 'number', 'Pause before retrying a crash-looping service (s).',
-          default=30.0, minimum=0),
+          default=30.0, minimum=0, maximum=DAY),
 )
 
 HEALTH_FIELDS = (
     Field('type', 'string', 'Probe kind.', choices=PROBE_TYPES),
-    Field('host', 'string', 'Host for tcp probes.', default='127.0.0.1'),
+    Field('host', 'string', 'Host for tcp probes.', default='127.0.0.1', max_length=256),
     Field('port', 'integer', "Port for tcp probes; defaults to the service's port.",
           default=None, nullable=True, minimum=1, maximum=65535),
-    Field('url', 'string', 'URL for http probes (http:// only).', default=None, nullable=True),
+    Field('url', 'string', 'URL for http probes (http:// only).', default=None, nullable=True,
+          max_length=MAX_TEXT),
     Field('expect_status', 'integer', 'HTTP status that means healthy.', default=200,
-          minimum=100),
+          minimum=100, maximum=599),
     Field('cmd', 'string', 'Program for exec probes; exit 0 means healthy.', default=None,
-          nullable=True),
-    Field('args', 'array', 'Arguments for exec probes.', default=(), items='string'),
-    Field('node', 'string', 'Node name for ros_node probes.', default=None, nullable=True),
-    Field('topic', 'string', 'Topic for ros_topic probes.', default=None, nullable=True),
+          nullable=True, max_length=MAX_TEXT),
+    Field('args', 'array', 'Arguments for exec probes.', default=(), items='string',
+          max_length=MAX_LIST),
+    Field('path', 'string', 'File or device that must exist, for path probes.', default=None,
+          nullable=True, max_length=MAX_TEXT),
+    Field('node', 'string', 'Node name for ros_node probes.', default=None, nullable=True,
+          max_length=256),
+    Field('topic', 'string', 'Topic for ros_topic probes.', default=None, nullable=True,
+          max_length=256),
     Field('min_rate', 'number', 'Minimum publish rate (Hz) for ros_topic probes.',
-          default=None, nullable=True, minimum=0),
+          default=None, nullable=True, minimum=0, maximum=100000),
     Field('interval', 'number', 'Seconds between probes.', default=10.0, minimum=0,
-          exclusive_minimum=True),
+          exclusive_minimum=True, maximum=DAY),
     Field('timeout', 'number', 'Seconds one probe may take.', default=2.0, minimum=0,
-          exclusive_minimum=True),
+          exclusive_minimum=True, maximum=3600),
     Field('failure_threshold', 'integer', 'Consecutive failures before unhealthy.', default=1,
-          minimum=1),
+          minimum=1, maximum=1000),
 )
 
 OBJECTS: dict[str, tuple[Field, ...]] = {

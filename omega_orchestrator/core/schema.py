@@ -6,8 +6,7 @@
 import json
 from typing import Any
 
-from omega_orchestrator.core.registry_model import (Field, NAMED_PORT_CHECKS, NAMED_ROS_CHECKS,
-                                                    OBJECTS)
+from omega_orchestrator.core.registry_model import Field, NAMED_CHECKS, OBJECTS
 
 _JSON_TYPES = {'string': 'string', 'integer': 'integer', 'number': 'number',
                'boolean': 'boolean', 'array': 'array', 'map': 'object', 'object': 'object'}
@@ -18,14 +17,19 @@ def _field_schema(field: Field) -> dict[str, Any]:
     if field.obj and field.kind == 'object':
         schema['$ref'] = f'#/$defs/{field.obj}'
     elif field.obj:   # health_check: a named check or a probe object
-        names = list(NAMED_PORT_CHECKS + NAMED_ROS_CHECKS)
-        schema['anyOf'] = [{'type': 'string', 'enum': names}, {'$ref': f'#/$defs/{field.obj}'}]
+        schema['anyOf'] = [{'type': 'string', 'enum': list(NAMED_CHECKS)},
+                           {'$ref': f'#/$defs/{field.obj}'}]
+    elif field.alt_kinds:
+        schema['type'] = [_JSON_TYPES[k] for k in (field.kind, *field.alt_kinds)]
     else:
         schema['type'] = _JSON_TYPES[field.kind]
+    if field.max_length is not None:
+        key = {'string': 'maxLength', 'array': 'maxItems', 'map': 'maxProperties'}
+        schema[key[field.kind]] = field.max_length
     if field.choices:
         schema['enum'] = list(field.choices)
     if field.pattern:
-        schema['pattern'] = field.pattern
+        schema['pattern'] = field.pattern     # ECMA: '$' is the end of the text
     if field.minimum is not None:
         key = 'exclusiveMinimum' if field.exclusive_minimum else 'minimum'
         schema[key] = field.minimum

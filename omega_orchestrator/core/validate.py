@@ -1,10 +1,11 @@
 """Checks one JSON object against a field table; every problem names where it was found."""
 
 import difflib
+import math
 import re
 from typing import Any
 
-from omega_orchestrator.core.registry_model import Field, OBJECTS
+from omega_orchestrator.core.registry_model import Field, MAX_TEXT, OBJECTS
 
 _KIND_NAMES = {
     'string': 'a string', 'integer': 'an integer', 'number': 'a number',
@@ -45,7 +46,8 @@ def check_object(raw: Any, table: str, where: str, problems: list[str]) -> dict[
     known = {f.name: f for f in fields}
     for key in raw:
         if key not in known:
-            problems.append(f"{where}: unknown field '{key}'{did_you_mean(key, list(known))}")
+            problems.append(f"{where}: unknown field '{key[:60]}'"
+                            f'{did_you_mean(key[:60], list(known))}')
     values: dict[str, Any] = {}
     for field in fields:
         if field.name not in raw:
@@ -79,26 +81,44 @@ def check_value(field: Field, value: Any, where: str, problems: list[str]) -> An
     elif isinstance(value, list):
         return _check_items(field, value, place, problems)
     elif isinstance(value, dict) and field.kind == 'map':
+        _check_size(field, value, place, problems)
         for key, item in value.items():
             if not isinstance(item, str):
                 problems.append(f"{place}: value of '{key}' must be a string, "
                                 f'got {_describe(item)}')
+            elif len(item) > MAX_TEXT:
+                problems.append(f"{place}: value of '{key}' is longer than {MAX_TEXT} "
+                                'characters')
         return dict(value) if len(problems) == before else fallback
     return value if len(problems) == before else fallback
 
 
+def _check_size(field: Field, value: str | list | dict, place: str,
+                problems: list[str]) -> None:
+    if field.max_length is not None and len(value) > field.max_length:
+        unit = 'characters' if isinstance(value, str) else 'entries'
+        problems.append(f'{place}: has {len(value)} {unit}, at most {field.max_length} allowed')
+
+
 def _check_string(field: Field, value: str, place: str, problems: list[str]) -> None:
+    if '\0' in value:
+        problems.append(f'{place}: contains a NUL byte')
+    _check_size(field, value, place, problems)
     if field.choices and value not in field.choices:
-        problems.append(f"{place}: unknown value '{value}'{did_you_mean(value, field.choices)}; "
+        problems.append(f"{place}: unknown value '{value[:60]}'"
+                        f"{did_you_mean(value[:60], field.choices)}; "
                         f"expected one of {', '.join(field.choices)}")
-    if field.pattern and not re.match(field.pattern, value):
-        problems.append(f"{place}: '{value}' is not allowed: use 1-64 letters, digits, '_', "
-                        "'-' or '.', not starting with '.' or '-' (no path separators)")
+    if field.pattern and not re.fullmatch(field.pattern.strip('^$'), value):
+        problems.append(f"{place}: {value[:70]!r} is not allowed: use 1-64 letters, digits, "
+                        "'_', '-' or '.', not starting with '.' or '-' (no path separators)")
     if not field.choices and not field.pattern and field.name in ('cmd', 'name') and not value:
         problems.append(f'{place}: must not be empty')
 
 
 def _check_number(field: Field, value: float, place: str, problems: list[str]) -> None:
+    if not math.isfinite(value):
+        problems.append(f'{place}: must be a finite number, got {value}')
+        return
     if field.maximum is not None and value > field.maximum:
         problems.append(f'{place}: must be at most {field.maximum:g}, got {value}')
     if field.minimum is None:
@@ -109,11 +129,18 @@ def _check_number(field: Field, value: float, place: str, problems: list[str]) -
 
 
 def _check_items(field: Field, value: list, place: str, problems: list[str]) -> tuple:
-    if field.items != 'string':
+    _check_size(field, value, place, problems)
+    if field.items != 'string' or (field.max_length and len(value) > field.max_length):
         return tuple(value)
-    bad = [i for i, item in enumerate(value) if not isinstance(item, str)]
-    for index in bad:
-        problems.append(f'{place}[{index}]: must be a string, got {_describe(value[index])}')
+    bad = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            bad.append(f'{place}[{index}]: must be a string, got {_describe(item)}')
+        elif '\0' in item:
+            bad.append(f'{place}[{index}]: contains a NUL byte')
+        elif len(item) > MAX_TEXT:
+            bad.append(f'{place}[{index}]: is longer than {MAX_TEXT} characters')
+    problems.extend(bad)
     return tuple(value) if not bad else tuple(field.default or ())
 
 
@@ -124,4 +151,5 @@ def _describe(value: Any) -> str:
         return 'true' if value else 'false'
     if isinstance(value, (dict, list)):
         return 'an object' if isinstance(value, dict) else 'a list'
-    return f'{type(value).__name__} {value!r}'
+    text = repr(value)
+    return f'{type(value).__name__} {text if len(text) <= 60 else text[:57] + "..."}'

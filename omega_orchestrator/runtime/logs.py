@@ -28,7 +28,13 @@ class LogSettings:
 
 
 class RotatingFile:
-    """An append-only file that rolls over to name.1 .. name.N when it grows past max_bytes."""
+    """An append-only file that rolls over to name.1 .. name.N when it grows past max_bytes.
+
+    It is open only while a process writes to it (a stopped service holds no descriptor), and
+    it never raises: when the file cannot be opened or written (read-only or full disk, a
+    folder in its place) the bytes are counted in `dropped`, `error` says why, and the
+    problem is logged once per streak, not once per line.
+    """
 
     def __init__(self, path: str, max_bytes: int, backups: int) -> None:
         if max_bytes < 1:
@@ -37,21 +43,41 @@ class RotatingFile:
         self.max_bytes = max_bytes
         self.backups = backups
         self.dropped = 0         # bytes lost to write errors (disk full, ...)
-        self._file: IO[bytes] | None = open(path, 'ab', buffering=0)
-        self._size = self._file.tell()
+        self.error = ''          # why the last write failed; '' while writing works
+        self._file: IO[bytes] | None = None
+        self._size = 0
+
+    def open(self) -> None:
+        """Open for appending (a new run begins); a failure is recorded, not raised."""
+        self.write(b'')
 
     def write(self, data: bytes) -> None:
         """Append data; never raises: bytes that cannot be written are counted in `dropped`."""
         try:
-            if self._file is None:                 # a rotation failed: try to reopen
+            if self._file is None:
                 self._file = open(self.path, 'ab', buffering=0)
                 self._size = self._file.tell()
             self._write(data)
         except (OSError, ValueError) as exc:
-            if not self.dropped:
-                log.error('cannot write %s: %s; dropping output until it works again',
-                          self.path, exc)
+            self._close_quietly()
+            if not self.error:
+                log.error('cannot write %s: %s; keeping its output in memory only until it '
+                          'works again', self.path, getattr(exc, 'strerror', None) or exc)
+            self.error = f'cannot write {self.path}: {getattr(exc, "strerror", None) or exc}'
             self.dropped += len(data)
+            return
+        if self.error:
+            log.warning('writing %s works again (%d byte(s) were lost)', self.path,
+                        self.dropped)
+            self.error = ''
+
+    def _close_quietly(self) -> None:
+        try:
+            if self._file is not None:
+                self._file.close()
+        except OSError:
+            pass
+        self._file = None
 
     def _write(self, data: bytes) -> None:
         """A file never grows past max_bytes (cut at a line end when possible)."""
@@ -84,9 +110,34 @@ class RotatingFile:
         self._size = 0
 
     def close(self) -> None:
-        """Close the file."""
-        if self._file is not None:
-            self._file.close()
+        """Close the file (the run's output has ended)."""
+        self._close_quietly()
+
+    def last_lines(self, count: int, limit: int = 256 * 1024) -> list[str]:
+        """The last `count` lines already in the file (and its newest backup), read from at
+        most `limit` bytes at its end: the history a restarted orchestrator shows."""
+        chunks = []
+        for path in (self.path, f'{self.path}.1'):
+            if not os.path.isfile(path):     # a device or a folder holds no history
+                continue
+            try:
+                with open(path, 'rb') as handle:
+                    size = handle.seek(0, os.SEEK_END)
+                    handle.seek(max(0, size - limit))
+                    chunks.insert(0, handle.read(limit))
+            except OSError:
+                continue
+            if chunks[0].count(b'\n') > count:
+                break
+        lines = b''.join(chunks).split(b'\n')
+        if lines and lines[-1] == b'':
+            lines.pop()
+        return [decode_line(raw) for raw in lines[-count:]] if count > 0 else []
+
+
+def decode_line(raw: bytes) -> str:
+    """One line as text: cut at MAX_LINE, invalid UTF-8 replaced, no trailing CR."""
+    return raw[:MAX_LINE].decode('utf-8', errors='replace').rstrip('\r')
 
 
 class StreamLog:
@@ -94,9 +145,11 @@ class StreamLog:
 
     def __init__(self, path: str, settings: LogSettings) -> None:
         self.file = RotatingFile(path, settings.max_bytes, settings.backups)
-        self.tail: deque[str] = deque(maxlen=settings.tail_lines)
+        self.tail: deque[str] = deque(self.file.last_lines(settings.tail_lines),
+                                      maxlen=settings.tail_lines)
         self._partial = b''
         self.listeners: list[Callable[[str], None]] = []
+        self.count = 0           # lines ever added: marks where a run's output begins
 
     def feed(self, data: bytes) -> None:
         """Take bytes read from the pipe."""
@@ -116,8 +169,9 @@ class StreamLog:
             self._partial = b''
 
     def _add_line(self, raw: bytes) -> None:
-        line = raw[:MAX_LINE].decode('utf-8', errors='replace').rstrip('\r')
+        line = decode_line(raw)
         self.tail.append(line)
+        self.count += 1
         for listener in list(self.listeners):
             listener(line)
 
@@ -126,15 +180,33 @@ class ServiceLogs:
     """stdout and stderr of one service, kept across restarts."""
 
     def __init__(self, name: str, settings: LogSettings) -> None:
-        os.makedirs(settings.log_dir, exist_ok=True)
+        try:
+            os.makedirs(settings.log_dir, exist_ok=True)
+        except OSError:
+            pass         # each file reports what is wrong when it is opened
         self.streams = {
             stream: StreamLog(os.path.join(settings.log_dir, f'{name}.{stream}.log'), settings)
             for stream in ('stdout', 'stderr')}
+
+    @property
+    def problem(self) -> str:
+        """Why output is not reaching the files right now, or ''."""
+        return next((s.file.error for s in self.streams.values() if s.file.error), '')
 
     def lines(self, stream: str, count: int) -> list[str]:
         """The last `count` lines of a stream."""
         tail = self.streams[stream].tail
         return list(tail)[-count:] if count > 0 else []
+
+    def mark(self, stream: str) -> int:
+        """A mark of how far the stream is now, for lines_since()."""
+        return self.streams[stream].count
+
+    def lines_since(self, stream: str, mark: int, count: int) -> list[str]:
+        """The last `count` lines added after `mark` (e.g. those of the current run)."""
+        log = self.streams[stream]
+        wanted = min(count, log.count - mark, len(log.tail))
+        return list(log.tail)[-wanted:] if wanted > 0 else []
 
     def attach(self, loop: asyncio.AbstractEventLoop, stdout: IO[bytes],
                stderr: IO[bytes]) -> Callable[[], None]:
@@ -143,6 +215,8 @@ class ServiceLogs:
         Returns drain(): reads what is already buffered in both pipes, e.g. once the process
         has exited, so its last lines are in the tail before the exit is reported.
         """
+        for stream in self.streams.values():
+            stream.file.open()
         drains = [_pump(loop, pipe, self.streams[stream])
                   for stream, pipe in (('stdout', stdout), ('stderr', stderr))]
 
@@ -179,6 +253,7 @@ def _pump(loop: asyncio.AbstractEventLoop, pipe: IO[bytes],
         loop.remove_reader(fd)
         pipe.close()
         log.flush_partial()
+        log.file.close()          # the run's output has ended: hold no descriptor
         return False
 
     def drain() -> None:

@@ -1,4 +1,4 @@
-"""Health probes: tcp, http and exec, each bounded by its timeout; pluggable by kind.
+"""Health probes: tcp, http, exec and path, each bounded by its timeout; pluggable by kind.
 
 A probe is `async def probe(spec: ProbeSpec, service: ServiceSpec) -> (ok, message)`.
 The ROS layer registers the ros_* kinds; without it they report that ROS is not available.
@@ -49,10 +49,12 @@ async def http_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
     return True, f'HTTP {status}'
 
 
-async def exec_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
-    """Healthy when the command exits 0 within the timeout."""
+async def exec_probe(spec: ProbeSpec, service: ServiceSpec,
+                     env: dict[str, str] | None = None) -> ProbeResult:
+    """Healthy when the command exits 0 within the timeout; it runs in the service's
+    environment (`env`, the robot's, plus the service's registry env)."""
     loop = asyncio.get_running_loop()
-    env = dict(os.environ, **dict(service.env))
+    env = dict(os.environ if env is None else env, **dict(service.env))
     proc = process.spawn([spec.cmd or ''] + list(spec.args), cwd=service.working_dir, env=env,
                          capture=False)
     done: asyncio.Future = loop.create_future()
@@ -68,13 +70,20 @@ async def exec_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
         f'check command killed by signal {sig}'
 
 
+async def path_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
+    """Healthy when the file or device exists (the original's sensor_check: /dev/i2c-1)."""
+    if await asyncio.to_thread(os.path.exists, spec.path or ''):
+        return True, f'{spec.path} exists'
+    return False, f'{spec.path} does not exist'
+
+
 async def unavailable_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
     """Stand-in for ROS probes when the engine runs without the ROS node."""
     return False, f'{spec.label}: the ROS node is not running (yet, or --no-ros)'
 
 
 DEFAULT_PROBES: dict[str, Probe] = {
-    'tcp': tcp_probe, 'http': http_probe, 'exec': exec_probe,
+    'tcp': tcp_probe, 'http': http_probe, 'exec': exec_probe, 'path': path_probe,
     'ros_core': unavailable_probe, 'ros_node': unavailable_probe,
     'ros_topic': unavailable_probe,
 }

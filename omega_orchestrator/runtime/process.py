@@ -2,8 +2,8 @@
 
 Each service runs in a new session (its own process group). Exits are watched through a pidfd
 registered with the event loop, so a child's death wakes the loop at once (no polling).
-Every process carries an environment marker; with the orchestrator as child subreaper,
-descendants that escape the group are re-parented to us and found by that marker.
+Every process carries an environment marker (its format: guardian.py); with the orchestrator
+as child subreaper, descendants that escape the group are re-parented to us and found by it.
 """
 
 import asyncio
@@ -18,7 +18,8 @@ from typing import Callable
 
 import psutil
 
-MARKER_VAR = 'OMEGA_ORCHESTRATOR_MARKER'
+from omega_orchestrator.runtime.guardian import MARKER_VAR
+
 _PR_SET_CHILD_SUBREAPER = 36
 _owned_pids: set[int] = set()   # direct children spawned here; the orphan reaper skips them
 # Spawns run in parallel; the reaper runs only when no spawn is between fork and recording its
@@ -40,29 +41,6 @@ def become_subreaper() -> bool:
         return False
 
 
-_BOOTSTRAP_GUARD = '_ROS_WHEELS_BOOTSTRAP_COMPLETE'
-
-
-def service_environment(environ: dict[str, str], prefix: str) -> dict[str, str]:
-    """The environment services inherit: ours, minus what the ROS-wheels bootstrap added.
-
-    Installed from PyPI wheels, the orchestrator runs with LD_LIBRARY_PATH pointing at the
-    venv's ROS libraries; a service built against another ROS install must not load them.
-    A venv python started as a service bootstraps itself again.
-    """
-    env = dict(environ)
-    if env.pop(_BOOTSTRAP_GUARD, None) is None:
-        return env
-    ours = (os.path.join(prefix, 'lib'),)
-    kept = [part for part in env.get('LD_LIBRARY_PATH', '').split(os.pathsep)
-            if part and part not in ours and not os.path.basename(part).startswith('ros_')]
-    if kept:
-        env['LD_LIBRARY_PATH'] = os.pathsep.join(kept)
-    else:
-        env.pop('LD_LIBRARY_PATH', None)
-    return env
-
-
 def resolve_command(cmd: str, cwd: str, env: dict[str, str]) -> str:
     """The executable to run: looked up in PATH, or relative to cwd when it has a slash."""
     if not os.path.isdir(cwd):
@@ -80,9 +58,12 @@ def resolve_command(cmd: str, cwd: str, env: dict[str, str]) -> str:
     return found
 
 
-def spawn(argv: list[str], *, cwd: str, env: dict[str, str],
-          capture: bool = True) -> subprocess.Popen:
-    """Start argv in a new session, stdout/stderr piped (or discarded); raise SpawnError."""
+def spawn(argv: list[str], *, cwd: str, env: dict[str, str], capture: bool = True,
+          stdin: int | None = None) -> subprocess.Popen:
+    """Start argv in a new session, stdout/stderr piped (or discarded); raise SpawnError.
+
+    stdin: a file descriptor for the child's stdin (default: /dev/null).
+    """
     executable = resolve_command(argv[0], cwd, env)
     output = subprocess.PIPE if capture else subprocess.DEVNULL
     global _spawning
@@ -91,7 +72,8 @@ def spawn(argv: list[str], *, cwd: str, env: dict[str, str],
     proc = None
     try:
         proc = subprocess.Popen(
-            [executable] + argv[1:], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            [executable] + argv[1:], cwd=cwd, env=env,
+            stdin=subprocess.DEVNULL if stdin is None else stdin,
             stdout=output, stderr=output, start_new_session=True, close_fds=True)
     except OSError as exc:
         raise SpawnError(f"cannot start '{argv[0]}': {exc.strerror or exc}") from None

@@ -21,11 +21,14 @@ class ServiceStatus:
     last_exit_code: int | None
     last_exit_signal: int | None
     uptime: float
+    start_time: float | None
     last_restart: float | None
     last_change: float | None
     next_restart: float | None
     health: Health
     usage: Usage
+    paused: bool = False
+    adopted: bool = False
 
     @property
     def name(self) -> str:

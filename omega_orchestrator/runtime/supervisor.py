@@ -6,9 +6,9 @@ answer when accepted; process exits (pidfd), timers and probe results come back 
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -21,10 +21,11 @@ from omega_orchestrator.core.errors import (ServiceNotFoundError, SpawnFailedErr
 from omega_orchestrator.core.graph import start_waves, stop_waves
 from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.core.states import PROCESS_STATES, ServiceState, STOPPED_STATES
-from omega_orchestrator.runtime import process
+from omega_orchestrator.runtime import guardian, lifeline, process
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
 from omega_orchestrator.runtime.metrics import MetricsSampler, Usage
-from omega_orchestrator.runtime.probes import DEFAULT_PROBES, Probe, run_probe
+from omega_orchestrator.runtime.environment import robot_environment
+from omega_orchestrator.runtime.probes import DEFAULT_PROBES, exec_probe, Probe, run_probe
 from omega_orchestrator.runtime.status import ServiceStatus, TransitionEvent
 from omega_orchestrator.runtime.unit import ServiceUnit
 
@@ -33,18 +34,24 @@ Listener = Callable[[TransitionEvent], None]
 CRASH_TAIL_LINES = 20
 DEPENDENCY_WAIT = 30.0
 SPAWN_THREADS = 8
+GUARDIAN_EXIT_WAIT = 15.0   # the guardian's grace is at most 10 s
 
 
 class Supervisor:
     """Supervises the services of one registry."""
 
     def __init__(self, registry: Registry, log_settings: LogSettings, *,
-                 probes: dict[str, Probe] | None = None, metrics_interval: float = 2.0) -> None:
+                 probes: dict[str, Probe] | None = None, metrics_interval: float = 2.0,
+                 environment: dict[str, str] | None = None) -> None:
+        """`environment`: what services start in (default: the robot's, see environment.py,
+        taken from this process's environment now)."""
         self.registry = registry
         self.log_settings = log_settings
         self.probes = dict(DEFAULT_PROBES, **(probes or {}))
         self.metrics_interval = metrics_interval
-        self._instance = secrets.token_hex(4)
+        # services outlive neither a SIGKILL of this process nor a crash: see lifeline.py
+        self._lifeline = lifeline.Lifeline(lifeline.new_owner(log_settings.log_dir),
+                                           os.path.join(log_settings.log_dir, 'services.log'))
         self._units = {s.name: ServiceUnit(s, ServiceLogs(s.name, log_settings))
                        for s in registry.services}
         self._listeners: list[Listener] = []
@@ -52,7 +59,9 @@ class Supervisor:
         self._sampler = MetricsSampler()
         self._metrics_task: asyncio.Task | None = None
         self._subreaper = process.become_subreaper()
-        self._base_env = process.service_environment(dict(os.environ), sys.prefix)
+        self._base_env = robot_environment(os.environ, sys.prefix) if environment is None \
+            else dict(environment)
+        self.probes['exec'] = functools.partial(exec_probe, env=self._base_env)
         self._closing = False
         self._reloading = asyncio.Lock()
         #: set once the first autostart wave has been spawned (start-up work may follow)
@@ -198,6 +207,8 @@ class Supervisor:
         if self._inflight:      # spawns of a cancelled start-up: let them land, then kill them
             await asyncio.gather(*self._inflight, return_exceptions=True)
         await self.stop_all()
+        self._lifeline.close()      # nothing is left: the guardian finds nothing and exits
+        await asyncio.to_thread(self._lifeline.wait, GUARDIAN_EXIT_WAIT)
         if self._metrics_task:
             self._metrics_task.cancel()
         for unit in self._units.values():
@@ -209,6 +220,7 @@ class Supervisor:
         ready, unit.prespawned = unit.prespawned, None
         if isinstance(ready, subprocess.Popen):
             process.signal_group(ready.pid, 'SIGKILL')
+            self._lifeline.forget(ready.pid)
             ready.wait()
             process.forget(ready.pid)
 
@@ -227,7 +239,11 @@ class Supervisor:
 
     def _request(self, name: str, event: ev.Event) -> ServiceStatus:
         unit = self._unit(name)
-        self._apply(unit, event)
+        try:
+            self._apply(unit, event)
+        except WrongStateError as exc:   # the answer says which state it is in
+            exc.status = unit.status()
+            raise
         return unit.status()
 
     def _apply(self, unit: ServiceUnit, event: ev.Event) -> None:
@@ -265,13 +281,19 @@ class Supervisor:
     def _launch(self, unit: ServiceUnit) -> Callable[[], subprocess.Popen]:
         """The next generation's marker, and a function that starts its process (any thread)."""
         spec = unit.spec
+        self._lifeline.start()      # before the first service: see lifeline.py
         unit.generation += 1
-        unit.marker = f'{self._instance}:{spec.name}:{unit.generation}'
+        unit.marker = guardian.make_marker(self._lifeline.owner, spec.name, unit.generation)
         env = dict(self._base_env, **dict(spec.env))
         env[process.MARKER_VAR] = unit.marker
         if spec.type == 'python':
             env.setdefault('PYTHONUNBUFFERED', '1')
-        return lambda: process.spawn([spec.cmd, *spec.args], cwd=spec.working_dir, env=env)
+
+        def launch() -> subprocess.Popen:
+            proc = process.spawn([spec.cmd, *spec.args], cwd=spec.working_dir, env=env)
+            self._lifeline.watch(proc.pid, spec.stop.signal, spec.stop.timeout)
+            return proc
+        return launch
 
     async def _prespawn(self, units: list[ServiceUnit]) -> None:
         """Start the processes of a wave from a thread pool, at once: exec'ing a program costs
@@ -316,10 +338,12 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         try:
             unit.drain = unit.logs.attach(loop, proc.stdout, proc.stderr)
+            unit.stderr_mark = unit.logs.mark('stderr')
             process.watch_exit(loop, proc, lambda code, sig: self._on_exit(unit, proc, code, sig))
         except Exception as exc:   # cannot watch it: do not leave it running unsupervised
             log.exception('%s: cannot watch the new process', spec.name)
             process.signal_group(proc.pid, 'SIGKILL')
+            self._lifeline.forget(proc.pid)
             proc.wait()
             self._apply(unit, ev.SpawnFailed(error=f'cannot watch the process: {exc}'))
             return
@@ -338,6 +362,7 @@ class Supervisor:
             # Not swept at once (a oneshot's success): the leader is reaped, so its number may
             # be reused; later sweeps go by the environment marker only.
             unit.pgid = None
+            self._lifeline.forget(proc.pid)
 
     def _sweep(self, unit: ServiceUnit) -> None:
         pgid, marker = unit.pgid, unit.marker
@@ -345,6 +370,7 @@ class Supervisor:
             return
         if pgid is not None:
             process.signal_group(pgid, 'SIGKILL')
+            self._lifeline.forget(pgid)
         unit.pgid = None
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(None, process.sweep, marker, self._subreaper, pgid)
@@ -388,10 +414,12 @@ class Supervisor:
 
     def _announce(self, unit: ServiceUnit, command: cmd.Transitioned, cause: ev.Event) -> None:
         target = ServiceState(command.to_state)
-        exited = cause if isinstance(cause, ev.Exited) else None
+        # the exit belongs to the transition out of the process's states, not to what follows
+        ended = ServiceState(command.from_state) in PROCESS_STATES
+        exited = cause if isinstance(cause, ev.Exited) and ended else None
         tail: tuple[str, ...] = ()
         if exited is not None and not exited.success:
-            tail = tuple(unit.logs.lines('stderr', CRASH_TAIL_LINES))
+            tail = tuple(unit.logs.lines_since('stderr', unit.stderr_mark, CRASH_TAIL_LINES))
         event = TransitionEvent(
             stamp=time.time(), service=unit.spec.name,
             from_state=ServiceState(command.from_state), to_state=target,

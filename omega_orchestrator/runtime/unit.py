@@ -26,6 +26,7 @@ class ServiceUnit:
         self.marker = ''
         self.generation = 0
         self.drain: Callable[[], None] | None = None
+        self.stderr_mark = 0        # where the current run's stderr begins in the logs
         self.timer: asyncio.TimerHandle | None = None
         self.probe_task: asyncio.Task | None = None
         self.sweeps: set[asyncio.Future] = set()
@@ -49,11 +50,15 @@ class ServiceUnit:
         health = view.health
         if health.checked_at is not None:
             health = replace(health, checked_at=to_wall(health.checked_at))
+        message = view.message
+        if self.logs.problem:     # the service runs on; its output is kept in memory only
+            message = f'{message}; {self.logs.problem}' if message else self.logs.problem
         return ServiceStatus(
-            spec=self.spec, state=view.state, pid=view.pid, message=view.message,
+            spec=self.spec, state=view.state, pid=view.pid, message=message,
             restart_count=view.restart_count, crash_count=view.crash_count,
             last_exit_code=view.last_exit_code, last_exit_signal=view.last_exit_signal,
             uptime=mono - view.started_at if view.started_at is not None else 0.0,
+            start_time=to_wall(view.started_at),
             last_restart=to_wall(view.last_restart_at), last_change=to_wall(view.last_change_at),
             next_restart=to_wall(view.next_restart_at), health=health,
             usage=self.usage if view.pid is not None else Usage())

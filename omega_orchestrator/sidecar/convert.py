@@ -1,7 +1,14 @@
-"""ROS messages -> the JSON objects of the REST API (plain dicts, seed field names first)."""
+"""ROS messages -> the REST API's JSON objects (plain dicts, the original's fields first)."""
 
 from datetime import datetime, timezone
 from typing import Any
+
+from omega_orchestrator_interfaces.msg import ServiceStatus
+
+#: The state names, in the order of their STATE_* constants (the interface is the source).
+STATES = tuple(name[len('STATE_'):].lower() for name, _ in sorted(
+    ((n, getattr(ServiceStatus, n)) for n in dir(ServiceStatus) if n.startswith('STATE_')),
+    key=lambda item: item[1]))
 
 
 def iso_time(stamp: Any) -> str | None:
@@ -12,33 +19,56 @@ def iso_time(stamp: Any) -> str | None:
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec='milliseconds')
 
 
-def health_dict(msg: Any) -> dict:
-    """The seed's health object: healthy and message (plus when it was checked)."""
+def epoch(stamp: Any) -> float | None:
+    """builtin_interfaces/Time -> epoch seconds (the original's type); zero -> None."""
+    if stamp.sec == 0 and stamp.nanosec == 0:
+        return None
+    return round(stamp.sec + stamp.nanosec / 1e9, 3)
+
+
+NO_CHECK = {'healthy': True, 'message': 'No health check defined'}   # the original's words
+
+
+def health_dict(msg: Any) -> dict | None:
+    """The original's health object ({healthy, message}), or None when there is no check."""
+    if not msg.has_health_check:
+        return None
     if msg.health_checked:
-        return {'healthy': bool(msg.healthy), 'message': msg.health_message,
-                'checked_at': iso_time(msg.health_checked_at)}
+        return {'healthy': bool(msg.healthy), 'message': msg.health_message}
     running = msg.state_name == 'running'
-    return {'healthy': running, 'message': 'running, not checked' if running else msg.state_name,
-            'checked_at': None}
+    return {'healthy': False,
+            'message': 'waiting for the first check' if running else f'not running '
+                       f'({msg.state_name})'}
 
 
 def service_dict(msg: Any) -> dict:
-    """omega_orchestrator_interfaces/ServiceStatus -> the REST service object."""
+    """omega_orchestrator_interfaces/ServiceStatus -> the REST service object.
+
+    Every field of the original's service object comes first, with its name and type (epoch
+    seconds for times; `health` only when a check is defined, else null); this project's
+    additions follow under names of their own (ISO 8601 for their times).
+    """
+    health = health_dict(msg)
     return {
         'name': msg.name, 'display_name': msg.display_name, 'type': msg.type,
-        'status': msg.state_name, 'pid': msg.pid or None, 'health': health_dict(msg),
-        'description': msg.description, 'restart_policy': msg.restart_policy,
-        'autostart': bool(msg.autostart), 'port': msg.port or None,
-        'ros_node': msg.ros_node or None,
+        'description': msg.description, 'autostart': bool(msg.autostart),
+        'port': msg.port or None, 'status': msg.state_name, 'pid': msg.pid or None,
+        'restart_policy': msg.restart_policy, 'crash_count': int(msg.crash_count),
+        'last_restart': epoch(msg.last_restart), 'start_time': epoch(msg.start_time),
         'cpu_percent': round(float(msg.cpu_percent), 1),
         'memory_mb': round(msg.memory_bytes / (1024 * 1024), 1),
-        'memory_bytes': int(msg.memory_bytes), 'threads': int(msg.threads),
-        'uptime_sec': round(float(msg.uptime_sec), 1),
-        'restart_count': int(msg.restart_count), 'crash_count': int(msg.crash_count),
+        'last_health_check': epoch(msg.health_checked_at) if health else None,
+        'health_status': None if health is None or not msg.health_checked else
+        ('healthy' if msg.healthy else 'unhealthy'),
+        'health': health,
+        # this project's additions
+        'ros_node': msg.ros_node or None, 'memory_bytes': int(msg.memory_bytes),
+        'threads': int(msg.threads), 'uptime_sec': round(float(msg.uptime_sec), 1),
+        'restart_count': int(msg.restart_count),
         'last_exit_code': msg.last_exit_code if msg.has_exit else None,
         'last_exit_signal': (msg.last_exit_signal or None) if msg.has_exit else None,
-        'last_restart': iso_time(msg.last_restart), 'last_change': iso_time(msg.last_change),
-        'next_restart': iso_time(msg.next_restart), 'message': msg.message,
+        'last_change': iso_time(msg.last_change), 'next_restart': iso_time(msg.next_restart),
+        'paused': bool(msg.paused), 'adopted': bool(msg.adopted), 'message': msg.message,
     }
 
 

@@ -2,42 +2,48 @@
 
 from pydantic import BaseModel, Field
 
+from omega_orchestrator.sidecar.convert import STATES
+
 
 class Health(BaseModel):
-    """The seed's health object."""
+    """The original's health object."""
 
     healthy: bool
     message: str
-    checked_at: str | None = None
 
 
 class Service(BaseModel):
-    """One service: the seed's fields (name, status, pid, health) and the rest of the status."""
+    """One service: every field of the original's service object (same names and types),
+    then this project's additions."""
 
     name: str
     display_name: str
     type: str
-    status: str = Field(description='stopped, starting, running, stopping, crashed, backoff, '
-                                    'cooldown, failed or exited')
-    pid: int | None
-    health: Health
     description: str
-    restart_policy: str
     autostart: bool
     port: int | None
-    ros_node: str | None
+    status: str = Field(description=', '.join(STATES))
+    pid: int | None
+    restart_policy: str
+    crash_count: int
+    last_restart: float | None = Field(description='epoch seconds')
+    start_time: float | None = Field(description='epoch seconds: when the current run began')
     cpu_percent: float
     memory_mb: float
+    last_health_check: float | None = Field(description='epoch seconds')
+    health_status: str | None = Field(description='healthy, unhealthy, or null (not checked)')
+    health: Health | None = Field(description='null when the service has no health check')
+    ros_node: str | None
     memory_bytes: int
     threads: int
     uptime_sec: float
     restart_count: int
-    crash_count: int
     last_exit_code: int | None
     last_exit_signal: int | None
-    last_restart: str | None
-    last_change: str | None
-    next_restart: str | None
+    last_change: str | None = Field(description='ISO 8601')
+    next_restart: str | None = Field(description='ISO 8601')
+    paused: bool = Field(description='alive but stopped by a signal (SIGSTOP)')
+    adopted: bool = Field(description='already running when the orchestrator took it over')
     message: str
 
 
@@ -106,10 +112,11 @@ class SidecarHealth(BaseModel):
 
 
 class Error(BaseModel):
-    """Every error answer."""
+    """Every error answer: the original's shape ({ok, error: a human message, error_code})."""
 
     ok: bool = False
-    error: str
-    message: str
+    error: str = Field(description='what went wrong, in words')
+    error_code: str = Field(description='stable machine-readable code, e.g. not_found')
+    message: str = Field(description='the same words as error')
     service: Service | None = None
     details: list = []

@@ -30,7 +30,7 @@ def service(**fields: object) -> dict:
 
 def test_seed_format_loads_unchanged(tmp_path: Path):
     path = tmp_path / 'service_registry.json'
-    path.write_text(json.dumps({'version': 1, 'description': 'robot', **SEED}))
+    path.write_text(json.dumps({'version': 1, 'description': 'robot', **SEED}))  # a number
     registry = load_registry(path)
     spec = registry.services[0]
     assert spec.name == 'movement_ws_server' and spec.display_name == 'Movement Server'
@@ -109,10 +109,14 @@ def test_unknown_policy_and_check():
     assert any("unknown check 'camera_check'" in p for p in found)
 
 
-def test_named_port_check_needs_a_port():
-    found = problems(service(health_check='video_check'))
+def test_named_port_checks_use_the_services_port_or_the_originals():
+    spec = parse_registry(json.dumps(service(health_check='video_check'))).services[0]
+    assert (spec.health.kind, spec.health.port) == ('tcp', 5000)   # the original's port
+    spec = parse_registry(json.dumps(service(health_check='video_check', port=5050)))
+    assert spec.services[0].health.port == 5050
+    found = problems(service(health_check='port_check'))
     assert found == ["services[0] 'cam' field 'port': is required by health_check "
-                     "'video_check' (it checks that the port accepts connections)"]
+                     "'port_check' (it checks that the port accepts connections)"]
 
 
 def test_negative_numbers():
@@ -167,3 +171,116 @@ def test_ports_urls_and_env_names_are_checked():
                              restart={'jitter': 2}))
     assert any('must be http://HOST[:PORT]/PATH' in p for p in found)
     assert any("restart field 'jitter': must be at most 1" in p for p in found)
+
+
+ORIGINAL = {
+    'version': '1.0',
+    'description': 'Omega-1 services',
+    'services': [
+        {'name': 'movement_ws_server', 'display_name': 'Movement Server', 'type': 'python',
+         'cmd': 'python3', 'args': ['movement/movement_ws_server.py'], 'working_dir': '.',
+         'autostart': True, 'restart_policy': 'always', 'health_check': 'movement_check',
+         'port': 8081, 'description': 'Movement WebSocket server'},
+        {'name': 'ultrasonic_server', 'display_name': 'Ultrasonic', 'type': 'go',
+         'cmd': 'go', 'args': ['run', 'main_ultrasonic.go'], 'working_dir': 'sensors',
+         'autostart': True, 'health_check': 'ultrasonic_check', 'port': 8080},
+        {'name': 'ros_stack', 'display_name': 'ROS 2', 'type': 'docker', 'cmd': 'docker',
+         'args': ['compose', '-f', 'ros/docker-compose.yml', 'up', '-d'],
+         'autostart': False, 'health_check': 'ros_core_check', 'port': None},
+        {'name': 'sensors', 'type': 'python', 'cmd': 'python3', 'args': ['sensors/i2c.py'],
+         'health_check': 'sensor_check'},
+        {'name': 'telemetry', 'type': 'go', 'cmd': 'go', 'args': ['run', 'telemetry.go'],
+         'health_check': 'telemetry_check'},
+        {'name': 'manual_tool', 'type': 'go', 'cmd': 'go', 'args': ['run', 'tool.go'],
+         'autostart': False, 'health_check': None, 'restart_policy': 'never'},
+    ]}
+
+
+def test_the_original_registry_loads_unchanged(tmp_path: Path):
+    folder = tmp_path / 'backend' / 'omega_services'
+    folder.mkdir(parents=True)
+    path = folder / 'service_registry.json'
+    path.write_text(json.dumps(ORIGINAL, indent=2))
+    registry = load_registry(path, base_dir=str(tmp_path / 'backend'))
+    assert registry.version == '1.0'
+    specs = {s.name: s for s in registry.services}
+    assert specs['movement_ws_server'].working_dir == str(tmp_path / 'backend')
+    assert specs['ultrasonic_server'].working_dir == str(tmp_path / 'backend' / 'sensors')
+    assert specs['ultrasonic_server'].restart_policy == 'never'     # the original's default
+    assert specs['ros_stack'].oneshot and specs['ros_stack'].port is None
+    assert specs['ros_stack'].health.kind == 'ros_core'
+    assert (specs['sensors'].health.kind, specs['sensors'].health.path) == ('path',
+                                                                           '/dev/i2c-1')
+    assert specs['telemetry'].health.port == 8000
+    assert specs['manual_tool'].health is None
+    assert load_registry(path).services[0].working_dir == str(folder)   # no base: its folder
+
+
+def test_base_dir_in_the_file_is_relative_to_the_file(tmp_path: Path):
+    (tmp_path / 'omega_services').mkdir()
+    path = tmp_path / 'omega_services' / 'r.json'
+    path.write_text(json.dumps({'base_dir': '..', **service(working_dir='sensors')}))
+    assert load_registry(path).services[0].working_dir == str(tmp_path / 'omega_services' / '..'
+                                                               / 'sensors')
+    assert load_registry(path, base_dir=str(tmp_path / 'x')).services[0].working_dir == \
+        str(tmp_path / 'x' / 'sensors')
+
+
+@pytest.mark.parametrize('args, oneshot', [
+    (['compose', '-f', 'x.yml', 'up', '-d'], True),
+    (['compose', 'up', '--detach'], True),
+    (['compose', 'up'], False),
+    (['run', '-d', 'nginx'], False),
+])
+def test_docker_compose_up_detached_is_a_oneshot(args, oneshot):
+    spec = parse_registry(json.dumps(service(cmd='docker', args=args))).services[0]
+    assert spec.oneshot is oneshot
+    said = parse_registry(json.dumps(service(cmd='docker', args=args, oneshot=False)))
+    assert said.services[0].oneshot is False
+
+
+def test_stop_cmd_and_adopt_existing():
+    spec = parse_registry(json.dumps(service(
+        stop_cmd=['docker', 'compose', 'down'], stop_cmd_timeout=12, adopt_existing=True,
+        port=8081))).services[0]
+    assert spec.stop_cmd == ('docker', 'compose', 'down') and spec.stop_cmd_timeout == 12.0
+    assert spec.adopt_existing
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('[' * 100000 + ']' * 100000, 'nested too deeply'),
+    ('{"services": [], "version": ' + '9' * 5000 + '}', 'invalid JSON'),
+    ('{"services": [{"name": "a", "cmd": "x", "stop_timeout": NaN}]}', 'NaN'),
+    ('{"services": [{"name": "a", "cmd": "x", "stop_timeout": Infinity}]}', 'Infinity'),
+    ('{"services": [{"name": "a", "cmd": "x", "port": 1, "port": 2}]}',
+     "duplicate key 'port' in the object named 'a'"),
+])
+def test_hostile_json_is_a_clear_error(text, expected):
+    found = problems(text)
+    assert len(found) == 1 and expected in found[0], found
+
+
+@pytest.mark.parametrize('fields, expected', [
+    ({'name': 'cam\n'}, "field 'name': 'cam\\n' is not allowed"),
+    ({'args': ['a\0b']}, "field 'args'[0]: contains a NUL byte"),
+    ({'cmd': 'x\0'}, "field 'cmd': contains a NUL byte"),
+    ({'description': 'x' * 50_000_000}, "field 'description': has 50000000 characters, "
+                                          'at most 4096 allowed'),
+    ({'stop_timeout': 1e308}, "field 'stop_timeout': must be at most 3600"),
+    ({'restart': {'backoff_factor': 10 ** 300}}, "field 'backoff_factor': must be at most 100"),
+    ({'args': ['a'] * 5000}, "field 'args': has 5000 entries, at most 1000 allowed"),
+])
+def test_hostile_values_are_clear_errors(fields, expected):
+    found = problems({'services': [{'name': 'cam', 'cmd': 'camera', **fields}]})
+    assert any(expected in p for p in found), found
+    assert all(len(p) < 400 for p in found)
+
+
+def test_a_dependency_chain_of_a_thousand_is_fine_and_a_long_cycle_is_named():
+    chain = [{'name': f's{i}', 'cmd': 'x', 'depends_on': [f's{i - 1}'] if i else []}
+             for i in range(1000)]
+    registry = parse_registry(json.dumps({'services': chain}))
+    assert len(registry.services) == 1000
+    chain[0]['depends_on'] = ['s999']
+    found = problems({'services': chain})
+    assert len(found) == 1 and 'dependency cycle s0 -> s999' in found[0]

@@ -64,8 +64,11 @@ async def test_backoff_is_visible_with_the_next_restart_time(supervise):
     await wait_state(sup, 's', S.BACKOFF)
     status = sup.status('s')
     assert status.next_restart is not None and status.restart_count == 1
-    crash = [e for e in events if e.to_state is S.BACKOFF][0]
+    backoff = [e for e in events if e.to_state is S.BACKOFF][0]
+    crash = events[events.index(backoff) - 1]      # every crash is its own event first
     assert crash.exit_code == 1 and crash.from_state is S.RUNNING
+    assert crash.to_state is S.CRASHED
+    assert backoff.from_state is S.CRASHED and backoff.exit_code is None
 
 
 async def test_crash_loop_cools_down_then_retries(supervise):
@@ -136,15 +139,15 @@ async def test_reload_adds_removes_and_restarts_only_what_changed(supervise, tmp
 
 def test_services_do_not_inherit_the_ros_wheels_library_path():
     import sys
-    from omega_orchestrator.runtime.process import service_environment
+    from omega_orchestrator.runtime.environment import robot_environment
     venv_lib = f'{sys.prefix}/lib'
     libs = f'{sys.prefix}/lib/python3.11/site-packages/ros_rcl.libs'
-    env = service_environment({'LD_LIBRARY_PATH': f'{libs}:/opt/vendor/lib:{venv_lib}',
+    env = robot_environment({'LD_LIBRARY_PATH': f'{libs}:/opt/vendor/lib:{venv_lib}',
                                '_ROS_WHEELS_BOOTSTRAP_COMPLETE': '1', 'HOME': '/root'},
                               sys.prefix)
     assert env == {'LD_LIBRARY_PATH': '/opt/vendor/lib', 'HOME': '/root'}
     untouched = {'LD_LIBRARY_PATH': '/opt/ros/jazzy/lib'}
-    assert service_environment(untouched, sys.prefix) == untouched
+    assert robot_environment(untouched, sys.prefix) == untouched
 
 
 async def test_concurrent_reloads_lose_track_of_nothing(supervise, tmp_path: Path):
@@ -204,3 +207,11 @@ async def test_shutdown_during_autostart_leaves_nothing_running(supervise):
     left = [p for p in psutil.Process().children(recursive=True)
             if p.status() != psutil.STATUS_ZOMBIE]
     assert left == []
+
+
+def test_services_do_not_get_systemds_notification_socket_or_watchdog():
+    import sys
+    from omega_orchestrator.runtime.environment import robot_environment
+    env = robot_environment({'NOTIFY_SOCKET': '/run/systemd/notify', 'WATCHDOG_USEC': '30',
+                               'WATCHDOG_PID': '1', 'HOME': '/root'}, sys.prefix)
+    assert env == {'HOME': '/root'}

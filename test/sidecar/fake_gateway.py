@@ -2,19 +2,25 @@
 
 from typing import Callable
 
+from builtin_interfaces.msg import Time
+from omega_orchestrator_interfaces.msg import ServiceStatus
+
+from omega_orchestrator.sidecar.convert import service_dict
+
 from omega_orchestrator.sidecar.errors import (ERR_NOT_FOUND, ERR_UNREACHABLE, ERR_WRONG_STATE,
                                                GatewayError)
 
 
-def service(name: str, status: str = 'running', pid: int | None = 100) -> dict:
-    return {
-        'name': name, 'display_name': name.title(), 'type': 'python', 'status': status,
-        'pid': pid, 'health': {'healthy': True, 'message': 'ok', 'checked_at': None},
-        'description': '', 'restart_policy': 'always', 'autostart': True, 'port': None,
-        'ros_node': None, 'cpu_percent': 1.5, 'memory_mb': 12.0, 'memory_bytes': 12582912,
-        'threads': 3, 'uptime_sec': 5.0, 'restart_count': 1, 'crash_count': 0,
-        'last_exit_code': None, 'last_exit_signal': None, 'last_restart': None,
-        'last_change': None, 'next_restart': None, 'message': ''}
+def service(name: str, status: str = 'running', pid: int | None = 100,
+            check: bool = True) -> dict:
+    """A REST service object made by the real conversion from a real status message."""
+    msg = ServiceStatus(
+        name=name, display_name=name.title(), type='python', state_name=status,
+        pid=pid or 0, restart_policy='always', autostart=True, cpu_percent=1.5,
+        memory_bytes=12582912, threads=3, uptime_sec=5.0, restart_count=1,
+        has_health_check=check, health_checked=check, healthy=True, health_message='ok',
+        health_checked_at=Time(sec=1_700_000_000), start_time=Time(sec=1_699_999_995))
+    return service_dict(msg)
 
 
 class FakeGateway:

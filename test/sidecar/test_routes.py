@@ -4,7 +4,7 @@ from fastapi.testclient import TestClient
 import pytest
 
 from omega_orchestrator.sidecar.app import create_app, Settings
-from test.sidecar.fake_gateway import FakeGateway
+from test.sidecar.fake_gateway import FakeGateway, service
 
 
 @pytest.fixture
@@ -17,20 +17,43 @@ def http(gateway: FakeGateway) -> TestClient:
     return TestClient(create_app(gateway), raise_server_exceptions=False)
 
 
-def test_list_has_the_seed_shape(http):
+ORIGINAL_FIELDS = {  # the original's service object: every field, with its JSON type(s)
+    'name': (str,), 'display_name': (str,), 'type': (str,), 'description': (str,),
+    'autostart': (bool,), 'port': (int, type(None)), 'status': (str,),
+    'pid': (int, type(None)), 'restart_policy': (str,), 'crash_count': (int,),
+    'last_restart': (float, type(None)), 'start_time': (float, type(None)),
+    'cpu_percent': (float,), 'memory_mb': (float,),
+    'last_health_check': (float, type(None)), 'health_status': (str, type(None)),
+}
+
+
+def test_list_has_the_original_shape(http):
     body = http.get('/api/services/list').json()
     assert body['ok'] is True and body['count'] == 2
     first = body['services'][0]
-    assert {'name', 'status', 'pid', 'health'} <= set(first)
-    assert first['health'] == {'healthy': True, 'message': 'ok', 'checked_at': None}
+    for name, types in ORIGINAL_FIELDS.items():
+        assert isinstance(first[name], types), (name, first[name])
+    assert first['start_time'] == 1_699_999_995.0 and first['last_health_check'] == 1.7e9
+    assert first['health'] == {'healthy': True, 'message': 'ok'}
+    assert first['health_status'] == 'healthy'
     assert first['memory_mb'] == 12.0 and first['restart_count'] == 1
+
+
+def test_a_service_without_a_check_has_no_health_object(http, gateway):
+    gateway.items['motors'] = service('motors', check=False)
+    motors = http.get('/api/services/status/motors').json()['service']
+    assert motors['health'] is None and motors['health_status'] is None
+    assert motors['last_health_check'] is None
+    assert http.get('/api/services/health/motors').json() == {
+        'ok': True, 'service': 'motors',
+        'health': {'healthy': True, 'message': 'No health check defined'}}
 
 
 def test_status_health_and_logs(http, gateway):
     assert http.get('/api/services/status/camera').json()['service']['name'] == 'camera'
     assert http.get('/api/services/health/motors').json() == {
         'ok': True, 'service': 'motors',
-        'health': {'healthy': True, 'message': 'ok', 'checked_at': None}}
+        'health': {'healthy': True, 'message': 'ok'}}
     logs = http.get('/api/services/logs/camera?lines=10').json()
     assert logs == {'ok': True, 'service': 'camera',
                     'logs': {'stdout': ['line 7', 'line 8', 'line 9'], 'stderr': []}}
@@ -62,7 +85,8 @@ def test_errors_are_json(http, method, path, status, error):
     response = getattr(http, method)(path)
     assert response.status_code == status
     body = response.json()
-    assert body['ok'] is False and body['error'] == error and body['message']
+    assert body['ok'] is False and body['error_code'] == error
+    assert body['error'] == body['message'] and ' ' in body['error']    # words, for people
 
 
 def test_wrong_state_carries_the_service(http):
@@ -73,7 +97,8 @@ def test_wrong_state_carries_the_service(http):
 def test_unreachable_orchestrator_is_503(http, gateway):
     gateway.up = False
     response = http.get('/api/services/list')
-    assert response.status_code == 503 and response.json()['error'] == 'orchestrator_unreachable'
+    assert response.status_code == 503
+    assert response.json()['error_code'] == 'orchestrator_unreachable'
     assert http.get('/api/health').json() == {'ok': True, 'sidecar': 'up',
                                               'orchestrator_reachable': False}
     metrics = http.get('/metrics').text
@@ -90,7 +115,7 @@ def test_token_guards_changes_but_not_reads(gateway):
     http = TestClient(create_app(gateway, Settings(token='s3cret')))
     assert http.get('/api/services/list').status_code == 200
     denied = http.post('/api/services/stop/camera')
-    assert denied.status_code == 401 and denied.json()['error'] == 'unauthorized'
+    assert denied.status_code == 401 and denied.json()['error_code'] == 'unauthorized'
     assert http.post('/api/services/stop/camera',
                      headers={'Authorization': 'Bearer wrong'}).status_code == 401
     assert http.post('/api/services/stop/camera',
@@ -142,7 +167,7 @@ def test_assets_are_revalidated(http):
 def test_cross_site_writes_are_refused(gateway):
     http = TestClient(create_app(gateway))
     evil = http.post('/api/services/stop/camera', headers={'Origin': 'http://evil.example'})
-    assert evil.status_code == 403 and evil.json()['error'] == 'cross_origin'
+    assert evil.status_code == 403 and evil.json()['error_code'] == 'cross_origin'
     same = http.post('/api/services/stop/camera', headers={'Origin': 'http://testserver'})
     assert same.status_code == 200
     assert http.post('/api/services/start/camera').status_code in (200, 409)   # curl: no Origin
@@ -155,4 +180,4 @@ def test_loopback_sidecar_refuses_foreign_host_headers(gateway):
                       base_url='http://127.0.0.1:8080')
     assert http.get('/api/services/list').status_code == 200
     rebound = http.get('/api/services/list', headers={'Host': 'attacker.example:8080'})
-    assert rebound.status_code == 400 and rebound.json()['error'] == 'bad_host'
+    assert rebound.status_code == 400 and rebound.json()['error_code'] == 'bad_host'

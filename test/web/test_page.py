@@ -83,7 +83,9 @@ def test_page_lists_the_services(stack, page):
     expect(camera.locator('.badge')).to_have_attribute('data-state', 'running')
     expect(motors.locator('.badge')).to_have_text('stopped')
     expect(camera.locator('td.pid')).to_have_text(str(s.service('camera')['pid']))
-    expect(camera.locator('.health')).to_have_attribute('data-health', 'ok')
+    # no health check defined: a dash, as the original page showed, never "Unhealthy"
+    expect(camera.locator('.health')).to_have_attribute('data-health', 'none')
+    expect(camera.locator('.health')).to_have_attribute('aria-label', 'No health check')
     expect(camera.locator('.spark')).to_have_count(2)
     expect(button(camera, 'Start')).to_be_disabled()
     expect(button(camera, 'Stop')).to_be_enabled()

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from omega_orchestrator.sidecar.convert import NO_CHECK
 from omega_orchestrator.sidecar.deps import Authorized, Gateway
 from omega_orchestrator.sidecar.errors import ERR_NOT_FOUND, GatewayError
 from omega_orchestrator.sidecar import schemas
@@ -36,8 +37,9 @@ def service_status(name: Name, gateway: Gateway) -> dict:
 
 @router.get('/health/{name}', response_model=schemas.ServiceHealth)
 def service_health(name: Name, gateway: Gateway) -> dict:
-    """One service's latest health check."""
-    return {'ok': True, 'service': name, 'health': find(gateway.services(), name)['health']}
+    """One service's latest health check ("No health check defined" when it has none)."""
+    health = find(gateway.services(), name)['health']
+    return {'ok': True, 'service': name, 'health': health or NO_CHECK}
 
 
 @router.get('/logs/{name}', response_model=schemas.ServiceLogs)

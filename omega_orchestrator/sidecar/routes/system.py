@@ -4,13 +4,12 @@ from fastapi import APIRouter, Response
 from prometheus_client import CollectorRegistry, generate_latest, CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily, CounterMetricFamily
 
+from omega_orchestrator.sidecar.convert import STATES
 from omega_orchestrator.sidecar.deps import Gateway
 from omega_orchestrator.sidecar.errors import GatewayError
 from omega_orchestrator.sidecar import schemas
 
 router = APIRouter(tags=['system'])
-STATES = ('stopped', 'starting', 'running', 'stopping', 'crashed', 'backoff', 'cooldown',
-          'failed', 'exited')
 
 
 @router.get('/api/health', response_model=schemas.SidecarHealth)
@@ -54,7 +53,8 @@ class ServicesCollector:
                 state.add_metric([s['name'], name], 1.0 if s['status'] == name else 0.0)
             families['cpu'].add_metric([s['name']], s['cpu_percent'])
             families['mem'].add_metric([s['name']], s['memory_bytes'])
-            families['healthy'].add_metric([s['name']], 1.0 if s['health']['healthy'] else 0.0)
+            healthy = s['health'] is None or s['health']['healthy']
+            families['healthy'].add_metric([s['name']], 1.0 if healthy else 0.0)
             families['restarts'].add_metric([s['name']], s['restart_count'])
             families['crashes'].add_metric([s['name']], s['crash_count'])
         yield state
