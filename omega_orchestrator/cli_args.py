@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog='ROS arguments follow --ros-args, e.g. --ros-args -r __ns:=/robot1')
     parser.add_argument('--registry', required=True, help='the service registry JSON file')
     parser.add_argument('--check', action='store_true',
-                        help='validate the registry, print the start order and exit')
+                        help='validate the registry, print the start order and, as warnings, '
+                             'files and commands it names that are missing here; exit 0, '
+                             'or 2 when the registry is invalid')
+    parser.add_argument('--strict', action='store_true',
+                        help='with --check: exit 1 when a file or command is missing here')
     parser.add_argument('--log-dir', default=DEFAULT_LOG_DIR,
                         help='where service logs and services.log go '
                              '(default: $OMEGA_LOG_DIR or ./logs)')
@@ -107,19 +111,29 @@ def stop_grace_warning(registry: Registry, stop_grace: float | None) -> str | No
 
 
 def check(args: argparse.Namespace, registry: Registry, api_port: int | None = None) -> int:
-    """--check: print the plan, then what is missing on this machine; 0 when nothing is,
-    1 when something is (the registry itself is valid: invalid ones exit 2 earlier)."""
+    """--check: print the plan, then what is missing on this machine, as warnings.
+
+    Returns 0, or 1 with --strict (which prints them as errors) when a file or command the
+    registry names is missing here; the registry itself is valid (an invalid one exits 2
+    earlier, in load_or_exit). A missing script fails that one service at run time, not the
+    others: plain --check, as the systemd units run it before each start, must not keep the
+    whole robot down.
+    """
     print(describe_plan(registry, args.stop_grace))
     problems = registry_problems(registry, robot_environment(os.environ, sys.prefix))
     clashes = [f"service '{s.name}' field 'port': {s.port} is the REST API's port"
                for s in registry.services if api_port is not None and s.port == api_port]
     for line in clashes:
         print(f'warning: {line}')
-    if problems:
-        print(f'{len(problems)} problem(s) on this machine:')
-        print('\n'.join(f'  - {p}' for p in problems))
-        return 1
-    return 0
+    level = 'error' if args.strict else 'warning'
+    for line in problems:
+        print(f'{level}: {line}')
+    if not problems:
+        return 0
+    print(f'{len(problems)} file(s) or command(s) missing on this machine: the services '
+          'naming them will fail to start'
+          + ('.' if args.strict else ' (--strict makes this an error).'))
+    return 1 if args.strict else 0
 
 
 def load_or_exit(path: str, base_dir: str | None = None) -> Registry:

@@ -74,6 +74,8 @@ async def run(registry: Registry, args: argparse.Namespace,
     """
     from omega_orchestrator.cli_args import stop_grace_warning
     from omega_orchestrator.runtime import lifeline
+    from omega_orchestrator.core.errors import OrchestratorError
+    from omega_orchestrator.runtime import process
     from omega_orchestrator.runtime.environment import control_plane, robot_environment
     from omega_orchestrator.runtime.sdnotify import UnitLink
     from omega_orchestrator.runtime.supervisor import Supervisor
@@ -81,6 +83,11 @@ async def run(registry: Registry, args: argparse.Namespace,
     # services get the robot's environment, taken before our own DDS settings are applied
     robot = robot_environment(os.environ, sys.prefix, drop=tuple(args.drop_env))
     control_plane(args.control_discovery_range)
+    process.raise_open_file_limit()
+    try:
+        process.check_descriptor_budget(sum(1 for s in registry.services if s.autostart))
+    except OrchestratorError as exc:
+        logging.getLogger('omega_orchestrator').warning('%s', exc)
     supervisor = Supervisor(registry, log_settings(args), environment=robot,
                             metrics_interval=args.metrics_interval)
     relay = EventRelay()

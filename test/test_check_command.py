@@ -1,8 +1,10 @@
-"""`python -m omega_orchestrator --check`: the start order, or every error and exit 2; the
-stop-grace warning (also logged by a running orchestrator); the launcher checks first too.
+"""`python -m omega_orchestrator --check`: the start order, or every error and exit 2; what is
+missing on this machine as warnings (errors and exit 1 with --strict); the stop-grace warning
+(also logged by a running orchestrator); the launcher checks first too.
 """
 
 import json
+import os
 from pathlib import Path
 import signal
 import subprocess
@@ -20,9 +22,11 @@ def check(path: Path, *extra: str) -> subprocess.CompletedProcess:
                           cwd=ROOT)
 
 
-def test_default_registry_prints_the_start_order():
-    result = check(ROOT / 'config' / 'service_registry.json')
-    assert result.returncode == 0, result.stderr
+@pytest.mark.parametrize('extra', [[], ['--strict']], ids=['check', 'strict'])
+def test_default_registry_prints_the_start_order(extra: list[str]):
+    result = check(ROOT / 'config' / 'service_registry.json', *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert findings(result.stdout) == []
     lines = result.stdout.splitlines()
     assert lines[0].endswith('4 service(s), valid.')
     order = [line.split(':')[0].split('. ')[1] for line in lines if '. ' in line[:6]]
@@ -40,6 +44,68 @@ def test_errors_exit_2_and_name_file_service_and_field(tmp_path: Path):
     assert "services[0] 'camera': unknown field 'restart_polcy' (did you mean " \
            "'restart_policy'?)" in result.stderr
     assert "service 'nav' field 'depends_on': unknown service 'map_server'" in result.stderr
+
+
+def findings(stdout: str) -> list[str]:
+    """The lines of --check's output that report a problem."""
+    return [line for line in stdout.splitlines() if line.startswith(('warning:', 'error:'))]
+
+
+def missing_registry(folder: Path) -> Path:
+    """A valid registry naming a missing script, a missing working_dir and a missing command."""
+    path = folder / 'robot.json'
+    path.write_text(json.dumps({'services': [
+        {'name': 'movement', 'cmd': sys.executable, 'args': ['movement/server.py'],
+         'working_dir': '.'},
+        {'name': 'sensors', 'cmd': sys.executable, 'working_dir': 'sensors'},
+        {'name': 'driver', 'cmd': 'omega-test-no-such-command'},
+        {'name': 'fine', 'cmd': sys.executable, 'args': ['-c', 'pass']}]}))
+    return path
+
+
+@pytest.mark.parametrize('strict', [False, True], ids=['check', 'strict'])
+def test_what_is_missing_here_warns_or_with_strict_fails(tmp_path: Path, strict: bool):
+    path = missing_registry(tmp_path)
+    result = check(path, *(['--strict'] if strict else []))
+    assert result.returncode == (1 if strict else 0), result.stdout + result.stderr
+    assert result.stderr == ''
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith('4 service(s), valid.')
+    level = 'error' if strict else 'warning'
+    assert findings(result.stdout) == [
+        f"{level}: service 'movement' field 'args'[0]: movement/server.py not found "
+        f"(looked at {tmp_path / 'movement' / 'server.py'})",
+        f"{level}: service 'sensors' field 'working_dir': {tmp_path / 'sensors'} does not "
+        'exist or is not a folder',
+        f"{level}: service 'driver' field 'cmd': 'omega-test-no-such-command' not found in PATH"]
+    assert lines[-1].startswith('3 file(s) or command(s) missing on this machine')
+    assert ('--strict' in lines[-1]) is not strict
+
+
+def test_strict_passes_once_everything_is_there(tmp_path: Path):
+    path = missing_registry(tmp_path)
+    (tmp_path / 'movement').mkdir()
+    (tmp_path / 'movement' / 'server.py').write_text('')
+    (tmp_path / 'sensors').mkdir()
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    command = bin_dir / 'omega-test-no-such-command'
+    command.write_text('#!/bin/sh\n')
+    command.chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, '-m', 'omega_orchestrator', '--registry', str(path), '--check',
+         '--strict'], capture_output=True, text=True, timeout=60, cwd=ROOT,
+        env=dict(os.environ, PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}'))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert findings(result.stdout) == []
+
+
+def test_strict_still_exits_2_for_an_invalid_registry(tmp_path: Path):
+    path = tmp_path / 'robot.json'
+    path.write_text(json.dumps({'services': [{'name': 'camera', 'cmd': 'cam', 'bogus': 1}]}))
+    result = check(path, '--strict')
+    assert result.returncode == 2 and result.stdout == ''
+    assert "services[0] 'camera': unknown field 'bogus'" in result.stderr
 
 
 def test_check_needs_no_ros(tmp_path: Path):

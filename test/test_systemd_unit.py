@@ -1,8 +1,10 @@
 """The shipped systemd units: valid for systemd, commands that exist, stops that stay clean.
 
-systemd does not run here: `systemd-analyze verify` checks the unit files, and what a stop
-does is tested through its underlying behaviour: signals to a process group, and the
-launcher (the main process of omega-orchestrator.service) failing when it must.
+systemd does not run here: `systemd-analyze verify` checks the unit files, and what a unit
+does is tested through its underlying behaviour: its ExecStartPre check run as systemd would
+(with the unit's environment only), signals to a process group, and the launcher (the main
+process of omega-orchestrator.service) failing when it must. Both units keep the original
+OmegaOS unit's hardening and environment.
 """
 
 import ast
@@ -31,15 +33,43 @@ ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / 'config' / 'systemd'
 LAUNCHER_UNIT = UNITS / 'omega-orchestrator.service'
 LAUNCH_UNIT = UNITS / 'omega-orchestrator-launch.service'
+BOTH = [LAUNCHER_UNIT, LAUNCH_UNIT]
 INSTALL_DIR = '/opt/omega_orchestrator'   # where the launcher unit expects the checkout
+REGISTRY = f'{INSTALL_DIR}/config/service_registry.json'
+ROS_SETUP = '/opt/ros/jazzy/setup.bash'   # the launch unit's ROS distribution
+WORKSPACE = '/opt/omega_ws'               # and its colcon workspace
+WORKSPACE_REGISTRY = f'{WORKSPACE}/src/omega_orchestrator/config/service_registry.json'
+ORCHESTRATOR = 'install/omega_orchestrator/lib/omega_orchestrator/orchestrator'
+ROBOT_PATH = '/usr/local/bin:/usr/bin:/bin'   # the original unit's PATH: the robot's
 
 
-def service_section(path: Path) -> configparser.SectionProxy:
-    """The [Service] section, with systemd's line continuations joined."""
+def service_section(path: Path, name: str = 'Service') -> configparser.SectionProxy:
+    """A section ([Service] by default), with systemd's line continuations joined.
+
+    A key given more than once (Environment=) keeps its last value here: see assignments().
+    """
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.optionxform = str    # keys are case-sensitive for systemd
     unit.read_string(path.read_text().replace('\\\n', ' '))
-    return unit['Service']
+    return unit[name]
+
+
+def assignments(path: Path, section: str = 'Service') -> list[tuple[str, str]]:
+    """Every (key, value) of a section in order, repeated keys included."""
+    found, current = [], None
+    for line in path.read_text().replace('\\\n', ' ').splitlines():
+        line = line.strip()
+        if line.startswith('['):
+            current = line.strip('[]')
+        elif line and not line.startswith(('#', ';')) and current == section:
+            key, _, value = line.partition('=')
+            found.append((key.strip(), value.strip()))
+    return found
+
+
+def environment(path: Path) -> dict[str, str]:
+    """The variables the unit's Environment= lines set."""
+    return dict(value.split('=', 1) for key, value in assignments(path) if key == 'Environment')
 
 
 def launch_constants() -> dict[str, str]:
@@ -76,9 +106,9 @@ def test_launcher_unit_is_notified_by_the_orchestrator():
     assert service['RestartPreventExitStatus'] == '2', 'an invalid registry stays invalid'
 
 
-def launch_command(service: configparser.SectionProxy) -> list[str]:
-    """The command bash runs in ExecStart=/bin/bash -c '...'."""
-    argv = shlex.split(service['ExecStart'])
+def launch_command(service: configparser.SectionProxy, key: str = 'ExecStart') -> list[str]:
+    """The command of ExecStart (or `key`) = /bin/bash -c '...'."""
+    argv = shlex.split(service[key])
     assert argv[:2] == ['/bin/bash', '-c'] and len(argv) == 3
     return argv
 
@@ -113,6 +143,141 @@ def test_launch_unit_stops_ros2_launch_with_sigint_and_waits_long_enough():
     assert int(service['TimeoutStopSec']) >= grace + float(constants['SIGKILL_TIMEOUT']) + 5
 
 
+# -- what both units share: the original's hardening, a check before each start -------------
+
+@pytest.mark.parametrize('unit', BOTH, ids=lambda p: p.name)
+def test_unit_keeps_the_original_hardening_and_environment(unit: Path):
+    service = service_section(unit)
+    assert service['NoNewPrivileges'] == 'true' and service['PrivateTmp'] == 'true'
+    # hundreds of services' pipes and log files: not the default soft limit of 1024
+    assert int(service['LimitNOFILE']) >= 65536
+    env = environment(unit)
+    assert env['PYTHONUNBUFFERED'] == '1'
+    # the robot's PATH, as the original's: a registry's `python3` is the system's. The venv
+    # would be stripped from what services get anyway (runtime/environment.py): keep it out.
+    assert env['PATH'] == ROBOT_PATH and '.venv' not in env['PATH']
+    # the orchestrator sets its own control-plane DDS range (--control-discovery-range);
+    # services keep the robot's
+    assert 'ROS_AUTOMATIC_DISCOVERY_RANGE' not in env
+    keys = [key for key, _ in assignments(unit) if key != 'Environment']
+    assert len(keys) == len(set(keys)), 'a key given twice: systemd may keep both'
+
+
+@pytest.mark.parametrize('unit', BOTH, ids=lambda p: p.name)
+def test_a_failing_check_does_not_restart_forever(unit: Path):
+    # a failed ExecStartPre is not the main process: RestartPreventExitStatus does not
+    # apply, Restart=on-failure starts it again. The start limit must catch that loop:
+    # `burst` failed starts, each up to ~10 s of checking plus RestartSec, within the interval.
+    limits = service_section(unit, 'Unit')
+    burst, interval = int(limits['StartLimitBurst']), int(limits['StartLimitIntervalSec'])
+    restart = int(service_section(unit)['RestartSec'])
+    assert burst >= 3 and (burst - 1) * (restart + 10) <= interval
+
+
+def test_launcher_unit_checks_the_same_registry_before_it_starts():
+    service = service_section(LAUNCHER_UNIT)
+    pre, start = shlex.split(service['ExecStartPre']), shlex.split(service['ExecStart'])
+    assert pre[:3] == [start[0], '-m', 'omega_orchestrator'] and pre[-1] == '--check'
+    assert '--strict' not in pre, 'a missing script must not keep every service down'
+    for name in ('--registry', '--base-dir', '--stop-grace'):
+        assert (name in pre) == (name in start), name
+        if name in pre:
+            assert option(pre, name) == option(start, name)
+    assert option(pre, '--registry') == REGISTRY
+
+
+def test_launch_unit_checks_with_the_workspaces_orchestrator_before_it_starts():
+    service = service_section(LAUNCH_UNIT)
+    pre = [step.strip() for step in launch_command(service, 'ExecStartPre')[2].split('&&')]
+    start = [step.strip() for step in launch_command(service)[2].split('&&')]
+    assert pre[:-1] == start[:-1], 'the same ROS setup and workspace'
+    check = shlex.split(pre[-1])
+    assert check[:2] == ['exec', f'{WORKSPACE}/{ORCHESTRATOR}'] and check[-1] == '--check'
+    assert f'source {WORKSPACE}/install/local_setup.bash' in start
+    arguments = dict(a.split(':=', 1) for a in shlex.split(start[-1]) if ':=' in a)
+    assert option(check, '--registry') == arguments['registry'] == WORKSPACE_REGISTRY
+    assert option(check, '--stop-grace') == arguments['stop_grace']
+    assert '--strict' not in check
+
+
+# -- the check as systemd runs it: the unit's environment only --------------------------------
+
+def fake_venv(install: Path) -> Path:
+    """install/.venv/bin/python: a wrapper running this interpreter (which has our package)."""
+    python = install / '.venv' / 'bin' / 'python'
+    python.parent.mkdir(parents=True, exist_ok=True)
+    python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    python.chmod(0o755)
+    return python
+
+
+def fake_ros(folder: Path) -> tuple[Path, Path]:
+    """(a ROS setup.bash, a colcon workspace whose installed orchestrator is this package)."""
+    setup = folder / 'ros' / 'setup.bash'
+    setup.parent.mkdir(parents=True, exist_ok=True)
+    setup.write_text('export FAKE_ROS_DISTRO=jazzy\n')
+    workspace = folder / 'ws'
+    (workspace / 'install').mkdir(parents=True, exist_ok=True)
+    (workspace / 'install' / 'local_setup.bash').write_text(
+        '[ "$FAKE_ROS_DISTRO" = jazzy ] || exit 9   # sourced after the distribution\n')
+    orchestrator = workspace / ORCHESTRATOR
+    orchestrator.parent.mkdir(parents=True, exist_ok=True)
+    orchestrator.write_text(
+        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m omega_orchestrator "$@"\n')
+    orchestrator.chmod(0o755)
+    return setup, workspace
+
+
+def run_check(unit: Path) -> subprocess.CompletedProcess:
+    """Run the unit's ExecStartPre as systemd would: its Environment= only, its folder."""
+    service = service_section(unit)
+    cwd = service.get('WorkingDirectory', '/')
+    return subprocess.run(shlex.split(service['ExecStartPre']), env=environment(unit),
+                          cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def write_registry(path: Path, valid: bool) -> None:
+    """A registry whose one service's script is missing; or one with an unknown field."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    service = {'name': 'movement', 'cmd': 'python3', 'args': ['movement/server.py']}
+    if not valid:
+        service['restart_polcy'] = 'always'
+    path.write_text(json.dumps({'services': [service]}))
+
+
+def local_copy(unit: Path, folder: Path) -> Path:
+    """The unit with its example paths moved into folder, where they exist."""
+    setup, workspace = fake_ros(folder)
+    fake_venv(folder / 'install')
+    copy = folder / unit.name
+    copy.write_text(unit.read_text().replace(INSTALL_DIR, str(folder / 'install'))
+                    .replace(ROS_SETUP, str(setup)).replace(WORKSPACE, str(workspace)))
+    return copy
+
+
+def unit_registry(unit: Path, folder: Path) -> Path:
+    """Where the local copy of the unit looks for its registry."""
+    if unit == LAUNCHER_UNIT:
+        return Path(REGISTRY.replace(INSTALL_DIR, str(folder / 'install')))
+    return Path(WORKSPACE_REGISTRY.replace(WORKSPACE, str(folder / 'ws')))
+
+
+@pytest.mark.parametrize('unit', BOTH, ids=lambda p: p.name)
+def test_the_check_before_start_fails_only_for_an_invalid_registry(unit: Path,
+                                                                    tmp_path: Path):
+    copy = local_copy(unit, tmp_path)
+    registry = unit_registry(unit, tmp_path)
+    write_registry(registry, valid=True)
+    result = run_check(copy)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warning: service 'movement' field 'args'[0]: movement/server.py not found" in \
+        result.stdout, 'a missing script is only a warning'
+    write_registry(registry, valid=False)
+    result = run_check(copy)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert str(registry) in result.stderr and "unknown field 'restart_polcy'" in result.stderr
+
+
 # -- systemd-analyze verify -----------------------------------------------------------------
 
 def verify(unit: Path, scratch: Path) -> list[str]:
@@ -121,10 +286,8 @@ def verify(unit: Path, scratch: Path) -> list[str]:
     if analyze is None:
         pytest.skip('systemd-analyze is not installed')
     install = scratch / 'install'
-    (install / '.venv' / 'bin').mkdir(parents=True, exist_ok=True)
-    python = install / '.venv' / 'bin' / 'python'
-    if not python.exists():
-        python.symlink_to(sys.executable)
+    if not (install / '.venv' / 'bin' / 'python').exists():
+        fake_venv(install)
     copy = scratch / unit.name
     copy.write_text(unit.read_text().replace(INSTALL_DIR, str(install)))
     result = subprocess.run([analyze, 'verify', str(copy)], capture_output=True, text=True,

@@ -186,9 +186,12 @@ function updateRow(row, s) {
   const history = state.history.get(s.name) || {cpu: [], mem: []};
   setText(row.title, shown);
   row.head.title = s.description || '';
-  setText(row.badge, s.status);
-  row.badge.dataset.state = s.status;
-  row.badge.title = s.message || s.status;
+  // a SIGSTOPped process is alive but does nothing: say so, whatever the state machine says
+  const shownState = s.status === 'running' && s.paused ? 'paused' : s.status;
+  setText(row.badge, shownState);
+  row.badge.dataset.state = shownState;
+  row.badge.title = s.paused ? 'stopped by a signal (SIGSTOP): alive, not running'
+    : s.message || s.status;
   setText(row.note, statusNote(s));
   updateHealth(row.health, s);
   setText(row.pid, s.pid ?? '—');

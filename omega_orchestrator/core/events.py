@@ -68,5 +68,12 @@ class HealthReported:
     message: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class InternalError:
+    """Handling this service raised an unexpected exception: it is failed, the engine goes on."""
+
+    error: str
+
+
 Event = (StartRequested | StopRequested | RestartRequested | Spawned | SpawnFailed | Exited
-         | TimerFired | HealthReported)
+         | TimerFired | HealthReported | InternalError)

@@ -185,6 +185,17 @@ class ServiceMachine:
             return [cmd.SignalGroup(signal='SIGKILL')]
         return []
 
+    def _on_InternalError(self, event: ev.InternalError, now: float) -> list[cmd.Command]:
+        # ANY -> FAILED: whatever went wrong, the process is not left unsupervised
+        out: list[cmd.Command] = [cmd.CancelTimer()] if self._timer else []
+        self._timer, self._then_start = 0, False
+        if self.state in (S.STARTING, S.RUNNING, S.STOPPING):
+            out += [cmd.SignalGroup(signal='SIGKILL'), cmd.Sweep()]
+        out += self._probe_commands(start=False)
+        reason = f'internal error: {event.error}'
+        return out + self._move(S.FAILED, now, reason, pid=None, started_at=None,
+                                next_restart_at=None, message=reason)
+
     def _on_HealthReported(self, event: ev.HealthReported, now: float) -> list[cmd.Command]:
         if self.state is not S.RUNNING:
             return []
@@ -243,4 +254,6 @@ class ServiceMachine:
 def _describe_exit(event: ev.Exited) -> str:
     if event.signal is not None:
         return f'killed by signal {event.signal}'
+    if event.code is None:          # an adopted process: not our child, no exit status
+        return 'ended (its exit status is not known)'
     return f'exited with code {event.code}'

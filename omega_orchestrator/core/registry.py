@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 
 from omega_orchestrator.core.errors import RegistryError
 from omega_orchestrator.core.graph import dependency_problems
-from omega_orchestrator.core.registry_model import (NAMED_CHECKS, NAMED_PATH_CHECKS,
-                                                    NAMED_PORT_CHECKS, NAMED_ROS_CHECKS)
-from omega_orchestrator.core.validate import check_object, did_you_mean
+from omega_orchestrator.core.registry_model import (NAME_PATTERN, NAMED_CHECKS,
+                                                    NAMED_PATH_CHECKS, NAMED_PORT_CHECKS,
+                                                    NAMED_ROS_CHECKS)
+from omega_orchestrator.core.validate import check_object, did_you_mean, shown
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +111,23 @@ class Registry:
 
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_PROBLEMS = 100        # problems listed one by one; the rest are counted
+MAX_PROBLEM = 300         # characters of one problem line (a dependency cycle is cut short)
+
+
+def registry_error(source: str, problems: list[str]) -> RegistryError:
+    """The error listing `problems`: at most MAX_PROBLEMS of them, then how many more."""
+    if len(problems) > MAX_PROBLEMS:
+        problems = [*problems[:MAX_PROBLEMS],
+                    f'... and {len(problems) - MAX_PROBLEMS} more problems']
+    return RegistryError(source, problems)
+
+
+def _clip(problem: str) -> str:
+    """One problem line cut to MAX_PROBLEM characters, keeping its start and its end."""
+    if len(problem) <= MAX_PROBLEM:
+        return problem
+    return f'{problem[:MAX_PROBLEM - 100]} ... {problem[-95:]}'
 
 
 def load_registry(path: str | Path, base_dir: str | None = None) -> Registry:
@@ -145,13 +163,16 @@ def decode_json(text: str, source: str) -> Any:
         raise ValueError(f'{name} is not a number JSON allows')
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for key, value in items:
-            if key in found:
-                owner = dict(items).get('name')
-                where = f" in the object named '{owner[:64]}'" if isinstance(owner, str) else ''
-                duplicates.append(f"duplicate key '{key[:60]}'{where}")
-            found[key] = value
+        found = dict(items)
+        if len(found) == len(items):
+            return found
+        owner = found.get('name')          # once per object: 10**6 duplicates stay linear
+        where = f' in the object named {shown(owner)}' if isinstance(owner, str) else ''
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                duplicates.append(f'duplicate key {shown(key, 60)}{where}')
+            seen.add(key)
         return found
     try:
         raw = json.loads(text, parse_constant=no_constants, object_pairs_hook=pairs)
@@ -163,7 +184,7 @@ def decode_json(text: str, source: str) -> Any:
     except ValueError as exc:        # NaN, Infinity, or an integer of thousands of digits
         raise RegistryError(source, [f'invalid JSON: {str(exc)[:200]}']) from None
     if duplicates:
-        raise RegistryError(source, duplicates)
+        raise registry_error(source, duplicates)
     return raw
 
 
@@ -189,9 +210,10 @@ def parse_registry(text: str, source: str = '<registry>', base_dir: str = '.',
             continue
         seen[spec.name] = index
         services.append(spec)
-    problems.extend(dependency_problems({s.name: s.depends_on for s in services}))
+    problems.extend(_clip(p) for p in dependency_problems({s.name: s.depends_on
+                                                           for s in services}))
     if problems:
-        raise RegistryError(source, problems)
+        raise registry_error(source, problems)
     return Registry(path=source, version=str(top['version']), description=top['description'],
                     base_dir=base, services=tuple(services))
 
@@ -199,7 +221,7 @@ def parse_registry(text: str, source: str = '<registry>', base_dir: str = '.',
 def _parse_service(raw: Any, index: int, base_dir: str,
                    problems: list[str]) -> ServiceSpec | None:
     name = raw.get('name') if isinstance(raw, dict) else None
-    where = f"services[{index}] '{name[:64]}'" if isinstance(name, str) \
+    where = f'services[{index}] {shown(name)}' if isinstance(name, str) \
         else f'services[{index}]'
     before = len(problems)
     values = check_object(raw, 'service', where, problems)
@@ -208,6 +230,7 @@ def _parse_service(raw: Any, index: int, base_dir: str,
     restart = _restart_spec(values, where, problems)
     health = _probe_spec(values, where, problems)
     problems.extend(_env_problems(values['env'], where))
+    problems.extend(_dependency_name_problems(values['depends_on'], where))
     if len(problems) > before:
         return None
     default_signal = 'SIGINT' if values['type'] == 'ros2' else 'SIGTERM'
@@ -286,9 +309,9 @@ def _url_problems(url: str, place: str) -> list[str]:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        return [f"{place}: '{url}' is not a valid URL ({exc})"]
+        return [f'{place}: {shown(url, 100)} is not a valid URL ({shown(str(exc), 100)})']
     if parts.scheme != 'http' or not parts.hostname:
-        return [f"{place}: '{url}' must be http://HOST[:PORT]/PATH"]
+        return [f'{place}: {shown(url, 100)} must be http://HOST[:PORT]/PATH']
     if port == 0:
         return [f'{place}: port 0 is not allowed']
     return []
@@ -298,10 +321,18 @@ def _env_problems(env: dict[str, str] | None, where: str) -> list[str]:
     problems = []
     for key, value in (env or {}).items():
         if not re.match(r'^[A-Za-z_][A-Za-z0-9_]*$', key):
-            problems.append(f"{where} field 'env': '{key}' is not a valid variable name")
+            problems.append(f"{where} field 'env': {shown(key)} is not a valid variable name")
         if '\0' in value:
-            problems.append(f"{where} field 'env': the value of '{key}' contains a NUL byte")
+            problems.append(f"{where} field 'env': the value of {shown(key)} contains a NUL "
+                            'byte')
     return problems
+
+
+def _dependency_name_problems(depends_on: tuple[str, ...], where: str) -> list[str]:
+    """Each entry of depends_on must be a service name (so every later message is short)."""
+    return [f"{where} field 'depends_on'[{index}]: {shown(dep)} is not a service name"
+            for index, dep in enumerate(depends_on)
+            if isinstance(dep, str) and not re.fullmatch(NAME_PATTERN.strip('^$'), dep)]
 
 
 def _named_probe(check: str, port: int | None, where: str,
@@ -311,7 +342,7 @@ def _named_probe(check: str, port: int | None, where: str,
     if check in NAMED_PATH_CHECKS:
         return ProbeSpec(kind='path', label=check, path=NAMED_PATH_CHECKS[check])
     if check not in NAMED_PORT_CHECKS:
-        problems.append(f"{where} field 'health_check': unknown check '{check[:60]}'"
+        problems.append(f"{where} field 'health_check': unknown check {shown(check, 60)}"
                         f"{did_you_mean(check[:60], NAMED_CHECKS)}; expected one of "
                         f"{', '.join(NAMED_CHECKS)} or a probe object")
         return None

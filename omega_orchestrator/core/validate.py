@@ -28,6 +28,15 @@ def _is_kind(value: Any, kind: str) -> bool:
     return isinstance(value, dict)   # map and object
 
 
+MAX_UNKNOWN = 20      # unknown keys of one object reported one by one (each with a hint)
+
+
+def shown(text: str, limit: int = 64) -> str:
+    """Text from the file, quoted for a problem line: at most `limit` characters, control
+    characters escaped ('a\\n', not a line break), '...' when it was cut."""
+    return repr(text[:limit]) + ('...' if len(text) > limit else '')
+
+
 def did_you_mean(word: str, options: list[str] | tuple[str, ...]) -> str:
     """A ' (did you mean 'x'?)' hint, or '' when nothing is close."""
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
@@ -44,10 +53,12 @@ def check_object(raw: Any, table: str, where: str, problems: list[str]) -> dict[
         problems.append(f'{where}: must be an object, got {type(raw).__name__}')
         return {}
     known = {f.name: f for f in fields}
-    for key in raw:
-        if key not in known:
-            problems.append(f"{where}: unknown field '{key[:60]}'"
-                            f'{did_you_mean(key[:60], list(known))}')
+    unknown = [key for key in raw if key not in known]
+    for key in unknown[:MAX_UNKNOWN]:
+        problems.append(f'{where}: unknown field {shown(key, 60)}'
+                        f'{did_you_mean(key[:60], list(known))}')
+    if len(unknown) > MAX_UNKNOWN:
+        problems.append(f'{where}: {len(unknown) - MAX_UNKNOWN} more unknown fields')
     values: dict[str, Any] = {}
     for field in fields:
         if field.name not in raw:
@@ -84,10 +95,10 @@ def check_value(field: Field, value: Any, where: str, problems: list[str]) -> An
         _check_size(field, value, place, problems)
         for key, item in value.items():
             if not isinstance(item, str):
-                problems.append(f"{place}: value of '{key}' must be a string, "
+                problems.append(f'{place}: value of {shown(key)} must be a string, '
                                 f'got {_describe(item)}')
             elif len(item) > MAX_TEXT:
-                problems.append(f"{place}: value of '{key}' is longer than {MAX_TEXT} "
+                problems.append(f'{place}: value of {shown(key)} is longer than {MAX_TEXT} '
                                 'characters')
         return dict(value) if len(problems) == before else fallback
     return value if len(problems) == before else fallback
@@ -105,7 +116,7 @@ def _check_string(field: Field, value: str, place: str, problems: list[str]) -> 
         problems.append(f'{place}: contains a NUL byte')
     _check_size(field, value, place, problems)
     if field.choices and value not in field.choices:
-        problems.append(f"{place}: unknown value '{value[:60]}'"
+        problems.append(f'{place}: unknown value {shown(value, 60)}'
                         f"{did_you_mean(value[:60], field.choices)}; "
                         f"expected one of {', '.join(field.choices)}")
     if field.pattern and not re.fullmatch(field.pattern.strip('^$'), value):
@@ -116,16 +127,28 @@ def _check_string(field: Field, value: str, place: str, problems: list[str]) -> 
 
 
 def _check_number(field: Field, value: float, place: str, problems: list[str]) -> None:
-    if not math.isfinite(value):
+    # an int is compared exactly (float(10 ** 400) would overflow) and shown cut short
+    if isinstance(value, float) and not math.isfinite(value):
         problems.append(f'{place}: must be a finite number, got {value}')
         return
+    if field.kind == 'string' and field.max_length is not None and \
+            len(str(value)) > field.max_length:    # version: 1 or "1.0", not 10 ** 4000
+        problems.append(f'{place}: {_number(value)} is longer than {field.max_length} '
+                        'characters')
     if field.maximum is not None and value > field.maximum:
-        problems.append(f'{place}: must be at most {field.maximum:g}, got {value}')
+        problems.append(f'{place}: must be at most {field.maximum:g}, got {_number(value)}')
     if field.minimum is None:
         return
     if value < field.minimum or (field.exclusive_minimum and value == field.minimum):
         relation = 'greater than' if field.exclusive_minimum else 'at least'
-        problems.append(f'{place}: must be {relation} {field.minimum:g}, got {value}')
+        problems.append(f'{place}: must be {relation} {field.minimum:g}, '
+                        f'got {_number(value)}')
+
+
+def _number(value: float) -> str:
+    """A number as the problem shows it: a huge integer by its first digits and length."""
+    text = str(value)
+    return text if len(text) <= 40 else f'{text[:12]}... ({len(text)} digits)'
 
 
 def _check_items(field: Field, value: list, place: str, problems: list[str]) -> tuple:
@@ -151,5 +174,7 @@ def _describe(value: Any) -> str:
         return 'true' if value else 'false'
     if isinstance(value, (dict, list)):
         return 'an object' if isinstance(value, dict) else 'a list'
-    text = repr(value)
+    if isinstance(value, int):
+        return f'int {_number(value)}'
+    text = repr(value[:61] if isinstance(value, str) else value)
     return f'{type(value).__name__} {text if len(text) <= 60 else text[:57] + "..."}'

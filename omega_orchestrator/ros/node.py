@@ -1,28 +1,35 @@
 """OrchestratorNode: the supervisor's ROS 2 surface.
 
 Publishes ~/status (latched), ~/events and /diagnostics; serves ~/start, ~/stop, ~/restart,
-~/list, ~/get_logs and ~/reload. Callbacks only translate: each hands its work to the engine's
-asyncio loop through the bridge and answers within the bridge's timeout.
+~/list, ~/get_logs and ~/reload. Callbacks only translate: each is an ``async def`` that hands
+its work to the engine's asyncio loop through the bridge and awaits the answer without holding
+an executor thread, so hundreds of calls can be in flight and a slow one blocks nothing.
+A call the engine did not take up within the bridge's timeout is answered ERR_TIMEOUT and is
+never applied (see bridge.py). No file is read here: a reload reads its file in a worker
+thread, with a timeout (see runtime/registry_file.py).
+
+The services keep up to SERVICE_DEPTH requests queued (reliable): DDS drops what is beyond a
+KEEP_LAST queue's depth, and rclpy's default depth of 10 lost calls from about 12 concurrent.
 """
 
-import asyncio
-from typing import Any, Callable
+from typing import Any, Callable, Coroutine
 
 from diagnostic_msgs.msg import DiagnosticArray
 from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatusArray
 from omega_orchestrator_interfaces.srv import (GetLogs, ListServices, ReloadRegistry,
                                                RestartService, StartService, StopService)
-from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from omega_orchestrator.core.errors import (ErrorCode, InvalidArgumentError,
                                             OrchestratorError, RegistryError)
-from omega_orchestrator.core.registry import load_registry
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.conversions import (event_to_msg, status_to_diagnostic,
                                                 status_to_msg)
 from omega_orchestrator.ros.parameters import NodeParameters
+from omega_orchestrator.runtime.registry_file import (RegistryFileReader, RegistryReloader,
+                                                      Reloaded)
 from omega_orchestrator.runtime.status import ServiceStatus, TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
 
@@ -31,8 +38,14 @@ LATCHED = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                      reliability=ReliabilityPolicy.RELIABLE)
 EVENTS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                     reliability=ReliabilityPolicy.RELIABLE)
+SERVICE_DEPTH = 1000
+SERVICES = QoSProfile(depth=SERVICE_DEPTH, history=HistoryPolicy.KEEP_LAST,
+                      durability=DurabilityPolicy.VOLATILE,
+                      reliability=ReliabilityPolicy.RELIABLE)
 STREAMS = ('stdout', 'stderr')
 MAX_LOG_LINES = 1000
+RELOAD_WAIT = 4           # a reload answers 'still applying' after this many call timeouts
+Handler = Callable[[Any, Any], Coroutine[Any, Any, Any]]
 
 
 class OrchestratorNode(Node):

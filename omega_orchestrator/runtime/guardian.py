@@ -219,11 +219,14 @@ def same_groups(recorded: dict[int, tuple[int, float, int]]) -> dict[int, tuple[
 # -- the guardian process ---------------------------------------------------------------------
 
 
-def follow(fd: int) -> tuple[dict[int, tuple[int, float, int]], bool]:
-    """Apply `add`/`del` lines from fd until end-of-file.
+Groups = dict[int, tuple[int, float, int]]     # pgid -> (stop signal, timeout, leader start)
+
+
+def follow(fd: int, cgroups: list[str] | None = None) -> tuple[Groups, bool]:
+    """Apply `add`/`del`/`cgroup` lines from fd until end-of-file.
 
     Returns the groups still recorded then, and whether the orchestrator said `bye` (it
-    closed the pipe on purpose) rather than died.
+    closed the pipe on purpose) rather than died; `cgroup PATH` folders go to `cgroups`.
     """
     groups: dict[int, tuple[int, float, int]] = {}
     pending = b''
@@ -247,8 +250,29 @@ def follow(fd: int) -> tuple[dict[int, tuple[int, float, int]], bool]:
                     groups.pop(int(words[1]), None)
                 elif words[0] == 'bye':
                     bye = True
+                elif words[0] == 'cgroup' and cgroups is not None:
+                    cgroups.append(line.decode(errors='replace')[len('cgroup '):])
             except (IndexError, ValueError):
                 pass          # a garbled line must not end the watch
+
+
+def kill_cgroup(folder: str, timeout: float = 2.0) -> None:
+    """SIGKILL everything in a cgroup folder and below (cgroup.kill covers the subtree),
+    then remove the emptied folders."""
+    try:
+        with open(os.path.join(folder, 'cgroup.kill'), 'w') as kill:
+            kill.write('1')
+    except OSError:
+        return
+    deadline = time.monotonic() + timeout
+    while os.path.isdir(folder) and time.monotonic() < deadline:
+        try:
+            for entry in os.scandir(folder):
+                if entry.is_dir():
+                    os.rmdir(entry.path)
+            os.rmdir(folder)
+        except OSError:         # still emptying: the killed processes leave as they die
+            time.sleep(POLL)
 
 
 def note(log_file: str, message: str) -> None:
@@ -281,11 +305,14 @@ def main(argv: list[str]) -> int:
         os.dup2(os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), 2)
     except OSError:
         pass
-    recorded, bye = follow(0)
+    folders: list[str] = []
+    recorded, bye = follow(0, folders)
     groups = same_groups(recorded)
     # after a death, look a little longer: a service forked just before may not have exec'd
     found = end_all(groups, lambda proc: proc.marker.startswith(owner), default_timeout=1.0,
                     sweep_for=0.0 if bye else 0.3)
+    for folder in folders:      # the services' cgroups: whatever escaped groups and markers
+        kill_cgroup(folder)
     if groups or found:
         parsed = parse_marker(make_marker(owner, 'guardian', 0))
         who = f'the orchestrator (pid {parsed.owner_pid if parsed else "?"})'

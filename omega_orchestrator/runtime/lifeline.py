@@ -106,6 +106,7 @@ class Lifeline:
         self._fd = -1
         self._started = False
         self._guardian: subprocess.Popen | None = None
+        self._cgroup = ''
 
     def start(self) -> None:
         """Start the guardian unless it was started before (then this does nothing)."""
@@ -125,6 +126,12 @@ class Lifeline:
         with self._lock:
             self._groups[pgid] = (signum, timeout)
             self._send(f'add {pgid} {signum} {timeout:g}\n')
+
+    def watch_cgroup(self, folder: str) -> None:
+        """The services' cgroups live under folder: the guardian kills it all after a death."""
+        with self._lock:
+            self._cgroup = folder
+            self._send(f'cgroup {folder}\n')
 
     def forget(self, pgid: int) -> None:
         """The group is gone (or killed): the guardian must not signal that number again."""
@@ -167,6 +174,8 @@ class Lifeline:
             os.close(read)
         os.set_blocking(write, False)
         self._fd = write
+        if self._cgroup:
+            self._send(f'cgroup {self._cgroup}\n', restart=False)
         for pgid, (signum, timeout) in self._groups.items():
             self._send(f'add {pgid} {signum} {timeout:g}\n', restart=False)
 

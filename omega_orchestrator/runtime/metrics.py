@@ -29,6 +29,7 @@ class Usage:
     memory_bytes: int = 0
     threads: int = 0
     processes: int = 0
+    paused: bool = False     # the main process is stopped by a signal (SIGSTOP, SIGTSTP)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class _Reading:
     threads: int
     rss: int
     started: int        # start time in clock ticks: tells a reused pid apart
+    stopped: bool = False   # state T or t: stopped by a signal or traced
 
 
 def _read_proc(pid: int) -> _Reading | None:
@@ -50,7 +52,7 @@ def _read_proc(pid: int) -> _Reading | None:
         return None
     return _Reading(cpu_seconds=(int(fields[11]) + int(fields[12])) / _TICKS,
                     threads=int(fields[17]), rss=int(fields[21]) * _PAGE,
-                    started=int(fields[19]))
+                    started=int(fields[19]), stopped=fields[0] in (b'T', b't'))
 
 
 def _read_psutil(pid: int) -> _Reading | None:
@@ -59,7 +61,9 @@ def _read_psutil(pid: int) -> _Reading | None:
         with proc.oneshot():
             times = proc.cpu_times()
             return _Reading(cpu_seconds=times.user + times.system, threads=proc.num_threads(),
-                            rss=proc.memory_info().rss, started=int(proc.create_time() * 100))
+                            rss=proc.memory_info().rss, started=int(proc.create_time() * 100),
+                            stopped=proc.status() in (psutil.STATUS_STOPPED,
+                                                      psutil.STATUS_TRACING_STOP))
     except psutil.Error:
         return None
 
@@ -83,7 +87,7 @@ class MetricsSampler:
 
     def _tree_usage(self, root: int, now: float,
                     current: dict[tuple[int, int], tuple[float, float]]) -> Usage:
-        cpu, rss, threads, count = 0.0, 0, 0, 0
+        cpu, rss, threads, count, paused = 0.0, 0, 0, 0, False
         stack, seen = [root], set()
         while stack:
             pid = stack.pop()
@@ -93,6 +97,7 @@ class MetricsSampler:
             reading = self._read(pid)
             if reading is None:
                 continue
+            paused = paused or (pid == root and reading.stopped)
             key = (pid, reading.started)
             current[key] = (reading.cpu_seconds, now)
             before = self._previous.get(key)
@@ -103,4 +108,4 @@ class MetricsSampler:
             count += 1
             stack.extend(self._children(pid))
         return Usage(cpu_percent=round(max(cpu, 0.0), 1), memory_bytes=rss, threads=threads,
-                     processes=count)
+                     processes=count, paused=paused)

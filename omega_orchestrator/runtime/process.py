@@ -9,6 +9,7 @@ as child subreaper, descendants that escape the group are re-parented to us and 
 import asyncio
 import ctypes
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,8 @@ import time
 from typing import Callable
 
 import psutil
+
+from omega_orchestrator.core.errors import InvalidArgumentError
 
 from omega_orchestrator.runtime.guardian import MARKER_VAR
 
@@ -39,6 +42,35 @@ def become_subreaper() -> bool:
         return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+#: Descriptors one running service holds here: two pipes, two log files, a pidfd, one spare.
+FDS_PER_SERVICE = 6
+FDS_BASE = 200           # the orchestrator's own: ROS, sockets, its log, the sampler...
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise the soft limit of open files to the hard limit (systemd gives 1024 soft by
+    default: about 170 running services); returns (soft, hard) afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft, hard
+
+
+def check_descriptor_budget(running: int) -> None:
+    """Raise InvalidArgumentError when `running` services cannot have their descriptors
+    under the current soft limit of open files."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = FDS_BASE + FDS_PER_SERVICE * running
+    if soft != resource.RLIM_INFINITY and needed > soft:
+        raise InvalidArgumentError(
+            f'{running} running service(s) need about {needed} open files, but the limit is '
+            f'{soft}: raise it (LimitNOFILE= in the unit, ulimit -n) or run fewer')
 
 
 def resolve_command(cmd: str, cwd: str, env: dict[str, str]) -> str:
@@ -142,6 +174,15 @@ def signal_group(pgid: int, signame: str) -> bool:
     """Send a signal to a whole process group; False when the group is already gone."""
     try:
         os.killpg(pgid, signal.Signals[signame])
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def signal_process(pid: int, signame: str) -> bool:
+    """Send a signal to one process; False when it is already gone."""
+    try:
+        os.kill(pid, signal.Signals[signame])
         return True
     except (ProcessLookupError, PermissionError):
         return False

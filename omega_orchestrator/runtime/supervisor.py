@@ -16,17 +16,18 @@ from typing import Callable
 
 from omega_orchestrator.core import commands as cmd
 from omega_orchestrator.core import events as ev
-from omega_orchestrator.core.errors import (ServiceNotFoundError, SpawnFailedError,
-                                            WrongStateError)
+from omega_orchestrator.core.errors import (OrchestratorError, ServiceNotFoundError,
+                                            SpawnFailedError, WrongStateError)
 from omega_orchestrator.core.graph import start_waves, stop_waves
 from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.core.states import PROCESS_STATES, ServiceState, STOPPED_STATES
-from omega_orchestrator.runtime import guardian, lifeline, process
+from omega_orchestrator.runtime import cgroups, guardian, lifeline, ports, process
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
 from omega_orchestrator.runtime.metrics import MetricsSampler, Usage
 from omega_orchestrator.runtime.environment import robot_environment
 from omega_orchestrator.runtime.probes import DEFAULT_PROBES, exec_probe, Probe, run_probe
 from omega_orchestrator.runtime.status import ServiceStatus, TransitionEvent
+from omega_orchestrator.runtime.stop_command import run_stop_command
 from omega_orchestrator.runtime.unit import ServiceUnit
 
 log = logging.getLogger('omega_orchestrator')
@@ -59,6 +60,13 @@ class Supervisor:
         self._sampler = MetricsSampler()
         self._metrics_task: asyncio.Task | None = None
         self._subreaper = process.become_subreaper()
+        # by cgroup where the kernel lets us (nothing escapes), else subreaper + markers
+        self._cgroups = cgroups.CgroupTracker.create(f'omega-{os.getpid()}-{id(self):x}')
+        if self._cgroups is not None:
+            self._lifeline.watch_cgroup(self._cgroups.base)
+        #: how a service's processes are found at a stop: 'cgroup' or 'subreaper'
+        self.tracking = 'cgroup' if self._cgroups else \
+            'subreaper' if self._subreaper else 'process scan'
         self._base_env = robot_environment(os.environ, sys.prefix) if environment is None \
             else dict(environment)
         self.probes['exec'] = functools.partial(exec_probe, env=self._base_env)
@@ -88,8 +96,11 @@ class Supervisor:
 
     def stop(self, name: str, force: bool = False,
              reason: str = 'stop requested') -> ServiceStatus:
-        """Stop a service and keep it stopped; force = SIGKILL at once."""
-        return self._request(name, ev.StopRequested(force=force, reason=reason))
+        """Stop a service and keep it stopped; force = SIGKILL at once. Its stop_cmd, if
+        any, runs too (wait_stopped waits for it)."""
+        status = self._request(name, ev.StopRequested(force=force, reason=reason))
+        self._run_stop_cmd(self._unit(name))
+        return status
 
     def restart(self, name: str, reason: str = 'restart requested') -> ServiceStatus:
         """Stop (if running), then start again; a stopped service is started at once."""
@@ -182,6 +193,11 @@ class Supervisor:
         added = [n for n in new_specs if n not in old]
         changed = [n for n in new_specs if n in old and old[n].spec != new_specs[n]]
         was_up = {n for n in changed if old[n].machine.state not in STOPPED_STATES}
+        # before anything changes: will the descriptors last? (else nothing is touched)
+        running_after = sum(1 for n, u in old.items() if n not in removed and n not in changed
+                            and u.machine.state not in STOPPED_STATES)
+        running_after += len(was_up) + sum(1 for n in added if new_specs[n].autostart)
+        process.check_descriptor_budget(running_after)
         for name in removed + changed:   # finished ones too: their leftovers are swept
             if old[name].machine.state is not ServiceState.STOPPED:
                 self.stop(name, reason='registry reloaded')
@@ -207,6 +223,8 @@ class Supervisor:
         if self._inflight:      # spawns of a cancelled start-up: let them land, then kill them
             await asyncio.gather(*self._inflight, return_exceptions=True)
         await self.stop_all()
+        if self._cgroups is not None:
+            await asyncio.to_thread(self._cgroups.close)
         self._lifeline.close()      # nothing is left: the guardian finds nothing and exits
         await asyncio.to_thread(self._lifeline.wait, GUARDIAN_EXIT_WAIT)
         if self._metrics_task:
@@ -228,6 +246,7 @@ class Supervisor:
         """A start or restart: refused while closing; a failed spawn raises, with the status."""
         if self._closing:
             raise WrongStateError('the orchestrator is shutting down')
+        self._ensure_metrics()
         status = self._request(name, event)
         if status.state is ServiceState.FAILED:
             raise SpawnFailedError(status.message, status)
@@ -247,9 +266,29 @@ class Supervisor:
         return unit.status()
 
     def _apply(self, unit: ServiceUnit, event: ev.Event) -> None:
-        for command in unit.machine.handle(event, time.monotonic()):
-            self._execute(unit, command, event)
-        self._changed.set()
+        """One event through the machine and its commands through the OS. A failure in
+        this one service's handling fails that service (with the reason); it never escapes
+        into the loop, so the others and the engine carry on."""
+        try:
+            for command in unit.machine.handle(event, time.monotonic()):
+                self._execute(unit, command, event)
+        except OrchestratorError:      # a refused request (wrong state...): the caller's
+            raise
+        except Exception as exc:       # noqa: BLE001 - contained to this service
+            self._fail(unit, exc)
+        finally:
+            self._changed.set()
+
+    def _fail(self, unit: ServiceUnit, exc: Exception) -> None:
+        log.exception('%s: unexpected error while handling it; the service is failed',
+                      unit.spec.name)
+        try:
+            for command in unit.machine.handle(
+                    ev.InternalError(error=f'{type(exc).__name__}: {exc}'[:500]),
+                    time.monotonic()):
+                self._execute(unit, command, ev.InternalError(error=str(exc)))
+        except Exception:              # noqa: BLE001 - nothing more can be done for it
+            log.critical('%s: could not even fail the service', unit.spec.name, exc_info=True)
 
     def _unit(self, name: str) -> ServiceUnit:
         unit = self._units.get(name)
@@ -265,6 +304,8 @@ class Supervisor:
         elif isinstance(command, cmd.SignalGroup):
             if unit.pgid is not None:
                 process.signal_group(unit.pgid, command.signal)
+            elif unit.adopted is not None:       # not our group: the process alone
+                process.signal_process(unit.adopted, command.signal)
         elif isinstance(command, cmd.Sweep):
             self._sweep(unit)
         elif isinstance(command, cmd.StartTimer):
@@ -278,7 +319,7 @@ class Supervisor:
         elif isinstance(command, cmd.Transitioned):
             self._announce(unit, command, cause)
 
-    def _launch(self, unit: ServiceUnit) -> Callable[[], subprocess.Popen]:
+    def _launch(self, unit: ServiceUnit) -> Callable[[], subprocess.Popen | ports.Holder]:
         """The next generation's marker, and a function that starts its process (any thread)."""
         spec = unit.spec
         self._lifeline.start()      # before the first service: see lifeline.py
@@ -289,8 +330,20 @@ class Supervisor:
         if spec.type == 'python':
             env.setdefault('PYTHONUNBUFFERED', '1')
 
-        def launch() -> subprocess.Popen:
+        ours = f'{self._lifeline.owner}{spec.name}:'
+
+        def launch() -> subprocess.Popen | ports.Holder:
+            if spec.port is not None:     # taken by a process we did not start?
+                held = ports.holder(spec.port)
+                if held is not None and not held.marker.startswith(ours):
+                    if spec.adopt_existing and held.pid is not None:
+                        return held      # taken over in _spawn
+                    raise process.SpawnError(held.describe() + (
+                        '' if spec.adopt_existing else
+                        '; stop it, or set "adopt_existing": true to take it over'))
             proc = process.spawn([spec.cmd, *spec.args], cwd=spec.working_dir, env=env)
+            if self._cgroups is not None:
+                self._cgroups.add(spec.name, proc.pid)
             self._lifeline.watch(proc.pid, spec.stop.signal, spec.stop.timeout)
             return proc
         return launch
@@ -328,6 +381,9 @@ class Supervisor:
             if isinstance(ready, BaseException):
                 raise ready
             proc = ready if ready is not None else self._launch(unit)()
+            if isinstance(proc, ports.Holder):
+                self._adopt(unit, proc)
+                return
         except process.SpawnError as exc:
             self._apply(unit, ev.SpawnFailed(error=str(exc)))
             return
@@ -349,6 +405,30 @@ class Supervisor:
             return
         unit.proc, unit.pgid = proc, proc.pid
         self._apply(unit, ev.Spawned(pid=proc.pid))
+
+    def _adopt(self, unit: ServiceUnit, held: ports.Holder) -> None:
+        """Take over a process that already listens on the service's port (adopt_existing):
+        it runs under its own pid; its exit is seen at once through a pidfd (its status is not
+        ours to know), a stop signals it, its output is not captured."""
+        pid = held.pid
+        assert pid is not None
+        loop = asyncio.get_running_loop()
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError as exc:
+            self._apply(unit, ev.SpawnFailed(error=f'cannot adopt pid {pid}: {exc}'))
+            return
+
+        def gone() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            unit.adopted = None
+            self._apply(unit, ev.Exited(pid=pid))
+        loop.add_reader(pidfd, gone)
+        unit.proc, unit.pgid, unit.adopted = None, None, pid
+        log.info('%s: adopted pid %d, already listening on port %d: %s', unit.spec.name, pid,
+                 held.port, held.cmdline)
+        self._apply(unit, ev.Spawned(pid=pid))
 
     def _on_exit(self, unit: ServiceUnit, proc: subprocess.Popen, code: int | None,
                  sig: int | None) -> None:
@@ -373,7 +453,13 @@ class Supervisor:
             self._lifeline.forget(pgid)
         unit.pgid = None
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(None, process.sweep, marker, self._subreaper, pgid)
+        tracker, name = self._cgroups, unit.spec.name
+
+        def sweep() -> int:
+            # the group was SIGKILLed: whatever is left in the cgroup escaped it
+            escaped = tracker.kill(name) if tracker is not None else 0
+            return escaped + process.sweep(marker, self._subreaper, pgid)
+        future = loop.run_in_executor(None, sweep)
         unit.sweeps.add(future)
 
         def done(fut: asyncio.Future) -> None:
@@ -382,6 +468,23 @@ class Supervisor:
                 log.warning('%s: killed %d escaped descendant(s)', unit.spec.name, fut.result())
             self._changed.set()
         future.add_done_callback(done)
+
+    def _run_stop_cmd(self, unit: ServiceUnit) -> None:
+        spec = unit.spec
+        if not spec.stop_cmd:
+            return
+        env = dict(self._base_env, **dict(spec.env))
+        task = asyncio.get_running_loop().create_task(run_stop_command(spec, env))
+        unit.sweeps.add(task)
+
+        def done(finished: asyncio.Task) -> None:
+            unit.sweeps.discard(finished)
+            if not finished.cancelled():
+                outcome = finished.result()
+                level = logging.INFO if outcome.endswith('exited 0') else logging.WARNING
+                log.log(level, '%s: %s', spec.name, outcome)
+            self._changed.set()
+        task.add_done_callback(done)
 
     def _set_timer(self, unit: ServiceUnit, command: cmd.StartTimer) -> None:
         self._cancel_timer(unit)

@@ -31,7 +31,8 @@ class ServiceUnit:
         self.probe_task: asyncio.Task | None = None
         self.sweeps: set[asyncio.Future] = set()
         self.usage = Usage()
-        self.prespawned: subprocess.Popen | BaseException | None = None   # see _prespawn
+        self.prespawned: object = None   # see Supervisor._prespawn
+        self.adopted: int | None = None    # pid of a process taken over (adopt_existing)
 
     def settled(self) -> bool:
         """Up (running, or a oneshot that has exited) or given up: dependants may start."""
@@ -51,6 +52,9 @@ class ServiceUnit:
         if health.checked_at is not None:
             health = replace(health, checked_at=to_wall(health.checked_at))
         message = view.message
+        if self.adopted is not None and not message:
+            message = f'adopted pid {self.adopted} (it was already running): its output is ' \
+                      'not captured'
         if self.logs.problem:     # the service runs on; its output is kept in memory only
             message = f'{message}; {self.logs.problem}' if message else self.logs.problem
         return ServiceStatus(
@@ -61,4 +65,6 @@ class ServiceUnit:
             start_time=to_wall(view.started_at),
             last_restart=to_wall(view.last_restart_at), last_change=to_wall(view.last_change_at),
             next_restart=to_wall(view.next_restart_at), health=health,
-            usage=self.usage if view.pid is not None else Usage())
+            usage=self.usage if view.pid is not None else Usage(),
+            adopted=self.adopted is not None,
+            paused=view.pid is not None and self.usage.paused)

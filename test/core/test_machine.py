@@ -388,3 +388,16 @@ def test_a_crash_loop_far_past_a_thousand_exits_keeps_restarting():
         m.handle(ev.Spawned(pid=pid), now)
         now += 2.0
     assert m.state is S.RUNNING and m.view.restart_count == 2100
+
+
+def test_transition_any_to_failed_on_an_internal_error():
+    m = running(make('always'))
+    out = m.handle(ev.InternalError(error='RuntimeError: boom'), 1.0)
+    assert m.state is S.FAILED and m.view.pid is None
+    assert cmd.SignalGroup(signal='SIGKILL') in out and 'Sweep' in kinds(out)
+    assert 'internal error: RuntimeError: boom' in m.view.message
+    b, _ = backing_off()
+    out = b.handle(ev.InternalError(error='x'), 5.0)
+    assert b.state is S.FAILED and 'CancelTimer' in kinds(out) and 'SignalGroup' not in kinds(out)
+    b.handle(ev.StartRequested(), 6.0)          # an operator can start it again
+    assert b.state is S.STARTING

@@ -42,3 +42,18 @@ def test_dead_pid_is_empty():
     proc.wait()
     usage = MetricsSampler().sample({'gone': proc.pid})['gone']
     assert usage.processes == 0 and usage.memory_bytes == 0
+
+
+async def test_a_sigstopped_service_is_shown_as_paused(supervise):
+    import os
+    import signal
+    from omega_orchestrator.core.states import ServiceState as S
+    from test.runtime.conftest import py, until, wait_state
+    sup = supervise(py('import time\ntime.sleep(600)', name='frozen'))
+    sup.start('frozen')
+    await wait_state(sup, 'frozen', S.RUNNING)
+    os.kill(sup.status('frozen').pid, signal.SIGSTOP)
+    await until(lambda: sup.status('frozen').paused)
+    assert sup.status('frozen').state is S.RUNNING
+    os.kill(sup.status('frozen').pid, signal.SIGCONT)
+    await until(lambda: not sup.status('frozen').paused)

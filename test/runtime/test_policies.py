@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+import signal
 
 import pytest
 
@@ -215,3 +216,56 @@ def test_services_do_not_get_systemds_notification_socket_or_watchdog():
     env = robot_environment({'NOTIFY_SOCKET': '/run/systemd/notify', 'WATCHDOG_USEC': '30',
                                'WATCHDOG_PID': '1', 'HOME': '/root'}, sys.prefix)
     assert env == {'HOME': '/root'}
+
+
+async def test_an_exception_in_one_services_handling_fails_only_that_service(supervise):
+    sleep = 'import time\ntime.sleep(600)'
+    sup = supervise(py(sleep, name='bad', restart_policy='always'),
+                    py(sleep, name='good', restart_policy='always'))
+    sup.start('bad')
+    sup.start('good')
+    await wait_state(sup, 'bad', S.RUNNING)
+    await wait_state(sup, 'good', S.RUNNING)
+    machine = sup._units['bad'].machine            # fault injection: its exit handling breaks
+    real = machine.handle
+
+    def broken(event, now):
+        if type(event).__name__ == 'Exited':
+            raise RuntimeError('injected fault')
+        return real(event, now)
+    machine.handle = broken
+    bad_pid, good_pid = sup.status('bad').pid, sup.status('good').pid
+    os.kill(bad_pid, signal.SIGKILL)
+    await wait_state(sup, 'bad', S.FAILED)
+    assert 'internal error: RuntimeError: injected fault' in sup.status('bad').message
+    machine.handle = real
+    os.kill(good_pid, signal.SIGKILL)              # the engine carries on for the others
+    await sup.wait_for(lambda: sup.status('good').pid not in (None, good_pid), 20)
+    sup.start('bad')                               # and an operator can start it again
+    await wait_state(sup, 'bad', S.RUNNING)
+
+
+async def test_a_reload_past_the_open_file_limit_changes_nothing(supervise, tmp_path: Path):
+    import json
+    import resource
+    from omega_orchestrator.core.errors import InvalidArgumentError
+    from omega_orchestrator.core.registry import parse_registry
+    sleep = 'import time\ntime.sleep(600)'
+    sup = supervise(py(sleep, name='keep', autostart=True))
+    sup.start('keep')
+    await wait_state(sup, 'keep', S.RUNNING)
+    pid = sup.status('keep').pid
+    many = [dict(py(sleep, name=f's{i}', autostart=True)) for i in range(200)]
+    bigger = parse_registry(json.dumps({'services': [py(sleep, name='keep', autostart=True,
+                                                        description='changed'), *many]}),
+                            str(tmp_path / 'r.json'), base_dir=str(tmp_path))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    before = len(os.listdir('/proc/self/fd'))
+    try:
+        with pytest.raises(InvalidArgumentError, match='open files'):
+            await sup.reload(bigger, timeout=10)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert sup.status('keep').pid == pid and sup.names() == ('keep',)   # nothing touched
+    assert len(os.listdir('/proc/self/fd')) <= before                    # nothing leaked

@@ -1,5 +1,6 @@
 """Stopping: the whole group, grace then SIGKILL, force, and escaped descendants swept."""
 
+import os
 import uuid
 
 from omega_orchestrator.core.states import ServiceState as S
@@ -126,3 +127,22 @@ async def test_stop_all_sweeps_what_a_finished_oneshot_left_behind(supervise):
     await sup.stop_all(20)
     assert sup.status('setup').state is S.STOPPED
     assert find_tagged(tag) == []
+
+
+async def test_a_daemon_that_drops_the_marker_is_still_stopped(supervise):
+    """setsid + a fresh environment: neither the group nor the marker finds it; the cgroup
+    does, where the kernel allows one (this machine: cgroup2), else this is skipped."""
+    import pytest
+    tag = f'markerless-{os.getpid()}'
+    code = ('import os, subprocess, sys, time\n'
+            f'subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", {tag!r}],'
+            ' start_new_session=True, env={"PATH": "/usr/bin"})\n'
+            'time.sleep(600)')
+    sup = supervise(py(code, name='daemonizer'))
+    if sup.tracking != 'cgroup':
+        pytest.skip(f'no writable cgroup2 here: tracking is {sup.tracking}')
+    sup.start('daemonizer')
+    await until(lambda: find_tagged(tag))
+    sup.stop('daemonizer')
+    await sup.wait_stopped('daemonizer', 20)
+    await until(lambda: not find_tagged(tag))
