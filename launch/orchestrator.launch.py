@@ -32,6 +32,8 @@ NODE_NAME = 'omega_orchestrator'
 STOP_GRACE = '30'  # default seconds between SIGINT and SIGTERM: time to stop every service
 SIGKILL_TIMEOUT = '5'  # then seconds between SIGTERM and SIGKILL
 ROS_HOME = os.environ.get('ROS_HOME', os.path.join('~', '.ros'))
+SIDECAR_ARGUMENTS = ('api_host', 'api_port', 'token_env', 'api_timeout', 'cors_origins',
+                     'allowed_hosts', 'open_writes_for_origins', 'control_discovery_range')
 
 
 def orchestrator_fqn(namespace: str, base_namespace: str | None = None) -> str:
@@ -45,16 +47,34 @@ def orchestrator_fqn(namespace: str, base_namespace: str | None = None) -> str:
     return '/' + '/'.join([*parts, NODE_NAME])
 
 
+def listed(text: str) -> list[str]:
+    """'a, b' -> ['a', 'b'] (a launch argument holding several values)."""
+    return [item.strip() for item in text.split(',') if item.strip()]
+
+
+def sidecar_arguments(config: dict[str, str], target: str) -> list[str]:
+    """The sidecar's command line from the launch arguments (every sidecar option)."""
+    argv = ['--host', config['api_host'], '--port', config['api_port'],
+            '--orchestrator', target, '--token-env', config['token_env'],
+            '--timeout', config['api_timeout'],
+            '--control-discovery-range', config['control_discovery_range']]
+    for origin in listed(config['cors_origins']):
+        argv += ['--cors-origin', origin]
+    for host in listed(config['allowed_hosts']):
+        argv += ['--allowed-host', host]
+    if config['open_writes_for_origins'].lower() in ('true', '1', 'yes'):
+        argv.append('--open-writes-for-origins')
+    return argv
+
+
 def sidecar_node(context: LaunchContext) -> list[Node]:
     """The sidecar, pointed at the orchestrator's fully qualified name."""
     target = orchestrator_fqn(LaunchConfiguration('namespace').perform(context),
                               context.launch_configurations.get('ros_namespace'))
+    config = {name: LaunchConfiguration(name).perform(context) for name in SIDECAR_ARGUMENTS}
     return [Node(
         package=PACKAGE, executable='sidecar', namespace=LaunchConfiguration('namespace'),
-        output='screen',
-        arguments=['--host', LaunchConfiguration('api_host'),
-                   '--port', LaunchConfiguration('api_port'),
-                   '--orchestrator', target])]
+        output='screen', arguments=sidecar_arguments(config, target))]
 
 
 def orchestrator_exited(event: ProcessExited, context: LaunchContext) -> list[EmitEvent]:
@@ -80,7 +100,11 @@ def generate_launch_description() -> LaunchDescription:
         arguments=['--registry', LaunchConfiguration('registry'),
                    '--log-dir', LaunchConfiguration('log_dir'),
                    '--status-rate', LaunchConfiguration('status_rate'),
-                   '--stop-grace', LaunchConfiguration('stop_grace')])
+                   '--stop-grace', LaunchConfiguration('stop_grace'),
+                   '--base-dir', LaunchConfiguration('base_dir'),
+                   '--drop-env', LaunchConfiguration('token_env'),
+                   '--control-discovery-range',
+                   LaunchConfiguration('control_discovery_range')])
     return LaunchDescription([
         DeclareLaunchArgument(
             'registry', description='the service registry JSON file',
@@ -97,6 +121,29 @@ def generate_launch_description() -> LaunchDescription:
             'namespace', default_value='', description='ROS namespace of both nodes'),
         DeclareLaunchArgument(
             'status_rate', default_value='1.0', description='status publications per second'),
+        DeclareLaunchArgument(
+            'base_dir', default_value='',
+            description="what relative working_dir values are relative to (default: the "
+                        "registry's base_dir, else its folder); OmegaOS: the backend folder"),
+        DeclareLaunchArgument(
+            'control_discovery_range', default_value='LOCALHOST',
+            description="how far both nodes' DDS reaches (LOCALHOST, SUBNET, SYSTEM_DEFAULT, "
+                        "OFF); services keep the robot's ROS settings"),
+        DeclareLaunchArgument(
+            'token_env', default_value='OMEGA_API_TOKEN',
+            description='variable holding the API token (never passed to a service)'),
+        DeclareLaunchArgument(
+            'api_timeout', default_value='10',
+            description='seconds the API waits for an orchestrator answer'),
+        DeclareLaunchArgument(
+            'cors_origins', default_value='',
+            description='browser origins allowed to call the API, comma-separated'),
+        DeclareLaunchArgument(
+            'allowed_hosts', default_value='',
+            description='Host names the API answers to besides loopback, comma-separated'),
+        DeclareLaunchArgument(
+            'open_writes_for_origins', default_value='false',
+            description='writes from cors_origins pages need no token (trusted networks only)'),
         DeclareLaunchArgument(
             'stop_grace', default_value=STOP_GRACE,
             description='seconds the orchestrator gets to stop every service before SIGTERM '

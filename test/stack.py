@@ -35,18 +35,29 @@ def py(code: str, **fields: Any) -> dict:
 class Stack:
     """An orchestrator process plus a sidecar process talking to it over ROS."""
 
-    def __init__(self, folder: Path, services: list[dict], token: str | None = None) -> None:
+    def __init__(self, folder: Path, services: list[dict] | Path, token: str | None = None,
+                 sidecar_args: tuple[str, ...] = (),
+                 orchestrator_args: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> None:
+        """`services`: the registry's services, or the path of a registry file as it is;
+        `env`: variables of the robot's environment, on top of the test's."""
         self.folder = folder
+        self.sidecar_args = list(sidecar_args)
+        self.orchestrator_args = list(orchestrator_args)
         self.port = free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         self.env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(1, 100)),
                         ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1')
+        self.env.update(env or {})
         if token:
             self.env['OMEGA_API_TOKEN'] = token
         # a namespace of its own: another run on the same domain cannot answer for it
         self.namespace = f'/t{random.randint(0, 10**9)}'
-        self.registry = folder / 'registry.json'
-        self.registry.write_text(json.dumps({'services': services}))
+        if isinstance(services, Path):
+            self.registry = services
+        else:
+            self.registry = folder / 'registry.json'
+            self.registry.write_text(json.dumps({'services': services}))
         self.procs: list[subprocess.Popen] = []
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
@@ -60,10 +71,10 @@ class Stack:
         self.orchestrator = self._spawn('orchestrator', [
             'omega_orchestrator', '--registry', str(self.registry), '--log-dir',
             str(self.folder / 'logs'), '--status-rate', '2', '--metrics-interval', '0.5',
-            '--ros-args', '-r', f'__ns:={self.namespace}'])
+            *self.orchestrator_args, '--ros-args', '-r', f'__ns:={self.namespace}'])
         # in the orchestrator's namespace, the sidecar finds it by its relative default name
         self.sidecar = self._spawn('sidecar', [
-            'omega_orchestrator.sidecar', '--port', str(self.port),
+            'omega_orchestrator.sidecar', '--port', str(self.port), *self.sidecar_args,
             '--ros-args', '-r', f'__ns:={self.namespace}'])
         self.wait_for(lambda: self.get('/api/services/list').status_code == 200,
                       'the API lists the services')
@@ -116,8 +127,11 @@ def stack(tmp_path: Path) -> Iterator[Any]:
     """stack(services, token=None) -> a started Stack; stopped after the test."""
     made: list[Stack] = []
 
-    def build(services: list[dict], token: str | None = None) -> Stack:
-        made.append(Stack(tmp_path, services, token))
+    def build(services: list[dict] | Path, token: str | None = None,
+              sidecar_args: tuple[str, ...] = (),
+              orchestrator_args: tuple[str, ...] = (),
+              env: dict[str, str] | None = None) -> Stack:
+        made.append(Stack(tmp_path, services, token, sidecar_args, orchestrator_args, env))
         return made[-1].start()
     yield build
     for item in made:

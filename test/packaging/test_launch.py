@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_FILE = ROOT / 'launch' / 'orchestrator.launch.py'
 PACKAGE = 'omega_orchestrator'
 ARGUMENTS = {'registry', 'log_dir', 'api_host', 'api_port', 'namespace', 'status_rate',
-             'stop_grace'}
+             'stop_grace', 'base_dir', 'control_discovery_range', 'token_env', 'api_timeout',
+             'cors_origins', 'allowed_hosts', 'open_writes_for_origins'}
 
 
 def literal(node: ast.AST, names: dict[str, Any]) -> Any:
@@ -119,7 +120,9 @@ def test_declares_the_launch_arguments(launch_file):
                 for c in calls(launch_file.tree, 'DeclareLaunchArgument')]
     assert sorted(declared) == sorted(ARGUMENTS)
     used = {literal(c.args[0], launch_file.names)
-            for c in calls(launch_file.tree, 'LaunchConfiguration')}
+            for c in calls(launch_file.tree, 'LaunchConfiguration')
+            if not isinstance(c.args[0], ast.Name) or c.args[0].id in launch_file.names}
+    used |= set(launch_file.names['SIDECAR_ARGUMENTS'])    # LaunchConfiguration(name) in a loop
     assert used <= ARGUMENTS, f'undeclared launch arguments: {used - ARGUMENTS}'
     assert used == ARGUMENTS, f'declared but unused: {ARGUMENTS - used}'
 
@@ -139,9 +142,28 @@ def test_node_command_lines(launch_file):
                               launch_file.names)
     for flag in ('--registry', '--log-dir', '--status-rate', '--stop-grace'):
         assert flag in orchestrator
-    sidecar = strings_in(launch_file.node_keyword('sidecar', 'arguments'), launch_file.names)
-    for flag in ('--host', '--port', '--orchestrator'):
-        assert flag in sidecar
+    for flag in ('--base-dir', '--drop-env', '--control-discovery-range'):
+        assert flag in orchestrator
+
+
+def test_every_sidecar_option_is_a_launch_argument(launch_file):
+    from omega_orchestrator.sidecar.__main__ import build_parser
+    config = {'api_host': '0.0.0.0', 'api_port': '8090', 'token_env': 'TOKEN',
+              'api_timeout': '3', 'cors_origins': 'http://a:3000, http://b',
+              'allowed_hosts': 'omega1.local', 'open_writes_for_origins': 'true',
+              'control_discovery_range': 'SUBNET'}
+    assert set(config) == set(launch_file.names['SIDECAR_ARGUMENTS'])
+    argv = launch_function('sidecar_arguments', listed=launch_function('listed'))(
+        config, '/robot1/omega_orchestrator')
+    parsed = build_parser().parse_args(argv)
+    assert (parsed.host, parsed.port, parsed.token_env, parsed.timeout) == \
+        ('0.0.0.0', 8090, 'TOKEN', 3.0)
+    assert parsed.cors_origin == ['http://a:3000', 'http://b']
+    assert parsed.allowed_host == ['omega1.local'] and parsed.open_writes_for_origins
+    assert parsed.control_discovery_range == 'SUBNET'
+    assert parsed.orchestrator == '/robot1/omega_orchestrator'
+    used = {o for a in build_parser()._actions for o in a.option_strings if o[:2] == '--'}
+    assert used - {'--help'} <= set(argv), f'not passed by the launch file: {used - set(argv)}'
 
 
 def is_configuration(node: ast.AST, name: str) -> bool:
