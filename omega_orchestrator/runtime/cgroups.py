@@ -46,7 +46,11 @@ def own_cgroup() -> str | None:
 
 
 class CgroupTracker:
-    """One cgroup per service under a folder of our own; None when the kernel refuses."""
+    """One cgroup per run of a service (`name-generation`) under a folder of our own.
+
+    A cgroup per run, not per service: a crash is followed by an immediate restart, and the
+    sweep of the old run (in a worker thread) must not kill the new one.
+    """
 
     def __init__(self, base: str) -> None:
         self.base = base
@@ -97,9 +101,11 @@ class CgroupTracker:
             return []
 
     def kill(self, service: str) -> int:
-        """SIGKILL everything in the service's cgroup; returns how many there were."""
+        """SIGKILL everything in the run's cgroup, then remove it; returns how many there
+        were."""
         found = self.pids(service)
         if not found:
+            self._remove(service)
             return 0
         try:
             with open(os.path.join(self.path(service), 'cgroup.kill'), 'w') as kill:
@@ -110,19 +116,23 @@ class CgroupTracker:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
+        self._remove(service)
         return len(found)
 
+    def _remove(self, service: str, timeout: float = 2.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.pids(service) and time.monotonic() < deadline:
+            time.sleep(0.01)            # SIGKILLed processes leave the cgroup as they die
+        try:
+            os.rmdir(self.path(service))
+            self._made.discard(service)
+        except OSError:
+            pass
+
     def close(self) -> None:
-        """Remove the (empty) cgroups we made; a non-empty one is killed first."""
+        """Remove the cgroups we made; a non-empty one is killed first."""
         for service in list(self._made):
             self.kill(service)
-            deadline = time.monotonic() + 2.0
-            while self.pids(service) and time.monotonic() < deadline:
-                time.sleep(0.01)        # SIGKILLed processes leave the cgroup as they die
-            try:
-                os.rmdir(self.path(service))
-            except OSError:
-                pass
         try:
             os.rmdir(self.base)
         except OSError:

@@ -150,15 +150,22 @@ class StreamLog:
         self._partial = b''
         self.listeners: list[Callable[[str], None]] = []
         self.count = 0           # lines ever added: marks where a run's output begins
+        self._skipping = False   # inside a line too long for the tail, already added cut
 
     def feed(self, data: bytes) -> None:
-        """Take bytes read from the pipe."""
+        """Take bytes read from the pipe. A line longer than MAX_LINE enters the tail once,
+        cut (the file keeps it whole); the rest of it is skipped up to its newline."""
         self.file.write(data)
         lines = (self._partial + data).split(b'\n')
         self._partial = lines.pop()
-        if len(self._partial) > MAX_LINE:
-            lines.append(self._partial)
+        if self._skipping and lines:      # the long line ends in this chunk
+            lines.pop(0)
+            self._skipping = False
+        if self._skipping:
             self._partial = b''
+        elif len(self._partial) > MAX_LINE:
+            lines.append(self._partial)
+            self._partial, self._skipping = b'', True
         for raw in lines:
             self._add_line(raw)
 

@@ -331,6 +331,7 @@ class Supervisor:
             env.setdefault('PYTHONUNBUFFERED', '1')
 
         ours = f'{self._lifeline.owner}{spec.name}:'
+        run_key = f'{spec.name}-{unit.generation}'     # this run's cgroup
 
         def launch() -> subprocess.Popen | ports.Holder:
             if spec.port is not None:     # taken by a process we did not start?
@@ -343,7 +344,7 @@ class Supervisor:
                         '; stop it, or set "adopt_existing": true to take it over'))
             proc = process.spawn([spec.cmd, *spec.args], cwd=spec.working_dir, env=env)
             if self._cgroups is not None:
-                self._cgroups.add(spec.name, proc.pid)
+                self._cgroups.add(run_key, proc.pid)
             self._lifeline.watch(proc.pid, spec.stop.signal, spec.stop.timeout)
             return proc
         return launch
@@ -453,11 +454,11 @@ class Supervisor:
             self._lifeline.forget(pgid)
         unit.pgid = None
         loop = asyncio.get_running_loop()
-        tracker, name = self._cgroups, unit.spec.name
+        tracker, run_key = self._cgroups, f'{unit.spec.name}-{unit.generation}'
 
         def sweep() -> int:
             # the group was SIGKILLed: whatever is left in the cgroup escaped it
-            escaped = tracker.kill(name) if tracker is not None else 0
+            escaped = tracker.kill(run_key) if tracker is not None else 0
             return escaped + process.sweep(marker, self._subreaper, pgid)
         future = loop.run_in_executor(None, sweep)
         unit.sweeps.add(future)
