@@ -1,0 +1,53 @@
+"""Hundreds of services under the default soft limit of open files (1,024, what a systemd
+unit without LimitNOFILE gets): all start, none fails with "Too many open files"."""
+
+import json
+from pathlib import Path
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+COUNT = 300
+
+
+def tagged(tag: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(['cmdline']):
+        try:
+            if tag in (proc.info['cmdline'] or ()) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:
+            pass
+    return found
+
+
+def test_300_autostart_services_under_a_soft_limit_of_1024(tmp_path: Path):
+    tag = f'scale-{time.time_ns()}'
+    services = [{'name': f's{i}', 'cmd': '/bin/sh', 'args': ['-c', 'sleep 600; :', tag],
+                 'autostart': True} for i in range(COUNT)]
+    (tmp_path / 'r.json').write_text(json.dumps({'services': services}))
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def low_soft_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'omega_orchestrator', '--registry', str(tmp_path / 'r.json'),
+         '--log-dir', str(tmp_path / 'logs'), '--no-ros', '--metrics-interval', '0'],
+        stderr=subprocess.DEVNULL, preexec_fn=low_soft_limit)
+    try:
+        deadline = time.monotonic() + 60
+        while len(tagged(tag)) < COUNT and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(tagged(tag)) == COUNT
+        limit = psutil.Process(proc.pid).rlimit(psutil.RLIMIT_NOFILE)
+        assert limit[0] == hard or hard == resource.RLIM_INFINITY   # raised at start
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+    log = (tmp_path / 'logs' / 'services.log').read_text()
+    assert 'Too many open files' not in log and 'failed' not in log
+    assert tagged(tag) == []
