@@ -102,12 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = args.control_discovery_range
     gateway = RosGateway(args.orchestrator, timeout=args.timeout,
                          ros_args=['omega_sidecar', *ros_args, *rosout.QUIET_CONSOLE])
-    for name in ('omega_orchestrator', 'uvicorn.error'):
-        rosout.attach(logging.getLogger(name), gateway.node.get_logger())
     try:
         app = create_app(gateway, settings_from(args, token))
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level='info',
                                 timeout_graceful_shutdown=3)
+        # after uvicorn configured its loggers (it replaces their handlers): ours on /rosout
+        for name in ('omega_orchestrator', 'uvicorn.error'):
+            rosout.attach(logging.getLogger(name), gateway.node.get_logger())
         # uvicorn re-raises the stop signal to the handler it found once it has shut down:
         # let that be a no-op, so an orderly stop exits 0 instead of dying by the signal
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -96,3 +96,15 @@ def test_ros_log_level_applies_to_the_orchestrator(orchestrator, client):
     assert 'a: running -> stopping' not in text and ' INFO ' not in text
     assert not [m for m in logs if m.name.endswith('omega_orchestrator')
                 and m.level < Log.WARN]
+
+
+def test_the_sidecars_log_lines_reach_rosout_too(stack):
+    from test.ros.conftest import RosClient
+    s = stack([py(SLEEP, name='a')])
+    ros = RosClient(int(s.env['ROS_DOMAIN_ID']))
+    try:
+        logs = ros.collect(Log, '/rosout', ROSOUT)     # transient local: earlier lines too
+        wait_until(lambda: [m for m in logs if m.name.endswith('omega_sidecar')],
+                   what="the sidecar's lines on /rosout")
+    finally:
+        ros.close()
