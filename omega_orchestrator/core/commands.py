@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from omega_orchestrator.core.states import ServiceState
+
 
 @dataclass(frozen=True, kw_only=True)
 class Spawn:
@@ -44,13 +46,13 @@ class StopProbes:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Transitioned:
+class AnnounceTransition:
     """Tell listeners the state changed (published on ~/events and the status topic)."""
 
-    from_state: str
-    to_state: str
+    from_state: ServiceState
+    to_state: ServiceState
     reason: str
 
 
 Command = (Spawn | SignalGroup | Sweep | StartTimer | CancelTimer | StartProbes | StopProbes
-           | Transitioned)
+           | AnnounceTransition)

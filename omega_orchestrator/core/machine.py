@@ -69,12 +69,30 @@ class ServiceMachine:
 
     def handle(self, event: ev.Event, now: float) -> list[cmd.Command]:
         """Apply `event` at monotonic time `now`; return the commands to execute."""
-        handler = getattr(self, '_on_' + type(event).__name__)
-        return handler(event, now)
+        match event:
+            case ev.StartRequested():
+                return self._on_start_requested(event, now)
+            case ev.StopRequested():
+                return self._on_stop_requested(event, now)
+            case ev.RestartRequested():
+                return self._on_restart_requested(event, now)
+            case ev.Spawned():
+                return self._on_spawned(event, now)
+            case ev.SpawnFailed():
+                return self._on_spawn_failed(event, now)
+            case ev.Exited():
+                return self._on_exited(event, now)
+            case ev.TimerFired():
+                return self._on_timer_fired(event, now)
+            case ev.HealthReported():
+                return self._on_health_reported(event, now)
+            case ev.InternalError():
+                return self._on_internal_error(event, now)
+        raise TypeError(f'not an event: {event!r}')
 
     # -- operator requests ------------------------------------------------------------------
 
-    def _on_StartRequested(self, event: ev.StartRequested, now: float) -> list[cmd.Command]:
+    def _on_start_requested(self, event: ev.StartRequested, now: float) -> list[cmd.Command]:
         state = self.state
         if state in (S.STARTING, S.RUNNING):
             raise WrongStateError(f"'{self.spec.name}' is already {state.value}")
@@ -86,7 +104,7 @@ class ServiceMachine:
         self._timer = 0
         return out + self._begin_start(now, event.reason, counts_as_restart=False)
 
-    def _on_StopRequested(self, event: ev.StopRequested, now: float) -> list[cmd.Command]:
+    def _on_stop_requested(self, event: ev.StopRequested, now: float) -> list[cmd.Command]:
         state = self.state
         self._then_start = False
         if state in (S.STARTING, S.RUNNING):
@@ -105,7 +123,7 @@ class ServiceMachine:
             return [cmd.Sweep()] + self._move(S.STOPPED, now, event.reason)
         raise WrongStateError(f"'{self.spec.name}' is not running")
 
-    def _on_RestartRequested(self, event: ev.RestartRequested, now: float) -> list[cmd.Command]:
+    def _on_restart_requested(self, event: ev.RestartRequested, now: float) -> list[cmd.Command]:
         state = self.state
         if state in (S.STARTING, S.RUNNING):
             # RUNNING | STARTING -> STOPPING, then STARTING once the process is gone
@@ -116,25 +134,25 @@ class ServiceMachine:
             # STOPPING -> STOPPING: start again once the stop completes
             self._then_start = True
             return []
-        return self._on_StartRequested(ev.StartRequested(reason=event.reason), now)
+        return self._on_start_requested(ev.StartRequested(reason=event.reason), now)
 
     # -- runtime facts ------------------------------------------------------------------------
 
-    def _on_Spawned(self, event: ev.Spawned, now: float) -> list[cmd.Command]:
+    def _on_spawned(self, event: ev.Spawned, now: float) -> list[cmd.Command]:
         if self.state is not S.STARTING:
             return []
         # STARTING -> RUNNING (no readiness probe yet: spawned means running)
         return self._move(S.RUNNING, now, f'started with pid {event.pid}', pid=event.pid,
                           started_at=now, message='') + self._probe_commands(start=True)
 
-    def _on_SpawnFailed(self, event: ev.SpawnFailed, now: float) -> list[cmd.Command]:
+    def _on_spawn_failed(self, event: ev.SpawnFailed, now: float) -> list[cmd.Command]:
         if self.state is not S.STARTING:
             return []
         # STARTING -> FAILED: the command could not be started; waits for an operator
         return self._move(S.FAILED, now, f'spawn failed: {event.error}', pid=None,
                           message=f'spawn failed: {event.error}')
 
-    def _on_Exited(self, event: ev.Exited, now: float) -> list[cmd.Command]:
+    def _on_exited(self, event: ev.Exited, now: float) -> list[cmd.Command]:
         view = self._view
         if view.pid != event.pid or self.state not in (S.STARTING, S.RUNNING, S.STOPPING):
             return []
@@ -172,7 +190,7 @@ class ServiceMachine:
         return out + self._move(target, now, decision.why, message=reason,
                                 next_restart_at=now + decision.delay)
 
-    def _on_TimerFired(self, event: ev.TimerFired, now: float) -> list[cmd.Command]:
+    def _on_timer_fired(self, event: ev.TimerFired, now: float) -> list[cmd.Command]:
         if event.token != self._timer or self._timer == 0:
             return []
         if self.state in (S.BACKOFF, S.COOLDOWN):
@@ -185,7 +203,7 @@ class ServiceMachine:
             return [cmd.SignalGroup(signal='SIGKILL')]
         return []
 
-    def _on_InternalError(self, event: ev.InternalError, now: float) -> list[cmd.Command]:
+    def _on_internal_error(self, event: ev.InternalError, now: float) -> list[cmd.Command]:
         # ANY -> FAILED: whatever went wrong, the process is not left unsupervised
         out: list[cmd.Command] = [cmd.CancelTimer()] if self._timer else []
         self._timer, self._then_start = 0, False
@@ -196,7 +214,7 @@ class ServiceMachine:
         return out + self._move(S.FAILED, now, reason, pid=None, started_at=None,
                                 next_restart_at=None, message=reason)
 
-    def _on_HealthReported(self, event: ev.HealthReported, now: float) -> list[cmd.Command]:
+    def _on_health_reported(self, event: ev.HealthReported, now: float) -> list[cmd.Command]:
         if self.state is not S.RUNNING:
             return []
         old = self._view.health
@@ -248,7 +266,7 @@ class ServiceMachine:
     def _move(self, target: S, now: float, reason: str, **changes: object) -> list[cmd.Command]:
         source = self.state
         self._view = replace(self._view, state=target, last_change_at=now, **changes)
-        return [cmd.Transitioned(from_state=source.value, to_state=target.value, reason=reason)]
+        return [cmd.AnnounceTransition(from_state=source, to_state=target, reason=reason)]
 
 
 def _describe_exit(event: ev.Exited) -> str:

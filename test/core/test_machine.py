@@ -47,7 +47,7 @@ def test_transition_stopped_to_starting():
     m = make()
     out = m.handle(ev.StartRequested(), 0.0)
     assert m.state is S.STARTING
-    assert kinds(out) == ['Transitioned', 'Spawn']
+    assert kinds(out) == ['AnnounceTransition', 'Spawn']
 
 
 def test_transition_starting_to_running():
@@ -337,19 +337,19 @@ def test_health_needs_consecutive_failures_to_turn_unhealthy():
 def test_every_transition_is_announced():
     m = make()
     out = m.handle(ev.StartRequested(reason='autostart'), 0.0)
-    assert out[0] == cmd.Transitioned(from_state='stopped', to_state='starting',
+    assert out[0] == cmd.AnnounceTransition(from_state='stopped', to_state='starting',
                                       reason='autostart')
 
 
 def transitions(commands: list) -> list[tuple[str, str]]:
-    return [(c.from_state, c.to_state) for c in commands if isinstance(c, cmd.Transitioned)]
+    return [(c.from_state, c.to_state) for c in commands if isinstance(c, cmd.AnnounceTransition)]
 
 
 def test_transition_running_to_crashed_then_starting_announces_the_crash():
     m = running(make('always', stable_after=10.0))
     out = m.handle(ev.Exited(pid=100, code=1), 60.0)
     assert transitions(out) == [('running', 'crashed'), ('crashed', 'starting')]
-    crash = next(c for c in out if isinstance(c, cmd.Transitioned))
+    crash = next(c for c in out if isinstance(c, cmd.AnnounceTransition))
     assert crash.reason == 'exited with code 1'
 
 
