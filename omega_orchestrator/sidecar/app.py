@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import logging
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
@@ -19,6 +20,11 @@ from omega_orchestrator.sidecar.gateway import OrchestratorGateway
 from omega_orchestrator.sidecar.routes import events, services, system
 
 log = logging.getLogger('omega_orchestrator.sidecar')
+#: On every answer: no site may frame the page (clickjacking); the page's own CSP meta tag
+#: cannot say frame-ancestors, so the header does.
+SECURITY_HEADERS = {'X-Frame-Options': 'DENY',
+                    'Content-Security-Policy': "frame-ancestors 'none'",
+                    'X-Content-Type-Options': 'nosniff'}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,13 +72,39 @@ def create_app(gateway: OrchestratorGateway, settings: Settings | None = None) -
         app.include_router(router)
     _add_error_handlers(app)
     _add_page(app, Path(settings.web_dir) if settings.web_dir else find_web_dir())
+    _add_security_headers(app)      # last added: outermost, so on the guards' answers too
+    _document_token(app, required=bool(settings.token) and not settings.open_writes_for_origins)
     return app
 
 
 def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
     """The original's error shape: `error` in words, `error_code` for programs."""
     return JSONResponse({'ok': False, 'error': message, 'error_code': code,
-                         'message': message, **extra}, status_code=status)
+                         'message': message, **extra}, status_code=status,
+                        headers=SECURITY_HEADERS)   # a 500 never passes the middleware
+
+
+def _add_security_headers(app: FastAPI) -> None:
+    @app.middleware('http')
+    async def security_headers(request: Request, call_next):  # noqa: ANN001, ANN202
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+
+def _document_token(app: FastAPI, required: bool) -> None:
+    """The bearer scheme guards the changes in the OpenAPI document; unless this sidecar
+    requires the token, each says the token is optional (an empty security alternative)."""
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = FastAPI.openapi(app)
+            for item in document['paths'].values():
+                for operation in item.values():
+                    if operation.get('security') and not required:
+                        operation['security'].append({})
+        return app.openapi_schema
+    app.openapi = openapi
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -104,8 +136,19 @@ def _add_error_handlers(app: FastAPI) -> None:
 def host_name(host: str) -> str:
     """The name in a Host header: 'a:80' -> 'a', '[::1]:80' and '[::1]' -> '::1'."""
     if host.startswith('['):
-        return host[1:host.find(']')] if ']' in host else host
+        end = host.find(']')
+        if end < 0 or host[end + 1:] and not host[end + 1:].startswith(':'):
+            return host      # '[::1' or '[::1]x': no name of ours
+        return host[1:end]
     return host.rsplit(':', 1)[0] if host.count(':') == 1 else host
+
+
+def same_site(origin: str, host: str) -> bool:
+    """True when an Origin header names the host the request was sent to."""
+    try:
+        return urlsplit(origin).netloc == host
+    except ValueError:       # 'http://[' and the like: no site at all
+        return False
 
 
 def _add_request_guards(app: FastAPI, settings: Settings) -> None:
@@ -115,11 +158,12 @@ def _add_request_guards(app: FastAPI, settings: Settings) -> None:
     async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
         host = request.headers.get('host', '')
         if settings.allowed_hosts and host_name(host) not in settings.allowed_hosts:
-            return _error(400, 'bad_host', f"requests for host '{host}' are not served here")
+            return _error(400, 'bad_host', f'requests for host {host[:100]!r} are not served '
+                                           'here')
         origin = request.headers.get('origin')
         if request.method not in ('GET', 'HEAD', 'OPTIONS') and origin and \
-                urlsplit(origin).netloc != host and origin not in settings.cors_origins:
-            return _error(403, 'cross_origin', f'writes from {origin} are not allowed')
+                not same_site(origin, host) and origin not in settings.cors_origins:
+            return _error(403, 'cross_origin', f'writes from {origin[:100]!r} are not allowed')
         return await call_next(request)
 
 

@@ -2,10 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from omega_orchestrator.sidecar.gateway import OrchestratorGateway
 from omega_orchestrator.sidecar.security import token_matches
+
+#: The bearer scheme in the OpenAPI document. It never refuses anything itself
+#: (auto_error=False): require_token decides, from the raw header.
+bearer = HTTPBearer(scheme_name='bearer', auto_error=False,
+                    description='The token in the environment variable named by the '
+                                "sidecar's --token-env (default OMEGA_API_TOKEN); changes "
+                                'need it when the sidecar has one.')
 
 
 def get_gateway(request: Request) -> OrchestratorGateway:
@@ -13,7 +21,8 @@ def get_gateway(request: Request) -> OrchestratorGateway:
     return request.app.state.gateway
 
 
-def require_token(request: Request) -> None:
+def require_token(request: Request,
+                  _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> None:
     """401 unless the request carries the configured token (no token configured: open)."""
     settings = request.app.state.settings
     if settings.open_writes_for_origins and \

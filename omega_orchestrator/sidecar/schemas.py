@@ -1,5 +1,7 @@
 """Response models of the REST API (the seed's shapes, documented in the OpenAPI schema)."""
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from omega_orchestrator.sidecar.convert import STATES
@@ -120,3 +122,27 @@ class Error(BaseModel):
     message: str = Field(description='the same words as error')
     service: Service | None = None
     details: list = []
+
+
+#: What each error status means, as the OpenAPI document tells it (`error_code` in quotes).
+ERROR_MEANINGS = {
+    400: "'bad_host': the Host header names a server this is not (the guard against DNS "
+         'rebinding)',
+    401: "'unauthorized': the sidecar has a token and the request did not carry it as "
+         "'Authorization: Bearer <token>'",
+    403: "'cross_origin': a change requested by a page of another origin",
+    404: "'not_found': no service of that name",
+    409: "'wrong_state': the request makes no sense in the service's state (the service is "
+         'in the answer)',
+    422: "'invalid_argument': a malformed parameter, or 'registry_invalid': the registry file "
+         'is invalid (each problem in details)',
+    502: "'spawn_failed': the service's command could not be started",
+    503: "'orchestrator_unreachable': the orchestrator is not answering over ROS",
+    504: "'timeout': the orchestrator did not answer in time",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each status answered with the Error model."""
+    return {status: {'model': Error, 'description': ERROR_MEANINGS[status]}
+            for status in statuses}

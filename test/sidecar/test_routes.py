@@ -1,6 +1,11 @@
 """The REST routes over a fake gateway: shapes, status codes, auth, validation, metrics."""
 
+import functools
+from urllib.parse import quote
+
 from fastapi.testclient import TestClient
+import hypothesis
+from hypothesis import strategies as st
 import pytest
 
 from omega_orchestrator.sidecar.app import create_app, Settings
@@ -181,3 +186,231 @@ def test_loopback_sidecar_refuses_foreign_host_headers(gateway):
     assert http.get('/api/services/list').status_code == 200
     rebound = http.get('/api/services/list', headers={'Host': 'attacker.example:8080'})
     assert rebound.status_code == 400 and rebound.json()['error_code'] == 'bad_host'
+
+
+# -- issue 9: names, framing, hosts, hostile requests, the documented errors ------------------
+
+@pytest.mark.parametrize('name', ['app%00x', 'app%0A', 'app%0Ax', '.hidden', '-x', 'a' * 65,
+                                  'a%20b', 'a%2Fb', '%C3%A9t%C3%A9', '%FF'])
+def test_a_name_outside_the_registry_rule_is_refused_before_ros(http, gateway, name):
+    for method, path in (('post', 'restart'), ('post', 'stop'), ('post', 'start'),
+                         ('get', 'status'), ('get', 'logs'), ('get', 'health')):
+        response = getattr(http, method)(f'/api/services/{path}/{name}')
+        assert response.status_code in (404, 422), (path, response.text)   # %2F: no route
+        body = response.json()
+        assert body['ok'] is False and body['error_code'] in ('invalid_argument', 'not_found')
+    assert gateway.calls == []       # nothing reached the orchestrator ('app\0x' is 'app')
+
+
+def test_the_name_rule_is_the_registry_rule():
+    from omega_orchestrator.core.registry_model import NAME_PATTERN
+    from omega_orchestrator.sidecar.routes.services import NAME_PATTERN as ROUTE_PATTERN
+    assert ROUTE_PATTERN == NAME_PATTERN
+
+
+def test_names_the_registry_allows_are_served(gateway):
+    gateway.items.update({n: service(n) for n in ('a', 'cam_1.v2-x', '_x', 'n' * 64)})
+    http = TestClient(create_app(gateway))
+    for name in ('a', 'cam_1.v2-x', '_x', 'n' * 64):
+        assert http.get(f'/api/services/status/{name}').status_code == 200
+        assert http.post(f'/api/services/restart/{name}').status_code == 200
+
+
+FRAMING = {'x-frame-options': 'DENY', 'content-security-policy': "frame-ancestors 'none'"}
+
+
+class Exploding(FakeGateway):
+    """A gateway with a bug: every read raises."""
+
+    def services(self) -> list[dict]:
+        raise RuntimeError('a bug')
+
+
+@pytest.mark.parametrize('settings, method, path, headers, status', [
+    (Settings(), 'get', '/api/services/list', {}, 200),
+    (Settings(), 'get', '/services', {}, 200),
+    (Settings(), 'get', '/services/assets/app.js', {}, 200),
+    (Settings(), 'get', '/openapi.json', {}, 200),
+    (Settings(), 'get', '/docs', {}, 200),
+    (Settings(), 'get', '/metrics', {}, 200),
+    (Settings(), 'get', '/nowhere', {}, 404),
+    (Settings(), 'get', '/api/services/logs/camera?lines=0', {}, 422),
+    (Settings(), 'post', '/api/services/start/camera', {}, 409),
+    (Settings(), 'post', '/api/services/stop/camera', {'Origin': 'http://evil.example'}, 403),
+    (Settings(token='t'), 'post', '/api/services/stop/camera', {}, 401),
+    (Settings(allowed_hosts=('127.0.0.1',)), 'get', '/services', {'Host': 'evil.example'}, 400),
+])
+def test_no_site_can_frame_any_answer(gateway, settings, method, path, headers, status):
+    response = getattr(TestClient(create_app(gateway, settings)), method)(
+        path, headers=headers, follow_redirects=False)
+    assert response.status_code == status
+    for key, value in FRAMING.items():
+        assert response.headers[key] == value, (key, path)
+
+
+def test_even_an_internal_error_cannot_be_framed():
+    http = TestClient(create_app(Exploding('camera')), raise_server_exceptions=False)
+    response = http.get('/api/services/list')
+    assert response.status_code == 500 and response.json()['error_code'] == 'internal'
+    for key, value in FRAMING.items():
+        assert response.headers[key] == value
+
+
+LOOPBACK = Settings(allowed_hosts=('127.0.0.1', 'localhost', '::1', '127.0.0.2'))
+
+
+@pytest.mark.parametrize('host, status', [
+    ('[::1]', 200), ('[::1]:8088', 200), ('127.0.0.2:8088', 200), ('127.0.0.2', 200),
+    ('localhost:8088', 200), ('127.0.0.1', 200),
+    ('[::1', 400), ('[::1]evil:80', 400), ('127.0.0.3:8088', 400), ('', 400),
+    ('evil.example', 400), ('[::2]:8088', 400), ('x' * 10000, 400),
+])
+def test_host_headers_of_every_loopback_form(gateway, host, status):
+    response = TestClient(create_app(gateway, LOOPBACK)).get('/api/services/list',
+                                                             headers={'Host': host})
+    assert response.status_code == status, response.text
+    if status == 400:
+        body = response.json()
+        assert body['error_code'] == 'bad_host' and len(body['error']) < 200
+
+
+@pytest.mark.parametrize('argv, host', [
+    (['--host', '127.0.0.2', '--port', '8088'], '127.0.0.2:8088'),
+    (['--host', '::1', '--port', '8088'], '[::1]:8088'),
+    (['--port', '8088'], '[::1]'),
+    (['--port', '8088'], '127.0.0.1:8088'),
+])
+def test_the_listen_address_is_an_allowed_host(gateway, argv, host):
+    from omega_orchestrator.sidecar.__main__ import build_parser, settings_from
+    settings = settings_from(build_parser().parse_args(argv), None)
+    assert {'127.0.0.1', 'localhost', '::1'} <= set(settings.allowed_hosts)
+    http = TestClient(create_app(gateway, settings))
+    assert http.get('/api/services/list', headers={'Host': host}).status_code == 200
+    assert http.get('/api/services/list', headers={'Host': 'evil.example'}).status_code == 400
+
+
+@pytest.mark.parametrize('method, path, headers', [
+    ('get', '/api/services/list?' + 'a' * 60000, {}),
+    ('get', '/api/services/list?' + 'x=1&' * 12000, {}),
+    ('get', '/api/services/list?%ZZ=%ZZ&a=%00&b=%FF&%00', {}),
+    ('get', '/api/services/logs/camera?lines=' + '9' * 10000, {}),
+    ('get', '/api/services/logs/camera?lines=%00', {}),
+    ('get', '/api/services/logs/camera?lines=1&lines=' + 'x' * 50000, {}),
+    ('post', '/api/services/stop/camera?force=%FF', {}),
+    ('get', '/nowhere?' + 'q' * 60000, {}),
+    ('get', '/services/assets/%00?%00', {}),
+    ('get', '/services/assets/' + 'a' * 5000, {}),
+    ('post', '/api/services/reload?' + 'x' * 50000, {'Origin': 'http://[' + 'x' * 1000}),
+    ('post', '/api/services/stop/camera', {'Origin': 'http://['}),
+    ('post', '/api/services/stop/camera', {'Origin': 'http://a:99999999'}),
+    ('post', '/api/services/stop/camera', {'Origin': 'null'}),
+])
+def test_hostile_requests_get_json_errors_never_a_500(gateway, method, path, headers):
+    for settings in (Settings(), Settings(token='t', cors_origins=('http://a',),
+                                          open_writes_for_origins=True)):
+        http = TestClient(create_app(gateway, settings), raise_server_exceptions=False)
+        response = getattr(http, method)(path, headers=headers, follow_redirects=False)
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            body = response.json()
+            assert body['ok'] is False and body['error_code'] and len(body['error']) < 1000
+
+
+HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF,
+                                    blacklist_characters='\x7f'), max_size=80)
+PATHS = st.sampled_from(['/api/services/list', '/api/services/status/camera',
+                         '/api/services/logs/camera', '/api/services/stop/camera',
+                         '/api/services/reload', '/api/health', '/metrics', '/nowhere',
+                         '/services', '/services/assets/app.js', '/'])
+
+
+@functools.cache
+def clients() -> tuple[TestClient, ...]:
+    """One app per kind of settings, made once for the property below."""
+    return tuple(TestClient(create_app(FakeGateway('camera', 'motors'), config),
+                            raise_server_exceptions=False)
+                 for config in (Settings(), LOOPBACK, Settings(
+                     token='t', cors_origins=('http://a',), open_writes_for_origins=True)))
+
+
+@hypothesis.settings(max_examples=100, deadline=None, database=None)
+@hypothesis.given(path=PATHS, query=st.text(max_size=200), origin=HEADER_TEXT, host=HEADER_TEXT,
+       authorization=HEADER_TEXT, post=st.booleans())
+def test_any_query_and_headers_get_an_answer_never_a_500(path, query, origin, host,
+                                                         authorization, post):
+    headers = {'Origin': origin.encode('latin-1'),
+               'Host': host.encode('latin-1') or b'testserver',
+               'Authorization': authorization.encode('latin-1')}
+    for http in clients():
+        response = (http.post if post else http.get)(
+            f'{path}?{quote(query)}', headers=headers, follow_redirects=False)
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert response.json()['ok'] is False
+        for key, value in FRAMING.items():
+            assert response.headers[key] == value
+
+
+def test_a_hostile_origin_is_a_foreign_one(gateway):
+    http = TestClient(create_app(gateway))
+    response = http.post('/api/services/stop/camera', headers={'Origin': 'http://['})
+    assert response.status_code == 403 and response.json()['error_code'] == 'cross_origin'
+    assert gateway.calls == []
+
+
+def test_open_writes_for_origins_still_need_no_token(gateway):
+    settings = Settings(token='t', cors_origins=('http://tablet.local',),
+                        open_writes_for_origins=True)
+    http = TestClient(create_app(gateway, settings))
+    assert http.post('/api/services/stop/camera',
+                     headers={'Origin': 'http://tablet.local'}).status_code == 200
+    assert http.post('/api/services/stop/camera').status_code == 401
+    assert http.post('/api/services/stop/camera',
+                     headers={'Authorization': 'bearer t'}).status_code == 401   # as before
+    assert http.post('/api/services/stop/camera',
+                     headers={'Authorization': 'Bearer t'}).status_code == 200
+
+
+ERRORS_OF = {
+    ('get', '/api/services/list'): {400, 503},
+    ('get', '/api/services/status/{name}'): {400, 404, 422, 503},
+    ('get', '/api/services/health/{name}'): {400, 404, 422, 503},
+    ('get', '/api/services/logs/{name}'): {400, 404, 422, 503, 504},
+    ('post', '/api/services/start/{name}'): {400, 401, 403, 404, 409, 422, 502, 503, 504},
+    ('post', '/api/services/stop/{name}'): {400, 401, 403, 404, 409, 422, 502, 503, 504},
+    ('post', '/api/services/restart/{name}'): {400, 401, 403, 404, 409, 422, 502, 503, 504},
+    ('post', '/api/services/reload'): {400, 401, 403, 409, 422, 503, 504},
+    ('get', '/api/services/events'): {400},
+    ('get', '/api/health'): {400},
+    ('get', '/metrics'): {400},
+}
+
+
+def test_openapi_documents_every_error_with_the_error_model(http):
+    document = http.get('/openapi.json').json()
+    operations = {(method, path): operation for path, item in document['paths'].items()
+                  for method, operation in item.items()}
+    assert set(operations) == set(ERRORS_OF)
+    for key, operation in operations.items():
+        errors = {int(s) for s in operation['responses'] if s != '200'}
+        assert errors == ERRORS_OF[key], key
+        for status in errors:
+            content = operation['responses'][str(status)]['content']['application/json']
+            assert content['schema'] == {'$ref': '#/components/schemas/Error'}, (key, status)
+    assert 'HTTPValidationError' not in document['components']['schemas']
+
+
+@pytest.mark.parametrize('settings, security', [
+    (Settings(), [{'bearer': []}, {}]),
+    (Settings(token='t'), [{'bearer': []}]),
+    (Settings(token='t', cors_origins=('http://a',), open_writes_for_origins=True),
+     [{'bearer': []}, {}]),
+])
+def test_openapi_documents_the_bearer_token_on_changes(gateway, settings, security):
+    document = TestClient(create_app(gateway, settings)).get('/openapi.json').json()
+    scheme = document['components']['securitySchemes']['bearer']
+    assert scheme['type'] == 'http' and scheme['scheme'] == 'bearer'
+    for path, item in document['paths'].items():
+        for method, operation in item.items():
+            expected = security if method == 'post' else None
+            assert operation.get('security') == expected, (method, path)

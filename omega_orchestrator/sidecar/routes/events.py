@@ -9,8 +9,9 @@ from fastapi.responses import StreamingResponse
 
 from omega_orchestrator.sidecar.deps import Gateway
 from omega_orchestrator.sidecar.errors import GatewayError
+from omega_orchestrator.sidecar.schemas import errors
 
-router = APIRouter(prefix='/api/services', tags=['services'])
+router = APIRouter(prefix='/api/services', tags=['services'], responses=errors(400))
 HEARTBEAT = 15.0       # seconds between keep-alive comments
 REACHABILITY = 2.0     # seconds between checks that the orchestrator is still publishing
 QUEUE_LIMIT = 256

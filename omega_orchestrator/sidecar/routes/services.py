@@ -8,10 +8,16 @@ from omega_orchestrator.sidecar.convert import NO_CHECK
 from omega_orchestrator.sidecar.deps import Authorized, Gateway
 from omega_orchestrator.sidecar.errors import ERR_NOT_FOUND, GatewayError
 from omega_orchestrator.sidecar import schemas
+from omega_orchestrator.sidecar.schemas import errors
 
-router = APIRouter(prefix='/api/services', tags=['services'])
+router = APIRouter(prefix='/api/services', tags=['services'], responses=errors(400))
+#: The registry's name rule (core/registry_model.NAME_PATTERN; a route test checks they
+#: agree). Anything else is refused here: ROS strings end at a NUL ('app\0x' would be 'app').
+NAME_PATTERN = r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'
 Name = Annotated[str, Path(description='the service name (a registry key, never a path)',
-                           max_length=64)]
+                           pattern=NAME_PATTERN, max_length=64)]
+READ = errors(404, 422, 503)
+CHANGE = errors(401, 403, 404, 409, 422, 502, 503, 504)
 
 
 def find(services: list[dict], name: str) -> dict:
@@ -22,48 +28,51 @@ def find(services: list[dict], name: str) -> dict:
     raise GatewayError(ERR_NOT_FOUND, f"no service named '{name}'")
 
 
-@router.get('/list', response_model=schemas.ServiceList)
+@router.get('/list', response_model=schemas.ServiceList, responses=errors(503))
 def list_services(gateway: Gateway) -> dict:
     """Every service with its status, in registry order."""
     services = gateway.services()
     return {'ok': True, 'services': services, 'count': len(services)}
 
 
-@router.get('/status/{name}', response_model=schemas.ServiceStatus)
+@router.get('/status/{name}', response_model=schemas.ServiceStatus, responses=READ)
 def service_status(name: Name, gateway: Gateway) -> dict:
     """One service's status."""
     return {'ok': True, 'service': find(gateway.services(), name)}
 
 
-@router.get('/health/{name}', response_model=schemas.ServiceHealth)
+@router.get('/health/{name}', response_model=schemas.ServiceHealth, responses=READ)
 def service_health(name: Name, gateway: Gateway) -> dict:
     """One service's latest health check ("No health check defined" when it has none)."""
     health = find(gateway.services(), name)['health']
     return {'ok': True, 'service': name, 'health': health or NO_CHECK}
 
 
-@router.get('/logs/{name}', response_model=schemas.ServiceLogs)
+@router.get('/logs/{name}', response_model=schemas.ServiceLogs,
+            responses=errors(404, 422, 503, 504))
 async def service_logs(name: Name, gateway: Gateway,
                        lines: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict:
     """The last lines of the service's stdout and stderr."""
     return {'ok': True, 'service': name, 'logs': await gateway.logs(name, lines)}
 
 
-@router.post('/start/{name}', response_model=schemas.ControlResult, dependencies=[Authorized])
+@router.post('/start/{name}', response_model=schemas.ControlResult, responses=CHANGE,
+             dependencies=[Authorized])
 async def start_service(name: Name, gateway: Gateway) -> dict:
     """Start a service; answers once the start is accepted."""
     message, service = await gateway.control('start', name)
     return {'ok': True, 'message': message, 'service': service}
 
 
-@router.post('/stop/{name}', response_model=schemas.ControlResult, dependencies=[Authorized])
+@router.post('/stop/{name}', response_model=schemas.ControlResult, responses=CHANGE,
+             dependencies=[Authorized])
 async def stop_service(name: Name, gateway: Gateway, force: bool = False) -> dict:
     """Stop a service and keep it stopped; force=true kills at once."""
     message, service = await gateway.control('stop', name, force=force)
     return {'ok': True, 'message': message, 'service': service}
 
 
-@router.post('/restart/{name}', response_model=schemas.ControlResult,
+@router.post('/restart/{name}', response_model=schemas.ControlResult, responses=CHANGE,
              dependencies=[Authorized])
 async def restart_service(name: Name, gateway: Gateway) -> dict:
     """Stop (if running) and start again."""
@@ -71,7 +80,8 @@ async def restart_service(name: Name, gateway: Gateway) -> dict:
     return {'ok': True, 'message': message, 'service': service}
 
 
-@router.post('/reload', response_model=schemas.ReloadResult, dependencies=[Authorized])
+@router.post('/reload', response_model=schemas.ReloadResult,
+             responses=errors(401, 403, 409, 422, 503, 504), dependencies=[Authorized])
 async def reload_registry(gateway: Gateway) -> dict:
     """Re-read the registry file; a broken file changes nothing and answers 422."""
     return {'ok': True, **await gateway.reload()}

@@ -8,8 +8,9 @@ from omega_orchestrator.sidecar.convert import STATES
 from omega_orchestrator.sidecar.deps import Gateway
 from omega_orchestrator.sidecar.errors import GatewayError
 from omega_orchestrator.sidecar import schemas
+from omega_orchestrator.sidecar.schemas import errors
 
-router = APIRouter(tags=['system'])
+router = APIRouter(tags=['system'], responses=errors(400))
 
 
 @router.get('/api/health', response_model=schemas.SidecarHealth)
