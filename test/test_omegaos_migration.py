@@ -15,14 +15,14 @@ import sys
 
 from test.stack import free_port
 
-SERVER = '''import http.server, json, os, shutil, sys
+SERVER = """import http.server, json, os, shutil, sys
 print(json.dumps({"cwd": os.getcwd(), "python3": shutil.which("python3"),
                   "executable": sys.executable,
                   "discovery": os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE"),
                   "token": os.environ.get("OMEGA_API_TOKEN")}), flush=True)
 http.server.test(http.server.SimpleHTTPRequestHandler, port=int(sys.argv[1]),
                  bind="127.0.0.1")
-'''
+"""
 ORIGINAL_FIELDS = ('name', 'display_name', 'type', 'description', 'autostart', 'port', 'status',
                    'pid', 'restart_policy', 'crash_count', 'last_restart', 'start_time',
                    'cpu_percent', 'memory_mb', 'last_health_check', 'health_status')
@@ -72,8 +72,8 @@ def test_check_with_the_one_flag_resolves_the_original_layout(tmp_path: Path):
          *extra], capture_output=True, text=True, timeout=60)
     without = run()                 # relative to omega_services/: everything is missing
     assert without.returncode == 0
-    assert f"service 'movement_ws_server' field 'args'[0]: movement/movement_ws_server.py " \
-           f"not found" in without.stdout
+    assert "service 'movement_ws_server' field 'args'[0]: movement/movement_ws_server.py " \
+           "not found" in without.stdout
     assert "service 'ultrasonic_server' field 'working_dir'" in without.stdout
     with_base = run('--base-dir', str(backend), '--strict')
     out = with_base.stdout

@@ -20,7 +20,8 @@ from omega_orchestrator.core.errors import (OrchestratorError, ServiceNotFoundEr
                                             SpawnFailedError, WrongStateError)
 from omega_orchestrator.core.graph import start_waves, stop_waves
 from omega_orchestrator.core.registry import Registry
-from omega_orchestrator.core.states import PROCESS_STATES, ServiceState, STOPPED_STATES
+from omega_orchestrator.core.states import (ERROR_STATES, PROCESS_STATES, ServiceState,
+                                            STOPPED_STATES, WAITING_STATES)
 from omega_orchestrator.runtime import cgroups, guardian, lifeline, ports, process
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
 from omega_orchestrator.runtime.metrics import MetricsSampler, Usage
@@ -316,7 +317,7 @@ class Supervisor:
             self._start_probes(unit)
         elif isinstance(command, cmd.StopProbes):
             self._stop_probes(unit)
-        elif isinstance(command, cmd.Transitioned):
+        elif isinstance(command, cmd.AnnounceTransition):
             self._announce(unit, command, cause)
 
     def _launch(self, unit: ServiceUnit) -> Callable[[], subprocess.Popen | ports.Holder]:
@@ -516,23 +517,23 @@ class Supervisor:
             self._apply(unit, ev.HealthReported(ok=ok, message=message))
             await asyncio.sleep(spec.interval)
 
-    def _announce(self, unit: ServiceUnit, command: cmd.Transitioned, cause: ev.Event) -> None:
-        target = ServiceState(command.to_state)
+    def _announce(self, unit: ServiceUnit, command: cmd.AnnounceTransition,
+                  cause: ev.Event) -> None:
+        target = command.to_state
         # the exit belongs to the transition out of the process's states, not to what follows
-        ended = ServiceState(command.from_state) in PROCESS_STATES
+        ended = command.from_state in PROCESS_STATES
         exited = cause if isinstance(cause, ev.Exited) and ended else None
         tail: tuple[str, ...] = ()
         if exited is not None and not exited.success:
             tail = tuple(unit.logs.lines_since('stderr', unit.stderr_mark, CRASH_TAIL_LINES))
         event = TransitionEvent(
             stamp=time.time(), service=unit.spec.name,
-            from_state=ServiceState(command.from_state), to_state=target,
+            from_state=command.from_state, to_state=target,
             reason=command.reason, exit_code=exited.code if exited else None,
             exit_signal=exited.signal if exited else None, stderr_tail=tail)
-        level = logging.WARNING if target.value in ('crashed', 'failed', 'backoff',
-                                                    'cooldown') else logging.INFO
-        log.log(level, '%s: %s -> %s (%s)', unit.spec.name, command.from_state,
-                command.to_state, command.reason)
+        level = logging.WARNING if target in ERROR_STATES | WAITING_STATES else logging.INFO
+        log.log(level, '%s: %s -> %s (%s)', unit.spec.name, command.from_state.value,
+                target.value, command.reason)
         for listener in list(self._listeners):
             try:
                 listener(event)

@@ -87,8 +87,8 @@ def test_a_page_of_an_origin_not_listed_is_refused(stack, client_origin):
             page.goto(client_origin + '/index.html')
             outcome = page.evaluate(f"""async () => {{
                 try {{
-                    await fetch({(s.url + '/api/services/start/camera')!r},
-                                {{method: 'POST', headers: {{'Content-Type': 'application/json'}}}});
+                    await fetch({(s.url + '/api/services/start/camera')!r}, {{
+                        method: 'POST', headers: {{'Content-Type': 'application/json'}}}});
                     return 'answered';
                 }} catch (err) {{ return 'blocked'; }}
             }}""")
