@@ -33,7 +33,8 @@ STOP_GRACE = '30'  # default seconds between SIGINT and SIGTERM: time to stop ev
 SIGKILL_TIMEOUT = '5'  # then seconds between SIGTERM and SIGKILL
 ROS_HOME = os.environ.get('ROS_HOME', os.path.join('~', '.ros'))
 SIDECAR_ARGUMENTS = ('api_host', 'api_port', 'token_env', 'api_timeout', 'cors_origins',
-                     'allowed_hosts', 'open_writes_for_origins', 'control_discovery_range')
+                     'allowed_hosts', 'open_writes_for_origins', 'token_for_logs',
+                     'control_discovery_range')
 
 
 def orchestrator_fqn(namespace: str, base_namespace: str | None = None) -> str:
@@ -62,8 +63,9 @@ def sidecar_arguments(config: dict[str, str], target: str) -> list[str]:
         argv += ['--cors-origin', origin]
     for host in listed(config['allowed_hosts']):
         argv += ['--allowed-host', host]
-    if config['open_writes_for_origins'].lower() in ('true', '1', 'yes'):
-        argv.append('--open-writes-for-origins')
+    for flag in ('open_writes_for_origins', 'token_for_logs'):
+        if config[flag].lower() in ('true', '1', 'yes'):
+            argv.append('--' + flag.replace('_', '-'))
     return argv
 
 
@@ -144,6 +146,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             'open_writes_for_origins', default_value='false',
             description='writes from cors_origins pages need no token (trusted networks only)'),
+        DeclareLaunchArgument(
+            'token_for_logs', default_value='false',
+            description='reading logs needs the token too'),
         DeclareLaunchArgument(
             'stop_grace', default_value=STOP_GRACE,
             description='seconds the orchestrator gets to stop every service before SIGTERM '

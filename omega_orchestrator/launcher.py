@@ -28,6 +28,7 @@ SIDECAR_OPTIONS = {'--api-host': '--host', '--api-port': '--port', '--api-timeou
                    '--token-env': '--token-env', '--cors-origin': '--cors-origin',
                    '--allowed-host': '--allowed-host',
                    '--open-writes-for-origins': '--open-writes-for-origins',
+                   '--token-for-logs': '--token-for-logs',
                    '--control-discovery-range': '--control-discovery-range'}
 DEFAULT_TOKEN_ENV = 'OMEGA_API_TOKEN'
 SIDECAR_GRACE = 10.0     # seconds the sidecar gets to stop before SIGKILL
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='sidecar: a Host name the API answers to (repeatable)')
     parser.add_argument('--open-writes-for-origins', action='store_const', const='',
                         help='sidecar: writes from --cors-origin pages need no token')
+    parser.add_argument('--token-for-logs', action='store_const', const='',
+                        help='sidecar: reading logs needs the token too')
     parser.add_argument('--control-discovery-range',
                         help='orchestrator and sidecar: how far their ROS nodes reach')
     return parser

@@ -504,9 +504,10 @@ function closeLogs() {
 async function pollLogs(gen) {
   const logs = state.logs;
   try {
-    const body = await request('GET',
+    // logs may be guarded by the token too (--token-for-logs): ask for it once, like writes
+    const body = await authorized('GET',
       `${API}/logs/${encodeURIComponent(logs.name)}?lines=${LOG_LINES}`);
-    if (gen !== logs.gen) return;
+    if (gen !== logs.gen || body === null) return;
     STREAMS.forEach((stream) => showLog(stream, body.logs[stream]));
     setText($('log-status'), logs.follow[logs.stream]
       ? `following · ${new Date().toLocaleTimeString()}` : 'paused: scroll to the end to follow');

@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help='writes from a --cors-origin page need no token (for a web '
                              'client that sends none; any program can claim an Origin, so '
                              'only on a trusted network)')
+    parser.add_argument('--token-for-logs', action='store_true',
+                        help='reading logs needs the token too (a service may print secrets; '
+                             'the page asks for it)')
     parser.add_argument('--control-discovery-range', default='LOCALHOST',
                         choices=('LOCALHOST', 'SUBNET', 'SYSTEM_DEFAULT', 'OFF', 'inherit'),
                         help="how far the sidecar's ROS node reaches; must match the "
@@ -58,7 +61,8 @@ def settings_from(args: argparse.Namespace, token: str | None) -> Any:
             'claims one of these origins can change services', ', '.join(args.cors_origin)
             or 'no origin (none given)')
     return Settings(token=token, cors_origins=tuple(args.cors_origin), allowed_hosts=hosts,
-                    open_writes_for_origins=args.open_writes_for_origins)
+                    open_writes_for_origins=args.open_writes_for_origins,
+                    token_for_logs=args.token_for_logs)
 
 
 def make_quiet_server(uvicorn: Any) -> type:
@@ -86,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     ros_args = raw[raw.index('--ros-args'):] if '--ros-args' in raw else []
     args = build_parser().parse_args(raw[:len(raw) - len(ros_args)])
     token = os.environ.get(args.token_env) or None
+    if args.token_for_logs and not token:
+        print(f'error: --token-for-logs needs a token: set {args.token_env}', file=sys.stderr)
+        return 2
     if not is_loopback(args.host) and not token:
         print(f'error: refusing to listen on {args.host} without a token: set '
               f'{args.token_env} (every state-changing request will need it)', file=sys.stderr)

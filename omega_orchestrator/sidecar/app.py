@@ -35,6 +35,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()   # Host header values accepted; () = any
     open_writes_for_origins: bool = False  # writes from cors_origins need no token
+    token_for_logs: bool = False           # reading logs needs the token too
     web_dir: str | None = None
     extra: dict = field(default_factory=dict)
 

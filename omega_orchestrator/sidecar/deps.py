@@ -35,5 +35,18 @@ def require_token(request: Request,
                             headers={'WWW-Authenticate': 'Bearer'})
 
 
+def require_token_for_logs(
+        request: Request,
+        _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> None:
+    """With --token-for-logs: reading logs needs the token too (services may print secrets)."""
+    settings = request.app.state.settings
+    if settings.token_for_logs and settings.token and \
+            not token_matches(request.headers.get('authorization'), settings.token):
+        raise HTTPException(status_code=401, detail='a valid "Authorization: Bearer <token>" '
+                                                    'header is required to read logs here',
+                            headers={'WWW-Authenticate': 'Bearer'})
+
+
 Gateway = Annotated[OrchestratorGateway, Depends(get_gateway)]
 Authorized = Depends(require_token)
+LogsAuthorized = Depends(require_token_for_logs)

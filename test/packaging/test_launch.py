@@ -19,7 +19,7 @@ LAUNCH_FILE = ROOT / 'launch' / 'orchestrator.launch.py'
 PACKAGE = 'omega_orchestrator'
 ARGUMENTS = {'registry', 'log_dir', 'api_host', 'api_port', 'namespace', 'status_rate',
              'stop_grace', 'base_dir', 'control_discovery_range', 'token_env', 'api_timeout',
-             'cors_origins', 'allowed_hosts', 'open_writes_for_origins'}
+             'cors_origins', 'allowed_hosts', 'open_writes_for_origins', 'token_for_logs'}
 
 
 def literal(node: ast.AST, names: dict[str, Any]) -> Any:
@@ -151,6 +151,7 @@ def test_every_sidecar_option_is_a_launch_argument(launch_file):
     config = {'api_host': '0.0.0.0', 'api_port': '8090', 'token_env': 'TOKEN',
               'api_timeout': '3', 'cors_origins': 'http://a:3000, http://b',
               'allowed_hosts': 'omega1.local', 'open_writes_for_origins': 'true',
+              'token_for_logs': 'true',
               'control_discovery_range': 'SUBNET'}
     assert set(config) == set(launch_file.names['SIDECAR_ARGUMENTS'])
     argv = launch_function('sidecar_arguments', listed=launch_function('listed'))(
@@ -160,7 +161,7 @@ def test_every_sidecar_option_is_a_launch_argument(launch_file):
         ('0.0.0.0', 8090, 'TOKEN', 3.0)
     assert parsed.cors_origin == ['http://a:3000', 'http://b']
     assert parsed.allowed_host == ['omega1.local'] and parsed.open_writes_for_origins
-    assert parsed.control_discovery_range == 'SUBNET'
+    assert parsed.token_for_logs and parsed.control_discovery_range == 'SUBNET'
     assert parsed.orchestrator == '/robot1/omega_orchestrator'
     used = {o for a in build_parser()._actions for o in a.option_strings if o[:2] == '--'}
     assert used - {'--help'} <= set(argv), f'not passed by the launch file: {used - set(argv)}'

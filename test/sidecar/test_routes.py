@@ -414,3 +414,13 @@ def test_openapi_documents_the_bearer_token_on_changes(gateway, settings, securi
         for method, operation in item.items():
             expected = security if method == 'post' else None
             assert operation.get('security') == expected, (method, path)
+
+
+def test_token_for_logs_guards_reading_logs(gateway):
+    guarded = TestClient(create_app(gateway, Settings(token='t0k', token_for_logs=True)))
+    assert guarded.get('/api/services/logs/camera').status_code == 401
+    ok = guarded.get('/api/services/logs/camera', headers={'Authorization': 'Bearer t0k'})
+    assert ok.status_code == 200 and ok.json()['logs']['stdout']
+    assert guarded.get('/api/services/list').status_code == 200        # other reads stay open
+    plain = TestClient(create_app(gateway, Settings(token='t0k')))
+    assert plain.get('/api/services/logs/camera').status_code == 200  # the default

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from omega_orchestrator.sidecar.convert import NO_CHECK
-from omega_orchestrator.sidecar.deps import Authorized, Gateway
+from omega_orchestrator.sidecar.deps import Authorized, Gateway, LogsAuthorized
 from omega_orchestrator.sidecar.errors import ERR_NOT_FOUND, GatewayError
 from omega_orchestrator.sidecar import schemas
 from omega_orchestrator.sidecar.schemas import errors
@@ -49,7 +49,7 @@ def service_health(name: Name, gateway: Gateway) -> dict:
 
 
 @router.get('/logs/{name}', response_model=schemas.ServiceLogs,
-            responses=errors(404, 422, 503, 504))
+            responses=errors(401, 404, 422, 503, 504), dependencies=[LogsAuthorized])
 async def service_logs(name: Name, gateway: Gateway,
                        lines: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict:
     """The last lines of the service's stdout and stderr."""
