@@ -90,6 +90,8 @@ def diagnostic_level(status: EngineStatus) -> tuple[bytes, str]:
         return DiagnosticStatus.OK, 'stopped'
     if state is ServiceState.EXITED:
         return DiagnosticStatus.OK, 'completed' if status.spec.oneshot else 'exited'
+    if state is ServiceState.RUNNING and status.log_problem:
+        return DiagnosticStatus.WARN, f'running; {status.log_problem}'
     if state is ServiceState.RUNNING and status.paused:
         return DiagnosticStatus.WARN, 'paused: stopped by a signal (SIGSTOP), not running'
     if state is ServiceState.RUNNING and status.health.checked and not status.health.healthy:

@@ -29,6 +29,7 @@ class ServiceStatus:
     usage: Usage
     paused: bool = False
     adopted: bool = False
+    log_problem: str = ''     # why output is not reaching the log files ('' when it is)
 
     @property
     def name(self) -> str:

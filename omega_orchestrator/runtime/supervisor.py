@@ -526,14 +526,17 @@ class Supervisor:
         tail: tuple[str, ...] = ()
         if exited is not None and not exited.success:
             tail = tuple(unit.logs.lines_since('stderr', unit.stderr_mark, CRASH_TAIL_LINES))
+        reason = command.reason
+        if target is ServiceState.RUNNING and unit.logs.problem:   # said once, on the event
+            reason = f'{reason}; {unit.logs.problem}: output kept in memory only'
         event = TransitionEvent(
             stamp=time.time(), service=unit.spec.name,
             from_state=command.from_state, to_state=target,
-            reason=command.reason, exit_code=exited.code if exited else None,
+            reason=reason, exit_code=exited.code if exited else None,
             exit_signal=exited.signal if exited else None, stderr_tail=tail)
         level = logging.WARNING if target in ERROR_STATES | WAITING_STATES else logging.INFO
         log.log(level, '%s: %s -> %s (%s)', unit.spec.name, command.from_state.value,
-                target.value, command.reason)
+                target.value, reason)
         for listener in list(self._listeners):
             try:
                 listener(event)

@@ -67,4 +67,5 @@ class ServiceUnit:
             next_restart=to_wall(view.next_restart_at), health=health,
             usage=self.usage if view.pid is not None else Usage(),
             adopted=self.adopted is not None,
-            paused=view.pid is not None and self.usage.paused)
+            paused=view.pid is not None and self.usage.paused,
+            log_problem=self.logs.problem)

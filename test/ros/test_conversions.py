@@ -65,6 +65,12 @@ def test_diagnostic_levels():
         assert level(state) != DiagnosticStatus.STALE, state
 
 
+def test_a_log_problem_is_a_warning():
+    level, message = diagnostic_level(engine_status(
+        ServiceState.RUNNING, log_problem='cannot write /var/log/x: Read-only file system'))
+    assert level == DiagnosticStatus.WARN and 'Read-only' in message
+
+
 def test_diagnostic_names_carry_the_node_namespace():
     status = engine_status(ServiceState.RUNNING)
     one = status_to_diagnostic(status, '/robot1/omega_orchestrator')

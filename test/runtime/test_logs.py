@@ -42,7 +42,7 @@ async def test_a_log_folder_that_is_a_file_does_not_stop_the_service(supervise, 
     await until(lambda: sup.logs('cam', 'stderr', 5) == ['err line'])
     status = sup.status('cam')
     assert status.state is S.RUNNING and 'cannot write' in status.message
-    assert 'logs' in status.message
+    assert 'logs' in status.message and status.log_problem
 
 
 async def test_a_log_file_that_is_a_folder_or_a_full_disk_is_reported(supervise, tmp_path):
@@ -56,3 +56,14 @@ async def test_a_log_file_that_is_a_folder_or_a_full_disk_is_reported(supervise,
     assert sup.logs('cam', 'stdout', 5) == ['fresh line']
     assert sup.status('cam').state is S.RUNNING
     assert 'cannot write' in sup.status('cam').message
+
+
+async def test_the_log_problem_is_said_on_the_running_event(supervise, tmp_path):
+    (tmp_path / 'logs').write_text('not a folder')
+    sup = supervise(py('import time\ntime.sleep(60)', name='cam'))
+    events = []
+    sup.add_listener(events.append)
+    sup.start('cam')
+    await wait_state(sup, 'cam', S.RUNNING)
+    running = [e for e in events if e.to_state is S.RUNNING][0]
+    assert 'cannot write' in running.reason and 'memory only' in running.reason
