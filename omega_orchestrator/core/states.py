@@ -19,8 +19,6 @@ class ServiceState(str, Enum):
 
 #: States in which a process of the service may be alive.
 PROCESS_STATES = frozenset({ServiceState.STARTING, ServiceState.RUNNING, ServiceState.STOPPING})
-#: States counted as "up" by dependants and dashboards.
-RUNNING_STATES = frozenset({ServiceState.RUNNING})
 #: States with no process and no pending restart: only an operator moves the service on.
 STOPPED_STATES = frozenset({
     ServiceState.STOPPED, ServiceState.CRASHED, ServiceState.FAILED, ServiceState.EXITED})

@@ -21,7 +21,6 @@ STATE_CODES = {
     ServiceState.FAILED: ServiceStatus.STATE_FAILED,
     ServiceState.EXITED: ServiceStatus.STATE_EXITED,
 }
-STATE_BY_CODE = {code: state for state, code in STATE_CODES.items()}
 
 
 def to_time(seconds: float | None) -> Time:

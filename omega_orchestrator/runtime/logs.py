@@ -141,14 +141,13 @@ def decode_line(raw: bytes) -> str:
 
 
 class StreamLog:
-    """One stream (stdout or stderr) of one service: the file, the tail and listeners."""
+    """One stream (stdout or stderr) of one service: the file and the tail."""
 
     def __init__(self, path: str, settings: LogSettings) -> None:
         self.file = RotatingFile(path, settings.max_bytes, settings.backups)
         self.tail: deque[str] = deque(self.file.last_lines(settings.tail_lines),
                                       maxlen=settings.tail_lines)
         self._partial = b''
-        self.listeners: list[Callable[[str], None]] = []
         self.count = 0           # lines ever added: marks where a run's output begins
         self._skipping = False   # inside a line too long for the tail, already added cut
 
@@ -179,8 +178,6 @@ class StreamLog:
         line = decode_line(raw)
         self.tail.append(line)
         self.count += 1
-        for listener in list(self.listeners):
-            listener(line)
 
 
 class ServiceLogs:

@@ -1,7 +1,7 @@
 """create_app(gateway, settings): the FastAPI application, its error answers and the page."""
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import logging
 import os
 from pathlib import Path
@@ -20,6 +20,7 @@ from omega_orchestrator.sidecar.gateway import OrchestratorGateway
 from omega_orchestrator.sidecar.routes import events, services, system
 
 log = logging.getLogger('omega_orchestrator.sidecar')
+LOGS_PATH = '/api/services/logs/{name}'
 #: On every answer: no site may frame the page (clickjacking); the page's own CSP meta tag
 #: cannot say frame-ancestors, so the header does.
 SECURITY_HEADERS = {'X-Frame-Options': 'DENY',
@@ -37,7 +38,6 @@ class Settings:
     open_writes_for_origins: bool = False  # writes from cors_origins need no token
     token_for_logs: bool = False           # reading logs needs the token too
     web_dir: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def find_web_dir() -> Path | None:
@@ -74,7 +74,8 @@ def create_app(gateway: OrchestratorGateway, settings: Settings | None = None) -
     _add_error_handlers(app)
     _add_page(app, Path(settings.web_dir) if settings.web_dir else find_web_dir())
     _add_security_headers(app)      # last added: outermost, so on the guards' answers too
-    _document_token(app, required=bool(settings.token) and not settings.open_writes_for_origins)
+    _document_token(app, required=bool(settings.token) and not settings.open_writes_for_origins,
+                    logs_guarded=bool(settings.token) and settings.token_for_logs)
     return app
 
 
@@ -94,15 +95,19 @@ def _add_security_headers(app: FastAPI) -> None:
         return response
 
 
-def _document_token(app: FastAPI, required: bool) -> None:
+def _document_token(app: FastAPI, required: bool, logs_guarded: bool = False) -> None:
     """The bearer scheme guards the changes in the OpenAPI document; unless this sidecar
-    requires the token, each says the token is optional (an empty security alternative)."""
+    requires the token, each says the token is optional (an empty security alternative).
+    Reading logs shows the scheme (and its 401) only when --token-for-logs guards it."""
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = FastAPI.openapi(app)
-            for item in document['paths'].values():
-                for operation in item.values():
-                    if operation.get('security') and not required:
+            for path, item in document['paths'].items():
+                for method, operation in item.items():
+                    if path == LOGS_PATH and method == 'get' and not logs_guarded:
+                        operation.pop('security', None)
+                        operation['responses'].pop('401', None)
+                    elif operation.get('security') and not required:
                         operation['security'].append({})
         return app.openapi_schema
     app.openapi = openapi

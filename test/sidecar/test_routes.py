@@ -424,3 +424,5 @@ def test_token_for_logs_guards_reading_logs(gateway):
     assert guarded.get('/api/services/list').status_code == 200        # other reads stay open
     plain = TestClient(create_app(gateway, Settings(token='t0k')))
     assert plain.get('/api/services/logs/camera').status_code == 200  # the default
+    logs = guarded.get('/openapi.json').json()['paths']['/api/services/logs/{name}']['get']
+    assert logs['security'] == [{'bearer': []}] and '401' in logs['responses']

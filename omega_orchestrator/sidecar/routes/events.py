@@ -1,6 +1,7 @@
 """GET /api/services/events: Server-Sent Events with every transition and status update."""
 
 import asyncio
+import collections
 import json
 from typing import AsyncIterator
 
@@ -27,10 +28,10 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
     """`status` frames (all services, at the status rate and on change) and `transition`
     frames (one state change, with exit code and stderr tail on a crash)."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue(QUEUE_LIMIT)
+    updates = UpdateBuffer()
 
     def on_update(kind: str, payload: dict) -> None:   # called on the ROS thread
-        loop.call_soon_threadsafe(_offer, queue, kind, payload)
+        loop.call_soon_threadsafe(updates.offer, kind, payload)
 
     remove = gateway.add_listener(on_update)
 
@@ -48,7 +49,7 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
             quiet = 0.0
             while not await request.is_disconnected():
                 try:
-                    kind, payload = await _next(queue, stopping, REACHABILITY)
+                    kind, payload = await updates.next(stopping, REACHABILITY)
                 except _Stopping:      # the server shuts down: end the stream cleanly
                     return
                 except asyncio.TimeoutError:
@@ -74,31 +75,41 @@ class _Stopping(Exception):
     """The server is shutting down."""
 
 
-async def _next(queue: asyncio.Queue, stopping: asyncio.Event, timeout: float) -> tuple:
-    """The next update; TimeoutError after `timeout` s; _Stopping once the server stops."""
-    if stopping.is_set():
-        raise _Stopping
-    getter = asyncio.ensure_future(queue.get())
-    stopper = asyncio.ensure_future(stopping.wait())
-    try:
-        await asyncio.wait({getter, stopper}, timeout=timeout,
-                           return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-        if not getter.done():
-            getter.cancel()
-    if getter.done() and not getter.cancelled():
-        return getter.result()
-    if stopping.is_set():
-        raise _Stopping
-    raise asyncio.TimeoutError
+class UpdateBuffer:
+    """The updates waiting for one client, bounded: a slow client loses its oldest status
+    frame first (each one holds everything), a transition only when nothing else is left.
+    Used on the loop only (offer() is handed there with call_soon_threadsafe)."""
 
+    def __init__(self, limit: int = QUEUE_LIMIT) -> None:
+        self.limit = limit
+        self.items: collections.deque[tuple[str, dict]] = collections.deque()
+        self.ready = asyncio.Event()
 
-def _offer(queue: asyncio.Queue, kind: str, payload: dict) -> None:
-    """Queue an update; a slow client loses its oldest status frame first (each one holds
-    everything), a transition only when the queue holds nothing else."""
-    if queue.full():
-        items = queue._queue   # noqa: SLF001 - the deque behind asyncio.Queue
-        stale = next((i for i, (k, _) in enumerate(items) if k == 'status'), 0)
-        del items[stale]
-    queue.put_nowait((kind, payload))
+    def offer(self, kind: str, payload: dict) -> None:
+        """Add one update, making room as described above."""
+        if len(self.items) >= self.limit:
+            stale = next((i for i, (k, _) in enumerate(self.items) if k == 'status'), 0)
+            del self.items[stale]
+        self.items.append((kind, payload))
+        self.ready.set()
+
+    async def next(self, stopping: asyncio.Event, timeout: float) -> tuple[str, dict]:
+        """The oldest update; TimeoutError after `timeout` s; _Stopping once the server
+        stops."""
+        if stopping.is_set():
+            raise _Stopping
+        if not self.items:
+            self.ready.clear()
+            waiters = {asyncio.ensure_future(self.ready.wait()),
+                       asyncio.ensure_future(stopping.wait())}
+            try:
+                await asyncio.wait(waiters, timeout=timeout,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        if stopping.is_set():
+            raise _Stopping
+        if not self.items:
+            raise asyncio.TimeoutError
+        return self.items.popleft()
