@@ -20,8 +20,9 @@ from omega_orchestrator.core.errors import (OrchestratorError, ServiceNotFoundEr
                                             SpawnFailedError, WrongStateError)
 from omega_orchestrator.core.graph import start_waves, stop_waves
 from omega_orchestrator.core.registry import Registry
+from omega_orchestrator.core.reload import plan_reload
 from omega_orchestrator.core.states import (ERROR_STATES, PROCESS_STATES, ServiceState,
-                                            STOPPED_STATES, WAITING_STATES)
+                                            WAITING_STATES)
 from omega_orchestrator.runtime import cgroups, guardian, lifeline, ports, process
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
 from omega_orchestrator.runtime.metrics import MetricsSampler, Usage
@@ -189,34 +190,28 @@ class Supervisor:
     async def _reload(self, registry: Registry,
                       timeout: float | None) -> tuple[list[str], list[str], list[str]]:
         old = self._units
-        new_specs = {s.name: s for s in registry.services}
-        removed = [n for n in old if n not in new_specs]
-        added = [n for n in new_specs if n not in old]
-        changed = [n for n in new_specs if n in old and old[n].spec != new_specs[n]]
-        was_up = {n for n in changed if old[n].machine.state not in STOPPED_STATES}
+        plan = plan_reload({n: u.spec for n, u in old.items()},
+                           {n: u.machine.state for n, u in old.items()},
+                           {s.name: s for s in registry.services})
         # before anything changes: will the descriptors last? (else nothing is touched)
-        running_after = sum(1 for n, u in old.items() if n not in removed and n not in changed
-                            and u.machine.state not in STOPPED_STATES)
-        running_after += len(was_up) + sum(1 for n in added if new_specs[n].autostart)
-        process.check_descriptor_budget(running_after)
-        for name in removed + changed:   # finished ones too: their leftovers are swept
+        process.check_descriptor_budget(plan.running_after)
+        for name in plan.to_stop:        # finished ones too: their leftovers are swept
             if old[name].machine.state is not ServiceState.STOPPED:
                 self.stop(name, reason='registry reloaded')
-        await asyncio.gather(*(self.wait_stopped(n, timeout) for n in removed + changed))
+        await asyncio.gather(*(self.wait_stopped(n, timeout) for n in plan.to_stop))
         units = {}
         for spec in registry.services:
-            keep = spec.name in old and spec.name not in changed
+            keep = spec.name in old and spec.name not in plan.changed
             units[spec.name] = old[spec.name] if keep else ServiceUnit(
                 spec, old[spec.name].logs if spec.name in old else
                 ServiceLogs(spec.name, self.log_settings))
-        for name in removed:
+        for name in plan.removed:
             old[name].logs.close()
         self.registry, self._units = registry, units
-        for name in added + changed:
-            if name in was_up or (name in added and new_specs[name].autostart):
-                self._start_quietly(name, 'registry reloaded')
+        for name in plan.start_after:
+            self._start_quietly(name, 'registry reloaded')
         self._changed.set()
-        return added, removed, changed
+        return list(plan.added), list(plan.removed), list(plan.changed)
 
     async def close(self) -> None:
         """Stop everything (refusing new starts meanwhile) and release files and tasks."""

@@ -8,7 +8,7 @@ from typing import Callable
 
 from omega_orchestrator.core.machine import ServiceMachine
 from omega_orchestrator.core.registry import ServiceSpec
-from omega_orchestrator.core.states import PROCESS_STATES, ServiceState
+from omega_orchestrator.core.readiness import settled
 from omega_orchestrator.runtime.logs import ServiceLogs
 from omega_orchestrator.runtime.metrics import Usage
 from omega_orchestrator.runtime.status import ServiceStatus
@@ -35,11 +35,8 @@ class ServiceUnit:
         self.adopted: int | None = None    # pid of a process taken over (adopt_existing)
 
     def settled(self) -> bool:
-        """Up (running, or a oneshot that has exited) or given up: dependants may start."""
-        state = self.machine.state
-        if self.spec.oneshot:
-            return state not in PROCESS_STATES and state is not ServiceState.BACKOFF
-        return state not in (ServiceState.STARTING, ServiceState.BACKOFF)
+        """Up or given up: dependants may start (core.readiness decides)."""
+        return settled(self.machine.state, oneshot=self.spec.oneshot)
 
     def status(self) -> ServiceStatus:
         """The immutable status now, with monotonic times turned into wall-clock times."""
