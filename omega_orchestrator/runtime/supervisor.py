@@ -11,7 +11,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from typing import Callable
 
 from omega_orchestrator.core import commands as cmd
@@ -26,6 +25,7 @@ from omega_orchestrator.core.states import (ERROR_STATES, PROCESS_STATES, Servic
 from omega_orchestrator.runtime import cgroups, guardian, lifeline, ports, process
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
 from omega_orchestrator.runtime.metrics import MetricsSampler, Usage
+from omega_orchestrator.runtime.clock import Clock, LoopClock
 from omega_orchestrator.runtime.environment import robot_environment
 from omega_orchestrator.runtime.probes import DEFAULT_PROBES, exec_probe, Probe, run_probe
 from omega_orchestrator.runtime.status import ServiceStatus, TransitionEvent
@@ -45,9 +45,11 @@ class Supervisor:
 
     def __init__(self, registry: Registry, log_settings: LogSettings, *,
                  probes: dict[str, Probe] | None = None, metrics_interval: float = 2.0,
-                 environment: dict[str, str] | None = None) -> None:
+                 environment: dict[str, str] | None = None, clock: Clock | None = None) -> None:
         """`environment`: what services start in (default: the robot's, see environment.py,
-        taken from this process's environment now)."""
+        taken from this process's environment now); `clock`: time and timers (default: the
+        real ones; tests pass a fake to replay backoffs without waiting)."""
+        self.clock = clock or LoopClock()
         self.registry = registry
         self.log_settings = log_settings
         self.probes = dict(DEFAULT_PROBES, **(probes or {}))
@@ -55,7 +57,7 @@ class Supervisor:
         # services outlive neither a SIGKILL of this process nor a crash: see lifeline.py
         self._lifeline = lifeline.Lifeline(lifeline.new_owner(log_settings.log_dir),
                                            os.path.join(log_settings.log_dir, 'services.log'))
-        self._units = {s.name: ServiceUnit(s, ServiceLogs(s.name, log_settings))
+        self._units = {s.name: ServiceUnit(s, ServiceLogs(s.name, log_settings), self.clock)
                        for s in registry.services}
         self._listeners: list[Listener] = []
         self._changed = asyncio.Event()
@@ -141,9 +143,15 @@ class Supervisor:
                     self._start_quietly(unit.spec.name, 'autostart')
             self.first_wave_spawned.set()
             units = [self._unit(n) for n in wave]
-            try:
-                await self.wait_for(lambda: all(u.settled() for u in units), wave_timeout)
-            except asyncio.TimeoutError:
+            expired: list[bool] = []
+
+            def expire() -> None:
+                expired.append(True)
+                self._changed.set()
+            timer = self.clock.call_later(wave_timeout, expire)   # on the clock: replayable
+            await self.wait_for(lambda: expired or all(u.settled() for u in units))
+            timer.cancel()
+            if expired and not all(u.settled() for u in units):
                 late = [u.spec.name for u in units if not u.settled()]
                 log.warning('still not up after %g s: %s; starting the next services anyway',
                             wave_timeout, ', '.join(late))
@@ -204,7 +212,7 @@ class Supervisor:
             keep = spec.name in old and spec.name not in plan.changed
             units[spec.name] = old[spec.name] if keep else ServiceUnit(
                 spec, old[spec.name].logs if spec.name in old else
-                ServiceLogs(spec.name, self.log_settings))
+                ServiceLogs(spec.name, self.log_settings), self.clock)
         for name in plan.removed:
             old[name].logs.close()
         self.registry, self._units = registry, units
@@ -266,7 +274,7 @@ class Supervisor:
         this one service's handling fails that service (with the reason); it never escapes
         into the loop, so the others and the engine carry on."""
         try:
-            for command in unit.machine.handle(event, time.monotonic()):
+            for command in unit.machine.handle(event, self.clock.monotonic()):
                 self._execute(unit, command, event)
         except OrchestratorError:      # a refused request (wrong state...): the caller's
             raise
@@ -281,7 +289,7 @@ class Supervisor:
         try:
             for command in unit.machine.handle(
                     ev.InternalError(error=f'{type(exc).__name__}: {exc}'[:500]),
-                    time.monotonic()):
+                    self.clock.monotonic()):
                 self._execute(unit, command, ev.InternalError(error=str(exc)))
         except Exception:              # noqa: BLE001 - nothing more can be done for it
             log.critical('%s: could not even fail the service', unit.spec.name, exc_info=True)
@@ -486,7 +494,7 @@ class Supervisor:
     def _set_timer(self, unit: ServiceUnit, command: cmd.StartTimer) -> None:
         self._cancel_timer(unit)
         token = command.token
-        unit.timer = asyncio.get_running_loop().call_later(
+        unit.timer = self.clock.call_later(
             command.delay, lambda: self._apply(unit, ev.TimerFired(token=token)))
 
     def _cancel_timer(self, unit: ServiceUnit) -> None:
@@ -525,7 +533,7 @@ class Supervisor:
         if target is ServiceState.RUNNING and unit.logs.problem:   # said once, on the event
             reason = f'{reason}; {unit.logs.problem}: output kept in memory only'
         event = TransitionEvent(
-            stamp=time.time(), service=unit.spec.name,
+            stamp=self.clock.time(), service=unit.spec.name,
             from_state=command.from_state, to_state=target,
             reason=reason, exit_code=exited.code if exited else None,
             exit_signal=exited.signal if exited else None, stderr_tail=tail)

@@ -3,12 +3,12 @@
 import asyncio
 from dataclasses import replace
 import subprocess
-import time
 from typing import Callable
 
 from omega_orchestrator.core.machine import ServiceMachine
 from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.core.readiness import settled
+from omega_orchestrator.runtime.clock import Clock, TimerHandle
 from omega_orchestrator.runtime.logs import ServiceLogs
 from omega_orchestrator.runtime.metrics import Usage
 from omega_orchestrator.runtime.status import ServiceStatus
@@ -17,8 +17,9 @@ from omega_orchestrator.runtime.status import ServiceStatus
 class ServiceUnit:
     """Everything the supervisor keeps for one service besides its state (the machine's)."""
 
-    def __init__(self, spec: ServiceSpec, logs: ServiceLogs) -> None:
+    def __init__(self, spec: ServiceSpec, logs: ServiceLogs, clock: Clock) -> None:
         self.spec = spec
+        self.clock = clock
         self.machine = ServiceMachine(spec)
         self.logs = logs
         self.proc: subprocess.Popen | None = None
@@ -27,7 +28,7 @@ class ServiceUnit:
         self.generation = 0
         self.drain: Callable[[], None] | None = None
         self.stderr_mark = 0        # where the current run's stderr begins in the logs
-        self.timer: asyncio.TimerHandle | None = None
+        self.timer: TimerHandle | None = None
         self.probe_task: asyncio.Task | None = None
         self.sweeps: set[asyncio.Future] = set()
         self.usage = Usage()
@@ -41,7 +42,7 @@ class ServiceUnit:
     def status(self) -> ServiceStatus:
         """The immutable status now, with monotonic times turned into wall-clock times."""
         view = self.machine.view
-        mono, wall = time.monotonic(), time.time()
+        mono, wall = self.clock.monotonic(), self.clock.time()
 
         def to_wall(t: float | None) -> float | None:
             return None if t is None else wall - (mono - t)
