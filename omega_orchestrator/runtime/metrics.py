@@ -8,15 +8,19 @@ since the previous pass over the wall time between them (100 % = one core).
 Sampling is blocking I/O: the supervisor runs it in a worker thread.
 """
 
+import asyncio
 from dataclasses import dataclass
+import logging
 import os
 import time
+from typing import Callable
 
 import psutil
 
 from omega_orchestrator.runtime.process import (children_from_proc, children_from_psutil,
                                                 PROC_CHILDREN)
 
+log = logging.getLogger('omega_orchestrator')
 _TICKS = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
 _PAGE = os.sysconf('SC_PAGE_SIZE') if hasattr(os, 'sysconf') else 4096
 
@@ -109,3 +113,23 @@ class MetricsSampler:
             stack.extend(self._children(pid))
         return Usage(cpu_percent=round(max(cpu, 0.0), 1), memory_bytes=rss, threads=threads,
                      processes=count, paused=paused)
+
+
+async def sample_forever(sampler: MetricsSampler, roots: Callable[[], dict[str, int]],
+                         publish: Callable[[dict[str, Usage]], None], interval: float,
+                         before: Callable[[], object] | None = None) -> None:
+    """Sample the services' trees every `interval` s in a worker thread until cancelled;
+    `before` runs in the same thread first (the orphan reaper). A failed pass publishes
+    empty usage and is logged; the loop goes on."""
+    def sample(pids: dict[str, int]) -> dict[str, Usage]:
+        if before is not None:
+            before()
+        return sampler.sample(pids)
+    while True:
+        try:
+            usage = await asyncio.to_thread(sample, roots())
+        except Exception:
+            log.exception('metrics sampling failed')
+            usage = {}
+        publish(usage)
+        await asyncio.sleep(interval)

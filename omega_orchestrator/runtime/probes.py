@@ -101,3 +101,14 @@ async def run_probe(probe: Probe, spec: ProbeSpec, service: ServiceSpec) -> Prob
         return False, f'{spec.label}: {exc.strerror or exc}'
     except Exception as exc:   # a broken probe reports unhealthy; it never dies silently
         return False, f'{spec.label}: probe failed: {type(exc).__name__}: {exc}'
+
+
+async def probe_forever(spec: ProbeSpec, service: ServiceSpec, probes: dict[str, Probe],
+                        report: Callable[[bool, str], None]) -> None:
+    """Probe every spec.interval (the first after at most 1 s) until cancelled; the kind is
+    looked up each time: the ROS probes arrive once the node is up."""
+    await asyncio.sleep(min(1.0, spec.interval))
+    while True:
+        ok, message = await run_probe(probes[spec.kind], spec, service)
+        report(ok, message)
+        await asyncio.sleep(spec.interval)

@@ -5,7 +5,6 @@ answer when accepted; process exits (pidfd), timers and probe results come back 
 """
 
 import asyncio
-import concurrent.futures
 import functools
 import logging
 import os
@@ -22,12 +21,13 @@ from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.core.reload import plan_reload
 from omega_orchestrator.core.states import (ERROR_STATES, PROCESS_STATES, ServiceState,
                                             WAITING_STATES)
-from omega_orchestrator.runtime import cgroups, guardian, lifeline, ports, process
+from omega_orchestrator.runtime import cgroups, lifeline, ports, process
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
-from omega_orchestrator.runtime.metrics import MetricsSampler, Usage
+from omega_orchestrator.runtime.metrics import MetricsSampler, sample_forever, Usage
 from omega_orchestrator.runtime.clock import Clock, LoopClock
 from omega_orchestrator.runtime.environment import robot_environment
-from omega_orchestrator.runtime.probes import DEFAULT_PROBES, exec_probe, Probe, run_probe
+from omega_orchestrator.runtime.probes import DEFAULT_PROBES, exec_probe, Probe, probe_forever
+from omega_orchestrator.runtime.spawning import Spawner
 from omega_orchestrator.runtime.status import ServiceStatus, TransitionEvent
 from omega_orchestrator.runtime.stop_command import run_stop_command
 from omega_orchestrator.runtime.unit import ServiceUnit
@@ -36,7 +36,6 @@ log = logging.getLogger('omega_orchestrator')
 Listener = Callable[[TransitionEvent], None]
 CRASH_TAIL_LINES = 20
 DEPENDENCY_WAIT = 30.0
-SPAWN_THREADS = 8
 GUARDIAN_EXIT_WAIT = 15.0   # the guardian's grace is at most 10 s
 
 
@@ -78,8 +77,7 @@ class Supervisor:
         self._reloading = asyncio.Lock()
         #: set once the first autostart wave has been spawned (start-up work may follow)
         self.first_wave_spawned = asyncio.Event()
-        self._spawner = concurrent.futures.ThreadPoolExecutor(SPAWN_THREADS, 'spawn')
-        self._inflight: set[asyncio.Future] = set()
+        self._spawner = Spawner(self._base_env, self._lifeline, self._cgroups)
 
     # -- public API (call on the loop) ----------------------------------------------------------
 
@@ -135,10 +133,11 @@ class Supervisor:
         for wave in start_waves({n: u.spec.depends_on for n, u in self._units.items()}, auto):
             idle = [self._unit(n) for n in wave
                     if self._unit(n).machine.state not in PROCESS_STATES]
-            await self._prespawn([u for u in idle if u.machine.state not in PROCESS_STATES])
+            await self._spawner.prespawn(
+                [u for u in idle if u.machine.state not in PROCESS_STATES])
             for unit in idle:
                 if unit.prespawned is not None and unit.machine.state in PROCESS_STATES:
-                    self._discard_prespawned(unit)   # started meanwhile by a request
+                    self._spawner.discard(unit)   # started meanwhile by a request
                 elif unit.prespawned is not None:
                     self._start_quietly(unit.spec.name, 'autostart')
             self.first_wave_spawned.set()
@@ -224,8 +223,7 @@ class Supervisor:
     async def close(self) -> None:
         """Stop everything (refusing new starts meanwhile) and release files and tasks."""
         self._closing = True
-        if self._inflight:      # spawns of a cancelled start-up: let them land, then kill them
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+        await self._spawner.settle()   # a cancelled start-up's spawns: landed, then killed
         await self.stop_all()
         if self._cgroups is not None:
             await asyncio.to_thread(self._cgroups.close)
@@ -237,14 +235,6 @@ class Supervisor:
             unit.logs.close()
 
     # -- events in ------------------------------------------------------------------------------
-
-    def _discard_prespawned(self, unit: ServiceUnit) -> None:
-        ready, unit.prespawned = unit.prespawned, None
-        if isinstance(ready, subprocess.Popen):
-            process.signal_group(ready.pid, 'SIGKILL')
-            self._lifeline.forget(ready.pid)
-            ready.wait()
-            process.forget(ready.pid)
 
     def _request_start(self, name: str, event: ev.Event) -> ServiceStatus:
         """A start or restart: refused while closing; a failed spawn raises, with the status."""
@@ -323,69 +313,13 @@ class Supervisor:
         elif isinstance(command, cmd.AnnounceTransition):
             self._announce(unit, command, cause)
 
-    def _launch(self, unit: ServiceUnit) -> Callable[[], subprocess.Popen | ports.Holder]:
-        """The next generation's marker, and a function that starts its process (any thread)."""
-        spec = unit.spec
-        self._lifeline.start()      # before the first service: see lifeline.py
-        unit.generation += 1
-        unit.marker = guardian.make_marker(self._lifeline.owner, spec.name, unit.generation)
-        env = dict(self._base_env, **dict(spec.env))
-        env[process.MARKER_VAR] = unit.marker
-        if spec.type == 'python':
-            env.setdefault('PYTHONUNBUFFERED', '1')
-
-        ours = f'{self._lifeline.owner}{spec.name}:'
-        run_key = f'{spec.name}-{unit.generation}'     # this run's cgroup
-
-        def launch() -> subprocess.Popen | ports.Holder:
-            if spec.port is not None:     # taken by a process we did not start?
-                held = ports.holder(spec.port)
-                if held is not None and not held.marker.startswith(ours):
-                    if spec.adopt_existing and held.pid is not None:
-                        return held      # taken over in _spawn
-                    raise process.SpawnError(held.describe() + (
-                        '' if spec.adopt_existing else
-                        '; stop it, or set "adopt_existing": true to take it over'))
-            proc = process.spawn([spec.cmd, *spec.args], cwd=spec.working_dir, env=env)
-            if self._cgroups is not None:
-                self._cgroups.add(run_key, proc.pid)
-            self._lifeline.watch(proc.pid, spec.stop.signal, spec.stop.timeout)
-            return proc
-        return launch
-
-    async def _prespawn(self, units: list[ServiceUnit]) -> None:
-        """Start the processes of a wave from a thread pool, at once: exec'ing a program costs
-        milliseconds of waiting in the parent, which threads overlap. The machines take them
-        over in _spawn, in order, as if spawned there."""
-        loop = asyncio.get_running_loop()
-        launches = [self._launch(u) for u in units]
-        spawning = asyncio.gather(
-            *(loop.run_in_executor(self._spawner, launch) for launch in launches),
-            return_exceptions=True)
-        self._inflight.add(spawning)
-        spawning.add_done_callback(self._inflight.discard)
-        try:
-            results = await asyncio.shield(spawning)
-        except asyncio.CancelledError:
-            # Shutting down: none of them may be left running. The spawns finish on their
-            # own; close() waits for them, and this callback kills what they started.
-            spawning.add_done_callback(lambda done: self._discard_all(units, done.result()))
-            raise
-        for unit, result in zip(units, results):
-            unit.prespawned = result
-
-    def _discard_all(self, units: list[ServiceUnit], results: list) -> None:
-        for unit, result in zip(units, results):
-            unit.prespawned = result
-            self._discard_prespawned(unit)
-
     def _spawn(self, unit: ServiceUnit) -> None:
         spec = unit.spec
         ready, unit.prespawned = unit.prespawned, None
         try:
             if isinstance(ready, BaseException):
                 raise ready
-            proc = ready if ready is not None else self._launch(unit)()
+            proc = ready if ready is not None else self._spawner.launch(unit)()
             if isinstance(proc, ports.Holder):
                 self._adopt(unit, proc)
                 return
@@ -504,21 +438,15 @@ class Supervisor:
 
     def _start_probes(self, unit: ServiceUnit) -> None:
         self._stop_probes(unit)
-        unit.probe_task = asyncio.get_running_loop().create_task(self._probe_loop(unit))
+        assert unit.spec.health is not None
+        unit.probe_task = asyncio.get_running_loop().create_task(probe_forever(
+            unit.spec.health, unit.spec, self.probes,
+            lambda ok, message: self._apply(unit, ev.HealthReported(ok=ok, message=message))))
 
     def _stop_probes(self, unit: ServiceUnit) -> None:
         if unit.probe_task is not None:
             unit.probe_task.cancel()
             unit.probe_task = None
-
-    async def _probe_loop(self, unit: ServiceUnit) -> None:
-        spec = unit.spec.health
-        assert spec is not None
-        await asyncio.sleep(min(1.0, spec.interval))
-        while True:   # looked up each time: the ROS probes arrive once the node is up
-            ok, message = await run_probe(self.probes[spec.kind], spec, unit.spec)
-            self._apply(unit, ev.HealthReported(ok=ok, message=message))
-            await asyncio.sleep(spec.interval)
 
     def _announce(self, unit: ServiceUnit, command: cmd.AnnounceTransition,
                   cause: ev.Event) -> None:
@@ -553,18 +481,12 @@ class Supervisor:
             self._metrics_task = asyncio.get_running_loop().create_task(self._metrics_loop())
 
     async def _metrics_loop(self) -> None:
-        while True:
-            roots = {n: u.machine.view.pid for n, u in self._units.items()
-                     if u.machine.view.pid is not None}
-            try:
-                usage = await asyncio.to_thread(self._sample, roots)
-            except Exception:
-                log.exception('metrics sampling failed')
-                usage = {}
+        def roots() -> dict[str, int]:
+            return {n: u.machine.view.pid for n, u in self._units.items()
+                    if u.machine.view.pid is not None}
+
+        def publish(usage: dict[str, Usage]) -> None:
             for name, unit in self._units.items():
                 unit.usage = usage.get(name, Usage())
-            await asyncio.sleep(self.metrics_interval)
-
-    def _sample(self, roots: dict[str, int]) -> dict[str, Usage]:
-        process.reap_orphans()
-        return self._sampler.sample(roots)
+        await sample_forever(self._sampler, roots, publish, self.metrics_interval,
+                             before=process.reap_orphans)
