@@ -32,3 +32,43 @@ def test_core_imports_only_the_standard_library():
 def test_runtime_does_not_import_ros_or_web():
     for path, names in imported_modules(PACKAGE / 'runtime').items():
         assert not names & {'rclpy', 'fastapi', 'starlette'}, path
+
+
+def internal_imports(folder: Path) -> dict[str, set[str]]:
+    """Per module: the omega_orchestrator modules it imports (absolute imports only)."""
+    found = {}
+    for path in folder.rglob('*.py'):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and \
+                    node.module.startswith('omega_orchestrator'):
+                names.update(f'{node.module}.{a.name}' for a in node.names)
+            elif isinstance(node, ast.Import):
+                names.update(a.name for a in node.names
+                             if a.name.startswith('omega_orchestrator'))
+        found[str(path.relative_to(PACKAGE.parent))] = names
+    return found
+
+
+def test_the_sidecar_imports_nothing_of_the_engine():
+    """It reaches the orchestrator only over ROS: no core, runtime, run or ROS-face module."""
+    allowed = ('omega_orchestrator.sidecar', 'omega_orchestrator_interfaces',
+               'omega_orchestrator.ros.rosout', 'omega_orchestrator.DEFAULT_API_PORT')
+    for path, names in internal_imports(PACKAGE / 'sidecar').items():
+        bad = {n for n in names if not n.startswith(allowed)}
+        assert not bad, f'{path} imports {bad}'
+
+
+def test_rclpy_is_imported_only_by_the_ros_modules():
+    for path, names in imported_modules(PACKAGE).items():
+        if 'rclpy' in names:
+            assert path.startswith('ros/') or path == 'sidecar/gateway.py', path
+
+
+def test_runtime_never_imports_the_ros_face_or_the_root():
+    for path, names in internal_imports(PACKAGE / 'runtime').items():
+        bad = {n for n in names if n.startswith(('omega_orchestrator.ros.',
+                                                 'omega_orchestrator.run.',
+                                                 'omega_orchestrator.sidecar.',
+                                                 'omega_orchestrator.launcher.'))}
+        assert not bad, f'{path} imports {bad}'
