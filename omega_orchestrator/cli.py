@@ -139,7 +139,7 @@ def _logs(args: argparse.Namespace, api: Api, out: Any) -> int:
     if args.json and not args.follow:
         print(json.dumps(body, indent=2), file=out)
         return EXIT_OK
-    seen = {'stdout': [], 'stderr': []}
+    seen: dict[str, list[str]] = {'stdout': [], 'stderr': []}
     while True:
         for stream in ('stdout', 'stderr'):
             lines = body['logs'][stream]

@@ -8,10 +8,10 @@ import logging.handlers
 import os
 import signal
 import sys
-from typing import Callable
 
 from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.runtime.logs import LogSettings
+from omega_orchestrator.runtime.relay import EventRelay
 
 
 LEVELS = {'debug': logging.DEBUG, 'info': logging.INFO, 'warn': logging.WARNING,
@@ -140,24 +140,3 @@ def _log_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         logging.getLogger('omega_orchestrator').error(
             'starting the services failed', exc_info=task.exception())
-
-
-class EventRelay:
-    """Keeps transitions until a consumer is attached, then hands it those and every new one."""
-
-    def __init__(self) -> None:
-        self.early: list = []
-        self.target = None
-
-    def __call__(self, event: object) -> None:
-        if self.target is None:
-            self.early.append(event)
-        else:
-            self.target(event)
-
-    def connect(self, target: Callable[[object], None]) -> None:
-        """Replay what was kept, then forward."""
-        for event in self.early:
-            target(event)
-        self.early.clear()
-        self.target = target

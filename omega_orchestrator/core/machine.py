@@ -6,7 +6,7 @@ runtime must execute. Each edge is commented `# FROM -> TO` and has a test of it
 
 from dataclasses import dataclass, replace
 import random
-from typing import Callable
+from typing import Any, Callable
 
 from omega_orchestrator.core import commands as cmd
 from omega_orchestrator.core import events as ev
@@ -263,7 +263,7 @@ class ServiceMachine:
             return []
         return [cmd.StartProbes()] if start else [cmd.StopProbes()]
 
-    def _move(self, target: S, now: float, reason: str, **changes: object) -> list[cmd.Command]:
+    def _move(self, target: S, now: float, reason: str, **changes: Any) -> list[cmd.Command]:
         source = self.state
         self._view = replace(self._view, state=target, last_change_at=now, **changes)
         return [cmd.AnnounceTransition(from_state=source, to_state=target, reason=reason)]

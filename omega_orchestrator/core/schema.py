@@ -24,8 +24,8 @@ def _field_schema(field: Field) -> dict[str, Any]:
     else:
         schema['type'] = _JSON_TYPES[field.kind]
     if field.max_length is not None:
-        key = {'string': 'maxLength', 'array': 'maxItems', 'map': 'maxProperties'}
-        schema[key[field.kind]] = field.max_length
+        limit = {'string': 'maxLength', 'array': 'maxItems', 'map': 'maxProperties'}
+        schema[limit[field.kind]] = field.max_length
     if field.choices:
         schema['enum'] = list(field.choices)
     if field.pattern:

@@ -116,7 +116,7 @@ class RotatingFile:
     def last_lines(self, count: int, limit: int = 256 * 1024) -> list[str]:
         """The last `count` lines already in the file (and its newest backup), read from at
         most `limit` bytes at its end: the history a restarted orchestrator shows."""
-        chunks = []
+        chunks: list[bytes] = []
         for path in (self.path, f'{self.path}.1'):
             if not os.path.isfile(path):     # a device or a folder holds no history
                 continue

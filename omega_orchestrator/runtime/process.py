@@ -116,6 +116,7 @@ def spawn(argv: list[str], *, cwd: str, env: dict[str, str], capture: bool = Tru
             _spawning -= 1
             _owned.notify_all()
     for stream in (proc.stdout, proc.stderr) if capture else ():
+        assert stream is not None
         os.set_blocking(stream.fileno(), False)
     return proc
 

@@ -148,7 +148,7 @@ class Supervisor:
                 expired.append(True)
                 self._changed.set()
             timer = self.clock.call_later(wave_timeout, expire)   # on the clock: replayable
-            await self.wait_for(lambda: expired or all(u.settled() for u in units))
+            await self.wait_for(lambda: bool(expired) or all(u.settled() for u in units))
             timer.cancel()
             if expired and not all(u.settled() for u in units):
                 late = [u.spec.name for u in units if not u.settled()]
@@ -319,9 +319,9 @@ class Supervisor:
         try:
             if isinstance(ready, BaseException):
                 raise ready
-            proc = ready if ready is not None else self._spawner.launch(unit)()
-            if isinstance(proc, ports.Holder):
-                self._adopt(unit, proc)
+            launched = ready if ready is not None else self._spawner.launch(unit)()
+            if isinstance(launched, ports.Holder):
+                self._adopt(unit, launched)
                 return
         except process.SpawnError as exc:
             self._apply(unit, ev.SpawnFailed(error=str(exc)))
@@ -330,6 +330,8 @@ class Supervisor:
             log.exception('%s: spawning failed', spec.name)
             self._apply(unit, ev.SpawnFailed(error=f'{type(exc).__name__}: {exc}'))
             return
+        proc = launched
+        assert proc.stdout is not None and proc.stderr is not None
         loop = asyncio.get_running_loop()
         try:
             unit.drain = unit.logs.attach(loop, proc.stdout, proc.stderr)

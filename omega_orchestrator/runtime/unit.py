@@ -8,6 +8,7 @@ from typing import Callable
 from omega_orchestrator.core.machine import ServiceMachine
 from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.core.readiness import settled
+from omega_orchestrator.runtime import ports
 from omega_orchestrator.runtime.clock import Clock, TimerHandle
 from omega_orchestrator.runtime.logs import ServiceLogs
 from omega_orchestrator.runtime.metrics import Usage
@@ -32,7 +33,8 @@ class ServiceUnit:
         self.probe_task: asyncio.Task | None = None
         self.sweeps: set[asyncio.Future] = set()
         self.usage = Usage()
-        self.prespawned: object = None   # see Supervisor._prespawn
+        # a wave's process started ahead (spawning.Spawner.prespawn), or why it failed
+        self.prespawned: subprocess.Popen | ports.Holder | BaseException | None = None
         self.adopted: int | None = None    # pid of a process taken over (adopt_existing)
 
     def settled(self) -> bool:
