@@ -42,7 +42,7 @@ setup(
         'console_scripts': [
             f'orchestrator = {PACKAGE}.__main__:main',
             f'sidecar = {PACKAGE}.sidecar.__main__:main',
-            f'omega-services = {PACKAGE}.cli:main',
+            f'omega-services = {PACKAGE}.client:main',
         ],
     },
 )

@@ -7,7 +7,7 @@ the bare engine with --no-ros.
 import asyncio
 import sys
 
-from omega_orchestrator.cli_args import build_parser, check, load_or_exit
+from omega_orchestrator.command_line import build_parser, check, load_or_exit
 from omega_orchestrator.run import requested_log_level, run, setup_logging
 
 

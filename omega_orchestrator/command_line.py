@@ -1,4 +1,7 @@
-"""The orchestrator's command line: its arguments, loading the registry, and --check."""
+"""The orchestrator's command line: its arguments, loading the registry, and --check.
+
+(The REST client, `omega-services`, is client.py.)
+"""
 
 import argparse
 import os

@@ -20,7 +20,7 @@ import time
 import psutil
 
 from omega_orchestrator import DEFAULT_API_PORT
-from omega_orchestrator.cli_args import load_or_exit
+from omega_orchestrator.command_line import load_or_exit
 from omega_orchestrator.runtime.sdnotify import VARIABLES
 
 #: launcher option -> sidecar option (the sidecar's --orchestrator follows the ROS arguments)

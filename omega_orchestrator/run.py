@@ -72,7 +72,7 @@ async def run(registry: Registry, args: argparse.Namespace,
     worker thread, and replays the transitions it missed. A robot's services do not wait
     for DDS discovery to boot.
     """
-    from omega_orchestrator.cli_args import stop_grace_warning
+    from omega_orchestrator.command_line import stop_grace_warning
     from omega_orchestrator.runtime import lifeline
     from omega_orchestrator.core.errors import OrchestratorError
     from omega_orchestrator.runtime import process

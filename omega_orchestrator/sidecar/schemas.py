@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from omega_orchestrator.sidecar.convert import STATES
 
 
-class Health(BaseModel):
+class HealthObject(BaseModel):
     """The original's health object."""
 
     healthy: bool
@@ -34,7 +34,7 @@ class Service(BaseModel):
     memory_mb: float
     last_health_check: float | None = Field(description='epoch seconds')
     health_status: str | None = Field(description='healthy, unhealthy, or null (not checked)')
-    health: Health | None = Field(description='null when the service has no health check')
+    health: HealthObject | None = Field(description='null when the service has no health check')
     ros_node: str | None
     memory_bytes: int
     threads: int
@@ -57,7 +57,7 @@ class ServiceList(BaseModel):
     count: int
 
 
-class ServiceStatus(BaseModel):
+class StatusResponse(BaseModel):
     """GET /api/services/status/{name}."""
 
     ok: bool = True
@@ -79,7 +79,7 @@ class Logs(BaseModel):
     stderr: list[str]
 
 
-class ServiceLogs(BaseModel):
+class LogsResponse(BaseModel):
     """GET /api/services/logs/{name}."""
 
     ok: bool = True
@@ -92,7 +92,7 @@ class ServiceHealth(BaseModel):
 
     ok: bool = True
     service: str
-    health: Health
+    health: HealthObject
 
 
 class ReloadResult(BaseModel):

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from omega_orchestrator.cli import _new_lines
+from omega_orchestrator.client import _new_lines
 from test.stack import py
 
 SLEEP = 'import time\nprint("hello", flush=True)\ntime.sleep(600)'
@@ -15,7 +15,7 @@ def cli(s, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
     env.pop('OMEGA_API_TOKEN', None)
     if token:
         env['OMEGA_API_TOKEN'] = token
-    return subprocess.run([sys.executable, '-m', 'omega_orchestrator.cli', *args], env=env,
+    return subprocess.run([sys.executable, '-m', 'omega_orchestrator.client', *args], env=env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -39,7 +39,7 @@ def test_cli_commands_and_exit_codes(stack):
     assert cli(s, 'health', 'camera').returncode == 0
     assert cli(s, 'stop', 'motors', '--force').returncode == 0
     unreachable = subprocess.run(
-        [sys.executable, '-m', 'omega_orchestrator.cli', '--url', 'http://127.0.0.1:9', 'list'],
+        [sys.executable, '-m', 'omega_orchestrator.client', '--url', 'http://127.0.0.1:9', 'list'],
         capture_output=True, text=True, timeout=60)
     assert unreachable.returncode == 3
 

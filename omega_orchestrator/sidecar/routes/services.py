@@ -35,7 +35,7 @@ def list_services(gateway: Gateway) -> dict:
     return {'ok': True, 'services': services, 'count': len(services)}
 
 
-@router.get('/status/{name}', response_model=schemas.ServiceStatus, responses=READ)
+@router.get('/status/{name}', response_model=schemas.StatusResponse, responses=READ)
 def service_status(name: Name, gateway: Gateway) -> dict:
     """One service's status."""
     return {'ok': True, 'service': find(gateway.services(), name)}
@@ -48,7 +48,7 @@ def service_health(name: Name, gateway: Gateway) -> dict:
     return {'ok': True, 'service': name, 'health': health or NO_CHECK}
 
 
-@router.get('/logs/{name}', response_model=schemas.ServiceLogs,
+@router.get('/logs/{name}', response_model=schemas.LogsResponse,
             responses=errors(401, 404, 422, 503, 504), dependencies=[LogsAuthorized])
 async def service_logs(name: Name, gateway: Gateway,
                        lines: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict:
