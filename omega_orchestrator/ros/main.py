@@ -10,18 +10,20 @@ import logging
 import threading
 
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import (ExternalShutdownException, MultiThreadedExecutor,
+                              ShutdownException)
 from rclpy.signals import SignalHandlerOptions
 
-from omega_orchestrator.run import EventRelay
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.graph_probes import make_graph_probes
 from omega_orchestrator.ros import rosout
 from omega_orchestrator.ros.node import OrchestratorNode
+from omega_orchestrator.runtime.relay import EventRelay
 from omega_orchestrator.runtime.status import TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
 
 log = logging.getLogger('omega_orchestrator')
+EXECUTOR_THREADS = 4
 
 
 class StatusPublisher:
@@ -74,16 +76,30 @@ class RosFace:
         self.node = OrchestratorNode(
             supervisor, LoopBridge(loop, timeout=args.call_timeout),
             registry_path=supervisor.registry.path, log_dir=args.log_dir,
-            status_rate=args.status_rate, context=self.context,
+            status_rate=args.status_rate, base_dir=getattr(args, 'base_dir', None),
+            context=self.context,
             on_rate_change=lambda _: loop.call_soon_threadsafe(self._rate_changed))
         self.log_handler: logging.Handler | None = None
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        # service callbacks are coroutines that hold no thread while the engine works; the
+        # threads only take requests, convert messages and send answers
+        self.executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS, context=self.context)
         self.executor.add_node(self.node)
-        self.spinner = threading.Thread(target=self.executor.spin, name='rclpy-executor',
+        self.spinner = threading.Thread(target=self._spin, name='rclpy-executor',
                                         daemon=True)
         self.spinner.start()
         self.publisher = StatusPublisher(supervisor, self.node)
         self.periodic: asyncio.Task | None = None
+
+    def _spin(self) -> None:
+        """Spin until shutdown: an error escaping a callback must not end every answer."""
+        while True:
+            try:
+                self.executor.spin()
+                return
+            except (ExternalShutdownException, ShutdownException):
+                return
+            except Exception:   # noqa: BLE001 - log it, keep serving
+                log.exception('a ROS callback failed; the node goes on')
 
     def _rate_changed(self) -> None:
         self.publisher.rate_changed()

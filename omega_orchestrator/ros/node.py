@@ -52,12 +52,15 @@ class OrchestratorNode(Node):
     """The ROS node in front of one Supervisor."""
 
     def __init__(self, supervisor: Supervisor, bridge: LoopBridge, *, registry_path: str,
-                 log_dir: str, status_rate: float = 1.0,
+                 log_dir: str, status_rate: float = 1.0, base_dir: str | None = None,
                  on_rate_change: Callable[[float], None] | None = None,
                  **node_kwargs: Any) -> None:
         super().__init__('omega_orchestrator', **node_kwargs)
         self.supervisor = supervisor
         self.bridge = bridge
+        bridge.wake = self._wake_executor
+        self.reloader = RegistryReloader(supervisor, base_dir,
+                                         RegistryFileReader(timeout=bridge.timeout))
         self.fqn = self.get_fully_qualified_name()
         self.params = NodeParameters(self, registry=registry_path, log_dir=log_dir,
                                      status_rate=status_rate, on_rate_change=on_rate_change)
@@ -72,7 +75,23 @@ class OrchestratorNode(Node):
                 (ListServices, '~/list', self._on_list),
                 (GetLogs, '~/get_logs', self._on_get_logs),
                 (ReloadRegistry, '~/reload', self._on_reload)):
-            self.create_service(srv_type, name, _guarded(self, handler), callback_group=group)
+            self.create_service(srv_type, name, _guarded(self, handler), qos_profile=SERVICES,
+                                callback_group=group)
+        # answers the calls the loop did not take up in time (a busy or wedged engine)
+        self.create_timer(min(0.25, bridge.timeout / 4), self._expire_overdue,
+                          callback_group=MutuallyExclusiveCallbackGroup())
+
+    def _wake_executor(self) -> None:
+        """An answer is ready (any thread): let the executor resume the waiting callback."""
+        executor = self.executor
+        if executor is not None:
+            executor.wake()
+
+    def _expire_overdue(self) -> None:
+        try:
+            self.bridge.expire_overdue()
+        except Exception as exc:   # noqa: BLE001 - nothing escapes a ROS callback
+            self.get_logger().error(f'expiring overdue calls failed: {exc!r}')
 
     @property
     def status_rate(self) -> float:
@@ -96,64 +115,64 @@ class OrchestratorNode(Node):
         """Publish one transition on ~/events."""
         self.events_pub.publish(event_to_msg(event))
 
-    # -- services (called on executor threads) ----------------------------------------------------
+    # -- services (rclpy tasks on executor threads; no thread waits for the loop) --------------
 
-    def _on_start(self, request: Any, response: Any) -> Any:
+    async def _on_start(self, request: Any, response: Any) -> Any:
         _require_name(request)
-        status = self.bridge.call(lambda: self.supervisor.start(request.name))
+        status = await self.bridge.call(lambda: self.supervisor.start(request.name))
         return _ok(response, f"'{request.name}' is {status.state.value}", status)
 
-    def _on_stop(self, request: Any, response: Any) -> Any:
+    async def _on_stop(self, request: Any, response: Any) -> Any:
         _require_name(request)
-        status = self.bridge.call(lambda: self.supervisor.stop(request.name, request.force))
+        status = await self.bridge.call(
+            lambda: self.supervisor.stop(request.name, request.force))
         return _ok(response, f"'{request.name}' is {status.state.value}", status)
 
-    def _on_restart(self, request: Any, response: Any) -> Any:
+    async def _on_restart(self, request: Any, response: Any) -> Any:
         _require_name(request)
-        status = self.bridge.call(lambda: self.supervisor.restart(request.name))
+        status = await self.bridge.call(lambda: self.supervisor.restart(request.name))
         return _ok(response, f"'{request.name}' is {status.state.value}", status)
 
-    def _on_list(self, request: Any, response: Any) -> Any:
-        snapshot = self.bridge.call(self.supervisor.snapshot)
+    async def _on_list(self, request: Any, response: Any) -> Any:
+        snapshot = await self.bridge.call(self.supervisor.snapshot)
         response.services = [status_to_msg(s) for s in snapshot]
         return _ok(response, f'{len(snapshot)} service(s)')
 
-    def _on_get_logs(self, request: Any, response: Any) -> Any:
+    async def _on_get_logs(self, request: Any, response: Any) -> Any:
         stream = request.stream or 'both'
         if stream not in STREAMS + ('both',):
             raise InvalidArgumentError(f"stream must be stdout, stderr or both, not '{stream}'")
         lines = min(int(request.lines) or MAX_LOG_LINES, MAX_LOG_LINES)   # 0 = all kept
-        for name in STREAMS:
-            if stream in (name, 'both'):
-                found = self.bridge.call(
-                    lambda n=name: self.supervisor.logs(request.name, n, lines))
-                setattr(response, name, found)
+        wanted = [name for name in STREAMS if stream in (name, 'both')]
+        found = await self.bridge.call(
+            lambda: {n: self.supervisor.logs(request.name, n, lines) for n in wanted})
+        for name, text in found.items():
+            setattr(response, name, text)
         return _ok(response, f'last {lines} line(s) at most per stream')
 
-    def _on_reload(self, request: Any, response: Any) -> Any:
-        path = request.path or self.supervisor.registry.path
+    async def _on_reload(self, request: Any, response: Any) -> Any:
+        wait = self.bridge.timeout * RELOAD_WAIT
         try:
-            registry = load_registry(path)
+            done: Reloaded = await self.bridge.run(
+                lambda: self.reloader.reload(request.path, wait))
         except RegistryError as exc:
             response.errors = exc.problems
             raise
-        added, removed, changed = self.bridge.run(_shielded(self.supervisor.reload(registry)),
-                                                  timeout=self.bridge.timeout * 4)
         if request.path:
-            self.params.set_registry(path)
-        response.added, response.removed, response.changed = added, removed, changed
-        return _ok(response, f'reloaded {path}: {len(added)} added, {len(removed)} removed, '
-                             f'{len(changed)} changed')
+            self.params.set_registry(done.path)
+        response.added, response.removed, response.changed = done.added, done.removed, \
+            done.changed
+        counts = (f'{len(done.added)} added, {len(done.removed)} removed, '
+                  f'{len(done.changed)} changed')
+        if done.finished:
+            return _ok(response, f'reloaded {done.path}: {counts}')
+        return _ok(response, f'reloading {done.path}: {counts}; still stopping and starting '
+                             f'services after {wait:g} s: watch ~/status')
 
 
 def _require_name(request: Any) -> None:
     if not request.name:
         raise InvalidArgumentError('the request needs a service name')
-
-
-async def _shielded(work: Any) -> Any:
-    """Await work; if the caller gives up (timeout), the work still runs to its end."""
-    return await asyncio.shield(work)
 
 
 def _ok(response: Any, message: str, status: ServiceStatus | None = None) -> Any:
@@ -165,22 +184,33 @@ def _ok(response: Any, message: str, status: ServiceStatus | None = None) -> Any
     return response
 
 
-def _guarded(node: Node, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    """Nothing escapes a service callback: errors become an error code and a message."""
-    def callback(request: Any, response: Any) -> Any:
+def _guarded(node: Node, handler: Handler) -> Handler:
+    """Nothing escapes a service callback: errors become an error code and a message.
+
+    (An error escaping an rclpy task would end the executor's spin: no call answered again.)
+    """
+    async def callback(request: Any, response: Any) -> Any:
         try:
-            return handler(request, response)
-        except OrchestratorError as exc:
-            code, message = exc.code, str(exc)
-            status = getattr(exc, 'status', None)
-            if status is not None:
-                response.status = status_to_msg(status)
+            return await handler(request, response)
         except Exception as exc:   # noqa: BLE001 - report, never crash the executor
-            node.get_logger().error(f'{handler.__name__} failed: {exc!r}')
-            code, message = ErrorCode.INTERNAL, f'internal error: {exc}'
-        response.success = False
-        response.error_code = int(code)
-        response.message = message
-        return response
+            return _failed(node, handler, response, exc)
     return callback
 
+
+def _failed(node: Node, handler: Handler, response: Any, exc: Exception) -> Any:
+    """The error answer for exc; unexpected errors are logged."""
+    if isinstance(exc, OrchestratorError):
+        code, message = exc.code, str(exc)
+    else:
+        node.get_logger().error(f'{handler.__name__} failed: {exc!r}')
+        code, message = ErrorCode.INTERNAL, f'internal error: {exc}'
+    status = getattr(exc, 'status', None)
+    if status is not None and hasattr(response, 'status'):
+        try:
+            response.status = status_to_msg(status)
+        except Exception as bad:   # noqa: BLE001 - the code and message still go out
+            node.get_logger().error(f'{handler.__name__}: cannot convert the status: {bad!r}')
+    response.success = False
+    response.error_code = int(code)
+    response.message = message
+    return response

@@ -147,6 +147,7 @@ class RegistryReloader:
         self.reader = reader or RegistryFileReader()
         self._busy: str | None = None     # what the reload in progress is doing
         self._applying: asyncio.Task | None = None
+        self._detached = False
 
     @property
     def busy(self) -> str | None:
@@ -170,13 +171,19 @@ class RegistryReloader:
         task = asyncio.get_running_loop().create_task(self.supervisor.reload(registry))
         self._applying = task
         task.add_done_callback(self._applied)
-        done, _ = await asyncio.wait({task}, timeout=wait)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=wait)
+        except asyncio.CancelledError:
+            self._detached = True
+            raise
         if task in done:
-            added, removed, changed = task.result()
+            added, removed, changed = task.result()    # an error is the caller's answer
             return Reloaded(path, added, removed, changed, finished=True)
+        self._detached = True       # nobody waits for the end: an error is logged
         return Reloaded(path, *diff, finished=False)
 
     def _applied(self, task: asyncio.Task) -> None:
+        detached, self._detached = self._detached, False
         self._busy, self._applying = None, None
-        if not task.cancelled() and task.exception() is not None:
+        if detached and not task.cancelled() and task.exception() is not None:
             log.error('applying the reloaded registry failed: %r', task.exception())

@@ -3,10 +3,24 @@
 RosGateway owns an rclpy context, a node and an executor thread (like launch_ros's adapter).
 Reads come from a cache of the latest latched ~/status message; writes are ROS service calls
 whose answers are handed back to the asyncio loop, with a timeout.
+
+Many calls at once: at most MAX_IN_FLIGHT calls are sent to the orchestrator at a time; the
+others wait their turn here, unsent, instead of piling up in DDS queues. The clients keep up
+to SERVICE_DEPTH answers queued (reliable): DDS drops what is beyond a KEEP_LAST queue's
+depth, and rclpy's default depth of 10 lost calls from about 12 concurrent.
+
+What a 504 means (a call is either answered or known not to have happened):
+- a call still waiting for its turn after `timeout` s was never sent: it did not happen;
+- the orchestrator applies a request only if its engine takes it up within its own call
+  timeout (--call-timeout, 5 s by default) of the request's arrival; past that it answers
+  'not applied' (ERR_TIMEOUT). That answer arrives well within our `timeout` (10 s by
+  default; keep it above the orchestrator's), so a sent call gets a real answer unless the
+  orchestrator process itself stalls, or dies, before it takes the request in.
 """
 
 import asyncio
 import itertools
+import logging
 import threading
 import time
 from typing import Any, Callable, Protocol
@@ -15,14 +29,16 @@ from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatusArray
 from omega_orchestrator_interfaces.srv import (GetLogs, ReloadRegistry, RestartService,
                                                StartService, StopService)
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.executors import (ExternalShutdownException, ShutdownException,
+                              SingleThreadedExecutor)
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
 from omega_orchestrator.sidecar.convert import event_dict, service_dict
 from omega_orchestrator.sidecar.errors import (ERR_INTERNAL, ERR_TIMEOUT, ERR_UNREACHABLE,
                                                GatewayError)
 
+log = logging.getLogger('omega_orchestrator.sidecar')
 Listener = Callable[[str, dict], None]      # (kind: 'status' | 'transition', payload)
 STALE_AFTER = 5.0         # seconds without a status message -> unreachable (at least 3 periods)
 
@@ -53,14 +69,20 @@ _LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                       reliability=ReliabilityPolicy.RELIABLE)
 _EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 _CONTROL = {'start': StartService, 'stop': StopService, 'restart': RestartService}
+MAX_IN_FLIGHT = 32        # calls sent to the orchestrator and not answered yet, at most
+SERVICE_DEPTH = 1000
+_SERVICES = QoSProfile(depth=SERVICE_DEPTH, history=HistoryPolicy.KEEP_LAST,
+                       durability=DurabilityPolicy.VOLATILE,
+                       reliability=ReliabilityPolicy.RELIABLE)
 
 
 class RosGateway:
     """The gateway over ROS 2: one node in its own context, spun in its own thread."""
 
     def __init__(self, orchestrator: str = 'omega_orchestrator', timeout: float = 10.0,
-                 ros_args: list[str] | None = None) -> None:
+                 ros_args: list[str] | None = None, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.timeout = timeout
+        self._slots = asyncio.Semaphore(max_in_flight)   # bound to the HTTP loop on first use
         self.context = rclpy.Context()
         # the process's signals belong to the HTTP server, which shuts this down in order
         rclpy.init(args=ros_args, context=self.context,
@@ -74,7 +96,8 @@ class RosGateway:
         self._period = 1.0        # seen interval between status messages
         self._listeners: dict[int, Listener] = {}
         self._ids = itertools.count()
-        self._clients = {kind: self.node.create_client(srv, f'{self.orchestrator}/{kind}')
+        self._clients = {kind: self.node.create_client(srv, f'{self.orchestrator}/{kind}',
+                                                       qos_profile=_SERVICES)
                          for kind, srv in (*_CONTROL.items(), ('get_logs', GetLogs),
                                            ('reload', ReloadRegistry))}
         self.node.create_subscription(ServiceStatusArray, f'{self.orchestrator}/status',
@@ -87,10 +110,14 @@ class RosGateway:
         self._thread.start()
 
     def _spin(self) -> None:
-        try:
-            self.executor.spin()
-        except (ExternalShutdownException, KeyboardInterrupt):
-            pass     # shutting down
+        while True:     # an error escaping a callback must not end every answer
+            try:
+                self.executor.spin()
+                return
+            except (ExternalShutdownException, ShutdownException, KeyboardInterrupt):
+                return     # shutting down
+            except Exception:   # noqa: BLE001 - log it, keep serving
+                log.exception('a ROS callback failed; the sidecar goes on')
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -144,26 +171,39 @@ class RosGateway:
                 'removed': list(response.removed), 'changed': list(response.changed)}
 
     async def _call(self, kind: str, request: Any, timeout: float | None = None) -> Any:
+        """Send one request when a slot is free; its answer, or a GatewayError."""
+        limit = timeout or self.timeout
         client = self._clients[kind]
         if not client.service_is_ready():
             raise GatewayError(ERR_UNREACHABLE, f'{self.orchestrator}/{kind} is not available')
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future = loop.create_future()
-        future = client.call_async(request)
-        future.add_done_callback(
-            lambda done: loop.call_soon_threadsafe(_settle, answer, done))
         try:
-            response = await asyncio.wait_for(answer, timeout or self.timeout)
+            await asyncio.wait_for(self._slots.acquire(), limit)
         except asyncio.TimeoutError:
-            client.remove_pending_request(future)
-            raise GatewayError(ERR_TIMEOUT, f'{kind} did not answer within '
-                                            f'{timeout or self.timeout:g} s')
+            raise GatewayError(ERR_TIMEOUT, f'{kind} was not sent: the orchestrator is busy '
+                                            f'with earlier calls for {limit:g} s') from None
+        try:
+            response = await self._send(client, kind, request, limit)
+        finally:
+            self._slots.release()
         if not getattr(response, 'success', True):
             status = getattr(response, 'status', None)
             raise GatewayError(response.error_code or ERR_INTERNAL, response.message,
                                service_dict(status) if status and status.name else None,
                                list(getattr(response, 'errors', [])))
         return response
+
+    async def _send(self, client: Any, kind: str, request: Any, limit: float) -> Any:
+        """One ROS call; its rclpy future is handed to this loop by the executor thread."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future = loop.create_future()
+        future = client.call_async(request)
+        future.add_done_callback(lambda done: _hand_over(loop, answer, done))
+        try:
+            return await asyncio.wait_for(answer, limit)
+        except asyncio.TimeoutError:
+            client.remove_pending_request(future)
+            raise GatewayError(ERR_TIMEOUT, f'{kind} got no answer within {limit:g} s: the '
+                                            'orchestrator did not take the request in') from None
 
     # -- ROS callbacks (executor thread) ---------------------------------------------------------
 
@@ -183,7 +223,10 @@ class RosGateway:
         with self._lock:
             listeners = list(self._listeners.values())
         for listener in listeners:
-            listener(kind, payload)
+            try:
+                listener(kind, payload)
+            except Exception:   # noqa: BLE001 - one broken stream must not stop the others
+                log.exception('a %s listener failed', kind)
 
     def close(self) -> None:
         """Stop the executor thread and release the node and context."""
@@ -191,6 +234,14 @@ class RosGateway:
         self.node.destroy_node()
         self.context.try_shutdown()
         self._thread.join(timeout=2.0)
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, answer: asyncio.Future, done: Any) -> None:
+    """On the executor thread: hand a finished rclpy future to the HTTP loop."""
+    try:
+        loop.call_soon_threadsafe(_settle, answer, done)
+    except RuntimeError:
+        pass      # the loop is closed: nobody waits any more
 
 
 def _settle(answer: asyncio.Future, done: Any) -> None:

@@ -220,3 +220,25 @@ def test_namespaced_orchestrators_do_not_collide(orchestrator, client, tmp_path,
         assert [s.name for s in two.services] == ['two']
     finally:
         assert second.stop() == 0
+
+
+def test_hundreds_of_concurrent_calls_are_all_answered(orchestrator, client):
+    """More calls at once than the executor has threads or rclpy's default queue holds."""
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    names = [f's{i}' for i in range(10)]
+    orchestrator.start([py(SLEEP, name=n, autostart=i % 2 == 0) for i, n in enumerate(names)])
+    deep = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+    kinds = {'start': StartService, 'stop': StopService, 'restart': RestartService,
+             'get_logs': GetLogs, 'list': ListServices}
+    clients = {k: client.node.create_client(t, f'{NS}/{k}', qos_profile=deep)
+               for k, t in kinds.items()}
+    assert all(c.wait_for_service(timeout_sec=30) for c in clients.values())
+    futures = []
+    for i in range(300):
+        kind = list(kinds)[i % len(kinds)]
+        fields = {'name': names[(i * 7) % len(names)]} if kind != 'list' else {}
+        futures.append(clients[kind].call_async(kinds[kind].Request(**fields)))
+    wait_until(lambda: all(f.done() for f in futures), 30, 'every answer')
+    codes = [f.result().error_code for f in futures]
+    assert set(codes) <= {StartService.Response.ERR_NONE, StartService.Response.ERR_WRONG_STATE}
+    assert codes.count(StartService.Response.ERR_NONE) >= 120    # logs and lists: 120
