@@ -24,6 +24,8 @@ DEADLINE = 30.0
 LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+#: Services whose calls change nothing: sent again when the first answer is lost.
+QUERIES = frozenset({'ListServices', 'GetLogs', 'GetParameters', 'DescribeParameters'})
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = DEADLINE,
@@ -84,6 +86,7 @@ class RosClient:
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
         self._lock = threading.Lock()
+        self._clients: dict[tuple, Any] = {}
 
     def collect(self, msg_type: Any, topic: str, qos: QoSProfile = RELIABLE) -> list:
         """Subscribe; returns the list that received messages are appended to."""
@@ -93,17 +96,30 @@ class RosClient:
 
     def call(self, srv_type: Any, srv_name: str, timeout: float = DEADLINE,
              **fields: Any) -> Any:
-        """Call a service and return the response (fails the test on timeout)."""
-        client = self.node.create_client(srv_type, srv_name)
-        try:
-            assert client.wait_for_service(timeout_sec=timeout), f'{srv_name} not available'
+        """Call a service and return the response (fails the test on timeout).
+
+        Clients are kept per service: DDS matches the reply path of a brand-new client a
+        moment after its request path, and a reply sent before that is lost. Queries
+        (which change nothing) are therefore sent again while unanswered; changes once.
+        """
+        with self._lock:
+            client = self._clients.get((srv_type, srv_name))
+            if client is None:
+                client = self.node.create_client(srv_type, srv_name)
+                self._clients[(srv_type, srv_name)] = client
+        assert client.wait_for_service(timeout_sec=timeout), f'{srv_name} not available'
+        deadline = time.monotonic() + timeout
+        repeat = srv_type.__name__ in QUERIES
+        while True:
             done = threading.Event()
             future = client.call_async(srv_type.Request(**fields))
             future.add_done_callback(lambda _: done.set())
-            assert done.wait(timeout), f'{srv_name} did not answer within {timeout} s'
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
+            left = deadline - time.monotonic()
+            if done.wait(min(left, 5.0) if repeat else left):
+                return future.result()
+            client.remove_pending_request(future)
+            assert repeat and time.monotonic() < deadline, \
+                f'{srv_name} did not answer within {timeout} s'
 
     def close(self) -> None:
         self.executor.shutdown(timeout_sec=2.0)
