@@ -67,11 +67,15 @@ class Stack:
         self.procs.append(proc)
         return proc
 
-    def start(self) -> 'Stack':
+    def start_orchestrator(self) -> subprocess.Popen:
         self.orchestrator = self._spawn('orchestrator', [
             'omega_orchestrator', '--registry', str(self.registry), '--log-dir',
             str(self.folder / 'logs'), '--status-rate', '2', '--metrics-interval', '0.5',
             *self.orchestrator_args, '--ros-args', '-r', f'__ns:={self.namespace}'])
+        return self.orchestrator
+
+    def start(self) -> 'Stack':
+        self.start_orchestrator()
         # in the orchestrator's namespace, the sidecar finds it by its relative default name
         self.sidecar = self._spawn('sidecar', [
             'omega_orchestrator.sidecar', '--port', str(self.port), *self.sidecar_args,

@@ -66,7 +66,7 @@ def test_events_stream_shows_a_crash(stack):
     assert crash['service'] == 'victim' and crash['from'] == 'running'
 
 
-def test_orchestrator_gone_is_503_and_said_on_the_event_stream(stack):
+def test_orchestrator_gone_is_503_and_said_on_the_event_stream_then_back(stack):
     s = stack([py(SLEEP, name='a', autostart=True)])
     with httpx.stream('GET', s.url + '/api/services/events', timeout=30) as events:
         lines = events.iter_lines()
@@ -83,6 +83,10 @@ def test_orchestrator_gone_is_503_and_said_on_the_event_stream(stack):
     assert s.post('/api/services/start/a').status_code == 503
     assert s.get('/api/health').json() == {'ok': True, 'sidecar': 'up',
                                            'orchestrator_reachable': False}
+    s.start_orchestrator()          # and back: the sidecar follows by itself
+    s.wait_for(lambda: s.get('/api/services/list').status_code == 200, 'reachable again')
+    s.wait_for(lambda: s.service('a')['status'] == 'running', 'a running again')
+    assert s.get('/api/health').json()['orchestrator_reachable'] is True
 
 
 def test_token_is_required_for_changes(stack):
