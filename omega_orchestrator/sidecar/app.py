@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from omega_orchestrator.sidecar.errors import GatewayError
-from omega_orchestrator.sidecar.gateway import OrchestratorGateway
+from omega_orchestrator.sidecar.protocol import OrchestratorGateway
 from omega_orchestrator.sidecar.routes import events, services, system
 
 log = logging.getLogger('omega_orchestrator.sidecar')

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from omega_orchestrator.sidecar.gateway import OrchestratorGateway
+from omega_orchestrator.sidecar.protocol import OrchestratorGateway
 from omega_orchestrator.sidecar.security import token_matches
 
 #: The bearer scheme in the OpenAPI document. It never refuses anything itself

@@ -1,12 +1,16 @@
-"""Gateway errors and their HTTP statuses; codes are the control services' ERR_* constants."""
+"""Gateway errors and their HTTP statuses; codes are the control services' ERR_* constants,
+read from the interface itself (one source: the .srv files)."""
 
-ERR_NOT_FOUND = 1
-ERR_WRONG_STATE = 2
-ERR_SPAWN_FAILED = 3
-ERR_INVALID_ARGUMENT = 4
-ERR_TIMEOUT = 5
-ERR_INTERNAL = 6
-ERR_REGISTRY_INVALID = 7
+from omega_orchestrator_interfaces.srv import StartService
+
+_CODES = StartService.Response
+ERR_NOT_FOUND = _CODES.ERR_NOT_FOUND
+ERR_WRONG_STATE = _CODES.ERR_WRONG_STATE
+ERR_SPAWN_FAILED = _CODES.ERR_SPAWN_FAILED
+ERR_INVALID_ARGUMENT = _CODES.ERR_INVALID_ARGUMENT
+ERR_TIMEOUT = _CODES.ERR_TIMEOUT
+ERR_INTERNAL = _CODES.ERR_INTERNAL
+ERR_REGISTRY_INVALID = _CODES.ERR_REGISTRY_INVALID
 ERR_UNREACHABLE = 100     # sidecar-only: the orchestrator is not on the ROS graph
 
 HTTP_STATUS = {

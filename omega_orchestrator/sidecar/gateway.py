@@ -1,4 +1,5 @@
-"""How the sidecar reaches the orchestrator: the OrchestratorGateway protocol and RosGateway.
+"""RosGateway: how the sidecar reaches the orchestrator over ROS (see protocol.py for what
+the routes need from any gateway).
 
 RosGateway owns an rclpy context, a node and an executor thread (like launch_ros's adapter).
 Reads come from a cache of the latest latched ~/status message; writes are ROS service calls
@@ -23,7 +24,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatusArray
 from omega_orchestrator_interfaces.srv import (GetLogs, ReloadRegistry, RestartService,
@@ -37,32 +38,10 @@ from rclpy.signals import SignalHandlerOptions
 from omega_orchestrator.sidecar.convert import event_dict, service_dict
 from omega_orchestrator.sidecar.errors import (ERR_INTERNAL, ERR_TIMEOUT, ERR_UNREACHABLE,
                                                GatewayError)
+from omega_orchestrator.sidecar.protocol import Listener
 
 log = logging.getLogger('omega_orchestrator.sidecar')
-Listener = Callable[[str, dict], None]      # (kind: 'status' | 'transition', payload)
 STALE_AFTER = 5.0         # seconds without a status message -> unreachable (at least 3 periods)
-
-
-class OrchestratorGateway(Protocol):
-    """What the routes need from the orchestrator, whatever the transport."""
-
-    def services(self) -> list[dict]:
-        """The latest service objects; raises GatewayError(ERR_UNREACHABLE) when unknown."""
-
-    def reachable(self) -> bool:
-        """True while the orchestrator's status is fresh."""
-
-    async def control(self, action: str, name: str, force: bool = False) -> tuple[str, dict]:
-        """'start' | 'stop' | 'restart' one service -> (message, service object)."""
-
-    async def logs(self, name: str, lines: int) -> dict[str, list[str]]:
-        """The last lines of stdout and stderr."""
-
-    async def reload(self, path: str = '') -> dict:
-        """Re-read the registry -> {'added': [...], 'removed': [...], 'changed': [...]}."""
-
-    def add_listener(self, listener: Listener) -> Callable[[], None]:
-        """Call listener on every status or transition (any thread); returns a remover."""
 
 
 _LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,

@@ -1,0 +1,30 @@
+"""OrchestratorGateway: what the HTTP routes need from the orchestrator, whatever the
+transport. The routes, the app and the route tests import this module, never rclpy:
+RosGateway (gateway.py) is the ROS implementation, test/sidecar/fake_gateway.py a fake.
+"""
+
+from typing import Callable, Protocol
+
+Listener = Callable[[str, dict], None]      # (kind: 'status' | 'transition', payload)
+
+
+class OrchestratorGateway(Protocol):
+    """What the routes need from the orchestrator, whatever the transport."""
+
+    def services(self) -> list[dict]:
+        """The latest service objects; raises GatewayError(ERR_UNREACHABLE) when unknown."""
+
+    def reachable(self) -> bool:
+        """True while the orchestrator's status is fresh."""
+
+    async def control(self, action: str, name: str, force: bool = False) -> tuple[str, dict]:
+        """'start' | 'stop' | 'restart' one service -> (message, service object)."""
+
+    async def logs(self, name: str, lines: int) -> dict[str, list[str]]:
+        """The last lines of stdout and stderr."""
+
+    async def reload(self, path: str = '') -> dict:
+        """Re-read the registry -> {'added': [...], 'removed': [...], 'changed': [...]}."""
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call listener on every status or transition (any thread); returns a remover."""
