@@ -90,6 +90,9 @@ async def run(registry: Registry, args: argparse.Namespace,
         logging.getLogger('omega_orchestrator').warning('%s', exc)
     supervisor = Supervisor(registry, log_settings(args), environment=robot,
                             metrics_interval=args.metrics_interval)
+    logging.getLogger('omega_orchestrator').info(
+        "process tracking: %s (how a service's processes are found at a stop)",
+        supervisor.tracking)
     relay = EventRelay()
     supervisor.add_listener(relay)
     systemd.watch(supervisor.snapshot, supervisor.add_listener)
@@ -116,10 +119,10 @@ async def run(registry: Registry, args: argparse.Namespace,
             systemd.ready()
         if ros_args is not None and not stop.is_set():
             # after the first services are spawned: rclpy's start-up is CPU-heavy
-            ros_main = await asyncio.to_thread(importlib.import_module,
-                                               'omega_orchestrator.ros.main')
-            face = await asyncio.to_thread(ros_main.RosFace, supervisor, loop, args, ros_args)
-            face.attach(relay)
+            ros_face = await asyncio.to_thread(importlib.import_module,
+                                               'omega_orchestrator.ros.face')
+            face = await asyncio.to_thread(ros_face.RosFace, supervisor, loop, args, ros_args)
+            face.start(relay)
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if not starting.done():
             starting.cancel()          # a stop signal during start-up wins at once

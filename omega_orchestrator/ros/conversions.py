@@ -100,7 +100,8 @@ def diagnostic_level(status: EngineStatus) -> tuple[bytes, str]:
     return DiagnosticStatus.WARN, state.value     # starting / stopping
 
 
-def status_to_diagnostic(status: EngineStatus, node_fqn: str) -> DiagnosticStatus:
+def status_to_diagnostic(status: EngineStatus, node_fqn: str,
+                         tracking: str = '') -> DiagnosticStatus:
     """One service -> a DiagnosticStatus named '<node's fully qualified name>: <service>'.
 
     The namespace is part of the name, so two robots on one domain never collide.
@@ -115,6 +116,8 @@ def status_to_diagnostic(status: EngineStatus, node_fqn: str) -> DiagnosticStatu
     }
     if status.health.checked:
         values['health'] = status.health.message
+    if tracking:           # how the service's processes are found at a stop
+        values['tracking'] = tracking
     return DiagnosticStatus(
         level=level, name=f'{node_fqn}: {status.name}', message=message,
         hardware_id=status.spec.ros_node or status.name,

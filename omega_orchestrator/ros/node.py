@@ -107,7 +107,7 @@ class OrchestratorNode(Node):
         array.header.stamp = stamp
         self.status_pub.publish(array)
         diag = DiagnosticArray(
-            status=[status_to_diagnostic(s, self.fqn) for s in snapshot])
+            status=[status_to_diagnostic(s, self.fqn, self.supervisor.tracking) for s in snapshot])
         diag.header.stamp = stamp
         self.diag_pub.publish(diag)
 

@@ -130,7 +130,9 @@ def test_diagnostics_report_each_service(orchestrator, client):
     found = wait_until(levels, what='diagnostic levels')
     assert found['idle'].level == DiagnosticStatus.OK      # never started: not STALE
     keys = {kv.key for kv in found['ok'].values}
-    assert {'pid', 'cpu_percent', 'memory_mb', 'restarts'} <= keys
+    assert {'pid', 'cpu_percent', 'memory_mb', 'restarts', 'tracking'} <= keys
+    tracking = dict((kv.key, kv.value) for kv in found['ok'].values)['tracking']
+    assert tracking in ('cgroup', 'subreaper', 'process scan')
     assert found['ok'].name == '/omega_orchestrator: ok'
 
 

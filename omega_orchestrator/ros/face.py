@@ -63,8 +63,8 @@ class StatusPublisher:
 class RosFace:
     """The node, its executor thread and the status publisher, around a running supervisor.
 
-    Built in a worker thread (rclpy start-up takes a few hundred ms); attach() and close()
-    run on the engine's loop.
+    Built in a worker thread (rclpy start-up takes a few hundred ms), which starts nothing;
+    start() and close() run on the engine's loop (launch_ros's ROSAdapter is the model).
     """
 
     def __init__(self, supervisor: Supervisor, loop: asyncio.AbstractEventLoop,
@@ -86,7 +86,6 @@ class RosFace:
         self.executor.add_node(self.node)
         self.spinner = threading.Thread(target=self._spin, name='rclpy-executor',
                                         daemon=True)
-        self.spinner.start()
         self.publisher = StatusPublisher(supervisor, self.node)
         self.periodic: asyncio.Task | None = None
 
@@ -104,8 +103,10 @@ class RosFace:
     def _rate_changed(self) -> None:
         self.publisher.rate_changed()
 
-    def attach(self, relay: 'EventRelay') -> None:
-        """Start publishing: missed transitions first, then every change and the rate."""
+    def start(self, relay: EventRelay) -> None:
+        """Serve and publish: the executor thread, then missed transitions first, then
+        every change and the rate."""
+        self.spinner.start()
         self.log_handler = rosout.attach(log, self.node.get_logger())
         self.supervisor.probes.update(make_graph_probes(self.node))
         relay.connect(self._on_transition)
@@ -127,4 +128,5 @@ class RosFace:
         self.executor.shutdown(timeout_sec=2.0)
         self.node.destroy_node()
         self.context.try_shutdown()
-        self.spinner.join(timeout=2.0)
+        if self.spinner.is_alive():
+            self.spinner.join(timeout=2.0)
