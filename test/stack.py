@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,19 +16,9 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
+from test.support import free_port, py  # noqa: F401 - py: the stack's services
+
 DEADLINE = 30.0
-
-
-def free_port() -> int:
-    """An unused TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def py(code: str, **fields: Any) -> dict:
-    """A service running `python -c code`."""
-    return {'cmd': sys.executable, 'args': ['-c', code], **fields}
 
 
 class Stack:

@@ -13,8 +13,7 @@ from pathlib import Path
 import subprocess
 import sys
 
-from test.stack import free_port
-
+from test.support import free_port
 SERVER = """import http.server, json, os, shutil, sys
 print(json.dumps({"cwd": os.getcwd(), "python3": shutil.which("python3"),
                   "executable": sys.executable,

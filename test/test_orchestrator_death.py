@@ -20,8 +20,7 @@ import uuid
 import psutil
 import pytest
 
-from test.stack import free_port
-
+from test.support import free_port
 PY = sys.executable
 # the services: the interpreter itself, not the venv's (which re-execs itself once at start)
 SERVICE_PY = os.path.realpath(sys.executable)

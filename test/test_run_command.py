@@ -10,8 +10,7 @@ import time
 
 import httpx
 
-from test.stack import free_port
-
+from test.support import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 

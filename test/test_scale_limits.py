@@ -11,18 +11,9 @@ import time
 
 import psutil
 
+from test.support import find_tagged
+
 COUNT = 300
-
-
-def tagged(tag: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(['cmdline']):
-        try:
-            if tag in (proc.info['cmdline'] or ()) and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.Error:
-            pass
-    return found
 
 
 def test_300_autostart_services_under_a_soft_limit_of_1024(tmp_path: Path):
@@ -40,9 +31,9 @@ def test_300_autostart_services_under_a_soft_limit_of_1024(tmp_path: Path):
         stderr=subprocess.DEVNULL, preexec_fn=low_soft_limit)
     try:
         deadline = time.monotonic() + 60
-        while len(tagged(tag)) < COUNT and time.monotonic() < deadline:
+        while len(find_tagged(tag)) < COUNT and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert len(tagged(tag)) == COUNT
+        assert len(find_tagged(tag)) == COUNT
         limit = psutil.Process(proc.pid).rlimit(psutil.RLIMIT_NOFILE)
         assert limit[0] == hard or hard == resource.RLIM_INFINITY   # raised at start
     finally:
@@ -50,4 +41,4 @@ def test_300_autostart_services_under_a_soft_limit_of_1024(tmp_path: Path):
         assert proc.wait(60) == 0
     log = (tmp_path / 'logs' / 'services.log').read_text()
     assert 'Too many open files' not in log and 'failed' not in log
-    assert tagged(tag) == []
+    assert find_tagged(tag) == []

@@ -21,8 +21,7 @@ import pytest
 from omega_orchestrator.core.states import ServiceState
 from omega_orchestrator.runtime import sdnotify
 from omega_orchestrator.runtime.sdnotify import Notifier, summarize, UnitLink
-from test.stack import free_port
-
+from test.support import free_port
 DEADLINE = 30.0
 S = ServiceState
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import psutil
 
 from omega_orchestrator.core.states import ServiceState as S
-from test.stack import py
-
+from test.support import py
 CYCLES = int(os.environ.get('OMEGA_SOAK_CYCLES', '1000'))
 RESTARTS = int(os.environ.get('OMEGA_SOAK_RESTARTS', '100'))
 RSS_BOUND = 30 * 2**20

@@ -27,8 +27,7 @@ import psutil
 import pytest
 
 from omega_orchestrator.launcher import SIDECAR_GRACE
-from test.stack import free_port
-
+from test.support import free_port
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / 'config' / 'systemd'
 LAUNCHER_UNIT = UNITS / 'omega-orchestrator.service'

@@ -25,7 +25,8 @@ from omega_orchestrator_interfaces.srv import RestartService
 import psutil
 import pytest
 
-from test.ros.conftest import by_name, DEADLINE, LATCHED, py, RosClient, wait_until
+from test.ros.support import by_name, LATCHED, RosClient
+from test.support import DEADLINE, py, wait_until
 
 pytestmark = [pytest.mark.colcon, pytest.mark.timeout(600)]
 

@@ -18,7 +18,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from omega_orchestrator.core.errors import OrchestratorError, RequestTimeoutError
 from omega_orchestrator.ros.bridge import LoopBridge
-from test.ros.conftest import wait_until
+from test.support import wait_until
 
 DEEP = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 

@@ -2,9 +2,8 @@
 
 from omega_orchestrator_interfaces.srv import ListServices
 
-from test.ros.conftest import py, wait_until
+from test.support import py, wait_until
 
-NS = '/omega_orchestrator'
 TALKER = """
 import rclpy
 from std_msgs.msg import String
@@ -34,7 +33,7 @@ def test_ros_probes_follow_the_graph(orchestrator, client):
     ])
 
     def statuses():
-        found = {s.name: s for s in client.call(ListServices, f'{NS}/list').services}
+        found = {s.name: s for s in client.call(ListServices, orchestrator.at('list')).services}
         # the first ros_core check may run before the talker is on the graph: wait for one
         # that sees it (the named check probes every 10 s, the original's interval)
         return found if all(s.health_checked for s in found.values()) and \

@@ -12,9 +12,9 @@ from omega_orchestrator_interfaces.srv import (GetLogs, ListServices, ReloadRegi
                                                RestartService, StartService, StopService)
 
 from test.ros.aggregator import OK, roll_up
-from test.ros.conftest import by_name, LATCHED, py, wait_until
+from test.ros.support import by_name, LATCHED
+from test.support import py, wait_until
 
-NS = '/omega_orchestrator'
 SLEEP = 'import time\nprint("hello from the service", flush=True)\ntime.sleep(600)'
 STUBBORN = ('import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n'
             'time.sleep(600)')
@@ -26,10 +26,10 @@ def latest(received: list) -> dict:
 
 def test_status_is_latched_and_lists_every_service(orchestrator, client):
     orchestrator.start([py(SLEEP, name='a', autostart=True), py(SLEEP, name='b')])
-    first = client.collect(ServiceStatusArray, f'{NS}/status', LATCHED)
+    first = client.collect(ServiceStatusArray, orchestrator.at('status'), LATCHED)
     wait_until(lambda: latest(first).get('a') and latest(first)['a'].pid, what='a running')
     # a late subscriber sees the current state at once (transient local)
-    late = client.collect(ServiceStatusArray, f'{NS}/status', LATCHED)
+    late = client.collect(ServiceStatusArray, orchestrator.at('status'), LATCHED)
     wait_until(lambda: late, what='latched status')
     services = by_name(late[-1])
     assert set(services) == {'a', 'b'}
@@ -42,38 +42,38 @@ def test_every_call_and_its_error_codes(orchestrator, client):
     orchestrator.start([py(SLEEP, name='web', autostart=True),
                         py(STUBBORN, name='stubborn', stop_timeout=3),
                         {'name': 'broken', 'cmd': 'no-such-program-xyz'}])
-    wait_until(lambda: client.call(ListServices, f'{NS}/list').services[0].pid,
+    wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid,
                what='web running')
-    listed = client.call(ListServices, f'{NS}/list')
+    listed = client.call(ListServices, orchestrator.at('list'))
     assert listed.success and [s.name for s in listed.services] == ['web', 'stubborn', 'broken']
 
-    missing = client.call(StartService, f'{NS}/start', name='ghost')
+    missing = client.call(StartService, orchestrator.at('start'), name='ghost')
     assert not missing.success and missing.error_code == StartService.Response.ERR_NOT_FOUND
     assert "'ghost'" in missing.message
-    twice = client.call(StartService, f'{NS}/start', name='web')
+    twice = client.call(StartService, orchestrator.at('start'), name='web')
     assert twice.error_code == StartService.Response.ERR_WRONG_STATE
     assert twice.status.name == 'web' and twice.status.state_name == 'running'
-    spawn = client.call(StartService, f'{NS}/start', name='broken')
+    spawn = client.call(StartService, orchestrator.at('start'), name='broken')
     assert spawn.error_code == StartService.Response.ERR_SPAWN_FAILED
     assert spawn.status.state_name == 'failed' and 'not found' in spawn.status.message
 
-    started = client.call(StartService, f'{NS}/start', name='stubborn')
+    started = client.call(StartService, orchestrator.at('start'), name='stubborn')
     assert started.success and started.status.state_name == 'running'
     # the stop takes 3 s (SIGTERM ignored), but the call answers once the stop is accepted
-    stopping = client.call(StopService, f'{NS}/stop', name='stubborn', timeout=2.5)
+    stopping = client.call(StopService, orchestrator.at('stop'), name='stubborn', timeout=2.5)
     assert stopping.success and stopping.status.state_name == 'stopping'
-    stopped_again = client.call(StopService, f'{NS}/stop', name='broken')
+    stopped_again = client.call(StopService, orchestrator.at('stop'), name='broken')
     assert stopped_again.success and stopped_again.status.state_name == 'stopped'
-    not_running = client.call(StopService, f'{NS}/stop', name='broken')
+    not_running = client.call(StopService, orchestrator.at('stop'), name='broken')
     assert not_running.error_code == StopService.Response.ERR_WRONG_STATE
     assert not_running.status.state_name == 'stopped'
 
-    old_pid = client.call(ListServices, f'{NS}/list').services[0].pid
-    restarted = client.call(RestartService, f'{NS}/restart', name='web')
+    old_pid = client.call(ListServices, orchestrator.at('list')).services[0].pid
+    restarted = client.call(RestartService, orchestrator.at('restart'), name='web')
     assert restarted.success
-    wait_until(lambda: client.call(ListServices, f'{NS}/list').services[0].pid not in
+    wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid not in
                (0, old_pid), what='new pid after restart')
-    forced = client.call(StopService, f'{NS}/stop', name='web', force=True)
+    forced = client.call(StopService, orchestrator.at('stop'), name='web', force=True)
     assert forced.success
 
 
@@ -81,21 +81,23 @@ def test_get_logs(orchestrator, client):
     orchestrator.start([py('import sys\nfor i in range(5): print("out", i)\n'
                            'print("err line", file=sys.stderr)\nimport time\ntime.sleep(600)',
                            name='talker', autostart=True)])
-    logs = wait_until(lambda: (r := client.call(GetLogs, f'{NS}/get_logs', name='talker',
+    logs = wait_until(lambda: (r := client.call(GetLogs, orchestrator.at('get_logs'),
+                                                name='talker',
                                                 stream='both', lines=3)).stdout and r,
                       what='log lines')
     assert logs.success and logs.stdout == ['out 2', 'out 3', 'out 4']
     assert logs.stderr == ['err line']
-    only = client.call(GetLogs, f'{NS}/get_logs', name='talker', stream='stderr', lines=0)
+    only = client.call(GetLogs, orchestrator.at('get_logs'), name='talker', stream='stderr',
+                       lines=0)
     assert only.stdout == [] and only.stderr == ['err line']
-    bad = client.call(GetLogs, f'{NS}/get_logs', name='talker', stream='dmesg', lines=3)
+    bad = client.call(GetLogs, orchestrator.at('get_logs'), name='talker', stream='dmesg', lines=3)
     assert bad.error_code == GetLogs.Response.ERR_INVALID_ARGUMENT
-    ghost = client.call(GetLogs, f'{NS}/get_logs', name='ghost', stream='both', lines=3)
+    ghost = client.call(GetLogs, orchestrator.at('get_logs'), name='ghost', stream='both', lines=3)
     assert ghost.error_code == GetLogs.Response.ERR_NOT_FOUND
 
 
 def test_crash_and_restart_are_seen_as_events(orchestrator, client):
-    events = client.collect(ServiceEvent, f'{NS}/events')
+    events = client.collect(ServiceEvent, orchestrator.at('events'))
     code = 'import sys, time\ntime.sleep(0.5)\nprint("sensor lost", file=sys.stderr)\nsys.exit(4)'
     orchestrator.start([py(code, name='flaky', autostart=True, restart_policy='always',
                            restart={'stable_after': 0.2, 'crash_loop_max': 100})])
@@ -133,7 +135,7 @@ def test_diagnostics_report_each_service(orchestrator, client):
     assert {'pid', 'cpu_percent', 'memory_mb', 'restarts', 'tracking'} <= keys
     tracking = dict((kv.key, kv.value) for kv in found['ok'].values)['tracking']
     assert tracking in ('cgroup', 'subreaper', 'process scan')
-    assert found['ok'].name == '/omega_orchestrator: ok'
+    assert found['ok'].name == f'{orchestrator.ns}: ok'
 
 
 def test_demo_registry_at_rest_rolls_up_to_ok(orchestrator, client, tmp_path):
@@ -168,18 +170,18 @@ def test_demo_registry_at_rest_rolls_up_to_ok(orchestrator, client, tmp_path):
 
 def test_reload_keeps_running_services_when_the_file_is_broken(orchestrator, client, tmp_path):
     orchestrator.start([py(SLEEP, name='keep', autostart=True)])
-    pid = wait_until(lambda: client.call(ListServices, f'{NS}/list').services[0].pid)
+    pid = wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid)
     orchestrator.registry.write_text('{"services": [{"name": "keep"}]')
-    broken = client.call(ReloadRegistry, f'{NS}/reload')
+    broken = client.call(ReloadRegistry, orchestrator.at('reload'))
     assert broken.error_code == ReloadRegistry.Response.ERR_REGISTRY_INVALID
     assert broken.errors and 'invalid JSON' in broken.errors[0]
-    assert client.call(ListServices, f'{NS}/list').services[0].pid == pid
+    assert client.call(ListServices, orchestrator.at('list')).services[0].pid == pid
     other = orchestrator.write_registry([py(SLEEP, name='keep', autostart=True),
                                          py(SLEEP, name='extra', autostart=True)],
                                         tmp_path / 'other.json')
-    reloaded = client.call(ReloadRegistry, f'{NS}/reload', path=str(other))
+    reloaded = client.call(ReloadRegistry, orchestrator.at('reload'), path=str(other))
     assert reloaded.success and list(reloaded.added) == ['extra'] and not reloaded.changed
-    services = {s.name: s for s in client.call(ListServices, f'{NS}/list').services}
+    services = {s.name: s for s in client.call(ListServices, orchestrator.at('list')).services}
     assert services['keep'].pid == pid and services['extra'].state_name == 'running'
 
 
@@ -191,7 +193,8 @@ def test_shutdown_stops_every_service_and_leaves_no_child(orchestrator, client):
     orchestrator.start([py(forker, name='forker', autostart=True),
                         py(STUBBORN, name='stubborn', autostart=True, stop_timeout=1),
                         py(SLEEP, name='plain', autostart=True, depends_on=['forker'])])
-    wait_until(lambda: all(s.pid for s in client.call(ListServices, f'{NS}/list').services),
+    wait_until(lambda: all(s.pid for s in
+                           client.call(ListServices, orchestrator.at('list')).services),
                what='all running')
     tree = psutil.Process(orchestrator.proc.pid).children(recursive=True)
     assert len(tree) >= 4
@@ -205,12 +208,12 @@ def test_shutdown_stops_every_service_and_leaves_no_child(orchestrator, client):
 
 def test_sigterm_also_shuts_down_cleanly(orchestrator, client):
     orchestrator.start([py(SLEEP, name='a', autostart=True)])
-    wait_until(lambda: client.call(ListServices, f'{NS}/list').services[0].pid)
+    wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid)
     assert orchestrator.stop(signal.SIGTERM) == 0
 
 
 def test_namespaced_orchestrators_do_not_collide(orchestrator, client, tmp_path, ros_env):
-    from test.ros.conftest import Orchestrator
+    from test.ros.support import Orchestrator
     second = Orchestrator(tmp_path / 'second', ros_env)
     (tmp_path / 'second').mkdir()
     orchestrator.start([py(SLEEP, name='one')], '--ros-args', '-r', '__ns:=/robot1')
@@ -232,7 +235,7 @@ def test_hundreds_of_concurrent_calls_are_all_answered(orchestrator, client):
     deep = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
     kinds = {'start': StartService, 'stop': StopService, 'restart': RestartService,
              'get_logs': GetLogs, 'list': ListServices}
-    clients = {k: client.node.create_client(t, f'{NS}/{k}', qos_profile=deep)
+    clients = {k: client.node.create_client(t, f'{orchestrator.ns}/{k}', qos_profile=deep)
                for k, t in kinds.items()}
     assert all(c.wait_for_service(timeout_sec=30) for c in clients.values())
     futures = []

@@ -6,22 +6,22 @@ from rcl_interfaces.msg import Log, Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from test.ros.conftest import py, wait_until
+from test.support import py, wait_until
 
-NS = '/omega_orchestrator'
 SLEEP = 'import time\ntime.sleep(600)'
 ROSOUT = QoSProfile(depth=1000, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                     reliability=ReliabilityPolicy.RELIABLE)
 
 
-def get(client, *names: str) -> list:
-    values = client.call(GetParameters, f'{NS}/get_parameters', names=list(names)).values
+def get(client, orchestrator, *names: str) -> list:
+    values = client.call(GetParameters, orchestrator.at('get_parameters'),
+                         names=list(names)).values
     return [v.string_value if v.type == ParameterType.PARAMETER_STRING else v.double_value
             for v in values]
 
 
-def set_rate(client, value: ParameterValue):
-    answer = client.call(SetParameters, f'{NS}/set_parameters',
+def set_rate(client, orchestrator, value: ParameterValue):
+    answer = client.call(SetParameters, orchestrator.at('set_parameters'),
                          parameters=[Parameter(name='status_rate', value=value)])
     return answer.results[0]
 
@@ -31,39 +31,41 @@ def test_parameters_are_read_only_or_live(orchestrator, client, tmp_path):
     orchestrator.start([py(SLEEP, name='a', autostart=True)], '--status-rate', '0.01',
                        '--ros-args', '-p', f'registry:={other}', '-p', 'log_dir:=/nowhere',
                        '-p', 'status_rate:=2')
-    wait_until(lambda: client.call(ListServices, f'{NS}/list').services[0].pid, what='a up')
-    registry, log_dir, rate = get(client, 'registry', 'log_dir', 'status_rate')
+    wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid,
+               what='a up')
+    registry, log_dir, rate = get(client, orchestrator, 'registry', 'log_dir', 'status_rate')
     # what ros2 param get shows is what the engine uses: the command line, never the override
     assert (registry, log_dir) == (str(orchestrator.registry), str(orchestrator.log_dir))
     assert rate == 2.0                                    # an integer override is taken
     assert "parameter 'registry' is read-only" in orchestrator.stderr()
     assert "parameter 'log_dir' is read-only" in orchestrator.stderr()
 
-    described = client.call(DescribeParameters, f'{NS}/describe_parameters',
+    described = client.call(DescribeParameters, orchestrator.at('describe_parameters'),
                             names=['registry', 'status_rate']).descriptors
     assert described[0].read_only
     (bounds,) = described[1].floating_point_range
     assert bounds.from_value > 0 and bounds.to_value >= 10
 
-    refused = set_rate(client, ParameterValue(type=ParameterType.PARAMETER_DOUBLE,
+    refused = set_rate(client, orchestrator, ParameterValue(type=ParameterType.PARAMETER_DOUBLE,
                                               double_value=0.0))
     assert not refused.successful
-    refused = set_rate(client, ParameterValue(type=ParameterType.PARAMETER_DOUBLE,
+    refused = set_rate(client, orchestrator, ParameterValue(type=ParameterType.PARAMETER_DOUBLE,
                                               double_value=-1.0))
     assert not refused.successful
-    assert not client.call(SetParameters, f'{NS}/set_parameters', parameters=[Parameter(
+    assert not client.call(SetParameters, orchestrator.at('set_parameters'), parameters=[Parameter(
         name='registry', value=ParameterValue(type=ParameterType.PARAMETER_STRING,
                                               string_value=str(other)))]).results[0].successful
-    assert get(client, 'status_rate') == [2.0]
+    assert get(client, orchestrator, 'status_rate') == [2.0]
 
 
 def test_a_new_status_rate_takes_effect_at_once(orchestrator, client):
     orchestrator.start([py(SLEEP, name='a', autostart=True)], '--status-rate', '0.01')
-    wait_until(lambda: client.call(ListServices, f'{NS}/list').services[0].pid, what='a up')
-    received = client.collect(ServiceStatusArray, f'{NS}/status')
+    wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid,
+               what='a up')
+    received = client.collect(ServiceStatusArray, orchestrator.at('status'))
     # at 0.01 Hz the next periodic message is 100 s away; an integer rate of 20 is taken and
     # the period restarts now, so messages flow within the deadline
-    accepted = set_rate(client, ParameterValue(type=ParameterType.PARAMETER_INTEGER,
+    accepted = set_rate(client, orchestrator, ParameterValue(type=ParameterType.PARAMETER_INTEGER,
                                                integer_value=20))
     assert accepted.successful, accepted.reason
     wait_until(lambda: len(received) >= 10, timeout=20, what='status at the new rate')
@@ -72,8 +74,9 @@ def test_a_new_status_rate_takes_effect_at_once(orchestrator, client):
 def test_log_lines_reach_rosout(orchestrator, client):
     logs = client.collect(Log, '/rosout', ROSOUT)
     orchestrator.start([py(SLEEP, name='a', autostart=True)])
-    wait_until(lambda: client.call(ListServices, f'{NS}/list').services[0].pid, what='a up')
-    client.call(StopService, f'{NS}/stop', name='a')
+    wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid,
+               what='a up')
+    client.call(StopService, orchestrator.at('stop'), name='a')
     line = wait_until(lambda: [m for m in logs if 'a: running -> stopping' in m.msg],
                       what='a transition on /rosout')[0]
     assert line.name.endswith('omega_orchestrator') and line.level == Log.INFO
@@ -85,10 +88,11 @@ def test_ros_log_level_applies_to_the_orchestrator(orchestrator, client):
     orchestrator.start([py(SLEEP, name='a', autostart=True),
                         py('import sys\nsys.exit(3)', name='dies', restart_policy='never')],
                        '--ros-args', '--log-level', 'warn')
-    wait_until(lambda: client.call(ListServices, f'{NS}/list').services[0].pid, what='a up')
-    client.call(StopService, f'{NS}/stop', name='a')
+    wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid,
+               what='a up')
+    client.call(StopService, orchestrator.at('stop'), name='a')
     from omega_orchestrator_interfaces.srv import StartService
-    client.call(StartService, f'{NS}/start', name='dies')
+    client.call(StartService, orchestrator.at('start'), name='dies')
     wait_until(lambda: [m for m in logs if 'dies: running -> crashed' in m.msg],
                what='the crash (a warning) on /rosout')
     text = (orchestrator.log_dir / 'services.log').read_text()
@@ -99,7 +103,7 @@ def test_ros_log_level_applies_to_the_orchestrator(orchestrator, client):
 
 
 def test_the_sidecars_log_lines_reach_rosout_too(stack):
-    from test.ros.conftest import RosClient
+    from test.ros.support import RosClient
     s = stack([py(SLEEP, name='a')])
     ros = RosClient(int(s.env['ROS_DOMAIN_ID']))
     try:

@@ -21,9 +21,8 @@ from omega_orchestrator.core.errors import ErrorCode, RegistryError, WrongStateE
 from omega_orchestrator.core.registry import load_registry, Registry
 from omega_orchestrator.runtime.registry_file import (load_regular_file, RegistryFileReader,
                                                       RegistryReloader)
-from test.ros.conftest import py, wait_until
+from test.support import py, wait_until
 
-NS = '/omega_orchestrator'
 SLEEP = 'import time\nprint("up", flush=True)\ntime.sleep(600)'
 STUBBORN = ('import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n'
             'print("up", flush=True)\ntime.sleep(600)')
@@ -163,18 +162,18 @@ def test_a_slow_reload_answers_accepted_and_goes_on(tmp_path):
 
 def test_reloading_a_fifo_answers_at_once_and_control_goes_on(orchestrator, client, tmp_path):
     orchestrator.start([py(SLEEP, name='keep', autostart=True), py(SLEEP, name='other')])
-    pid = wait_until(lambda: client.call(ListServices, f'{NS}/list').services[0].pid)
+    pid = wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid)
     fifo = tmp_path / 'hung.fifo'
     os.mkfifo(fifo)
     for _ in range(6):       # more than the executor has threads: none of them is kept
         started = time.monotonic()
-        answer = client.call(ReloadRegistry, f'{NS}/reload', path=str(fifo))
+        answer = client.call(ReloadRegistry, orchestrator.at('reload'), path=str(fifo))
         assert time.monotonic() - started < 2.0
         assert answer.error_code == ReloadRegistry.Response.ERR_REGISTRY_INVALID
         assert str(fifo) in answer.message and 'FIFO' in answer.errors[0]
-    started = client.call(StartService, f'{NS}/start', name='other')
+    started = client.call(StartService, orchestrator.at('start'), name='other')
     assert started.success
-    services = {s.name: s for s in client.call(ListServices, f'{NS}/list').services}
+    services = {s.name: s for s in client.call(ListServices, orchestrator.at('list')).services}
     assert services['keep'].pid == pid and services['other'].state_name == 'running'
 
 

@@ -3,22 +3,17 @@
 import os
 from pathlib import Path
 import signal
-import socket
 import subprocess
 import sys
 
 from omega_orchestrator.core.errors import SpawnFailedError
 from omega_orchestrator.core.states import ServiceState as S
 from omega_orchestrator.runtime import ports
-from test.runtime.conftest import alive, py, until, wait_state
+from test.support import free_port, alive, py, until
+from test.runtime.support import wait_state
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def foreign_server(port: int) -> subprocess.Popen:

@@ -2,16 +2,11 @@
 
 import os
 from pathlib import Path
-import socket
 
 from omega_orchestrator.core.states import ServiceState as S
-from test.runtime.conftest import py, until, wait_state, PY
+from test.support import free_port, py, PY, until
+from test.runtime.support import wait_state
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 async def test_output_goes_to_the_seed_log_files_and_the_tail(supervise, tmp_path: Path):

@@ -8,7 +8,8 @@ import pytest
 
 from omega_orchestrator.core.errors import SpawnFailedError
 from omega_orchestrator.core.states import ServiceState as S
-from test.runtime.conftest import py, wait_state
+from test.support import py
+from test.runtime.support import wait_state
 
 SLEEP = 'import time\ntime.sleep(600)'
 FAST = {'backoff_initial': 0.05, 'backoff_max': 0.2, 'stable_after': 30}
@@ -163,7 +164,7 @@ async def test_concurrent_reloads_lose_track_of_nothing(supervise, tmp_path: Pat
     await asyncio.gather(sup.reload(edited, 20), sup.reload(edited, 20))
     pids = [sup.status('svc').pid]
     await sup.close()
-    from test.runtime.conftest import alive
+    from test.support import alive
     assert not any(alive(pid) for pid in pids if pid)
     import psutil
     assert [p for p in psutil.Process().children(recursive=True)

@@ -4,7 +4,7 @@ import os
 import uuid
 
 from omega_orchestrator.core.states import ServiceState as S
-from test.runtime.conftest import alive, find_tagged, py, until, PY
+from test.support import alive, find_tagged, py, PY, until
 
 SLEEP = 'import time\ntime.sleep(600)'
 

@@ -5,8 +5,7 @@ import subprocess
 import sys
 
 from omega_orchestrator.client import _new_lines
-from test.stack import py
-
+from test.support import py
 SLEEP = 'import time\nprint("hello", flush=True)\ntime.sleep(600)'
 
 

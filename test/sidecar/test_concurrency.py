@@ -15,8 +15,8 @@ import uuid
 import httpx
 import psutil
 
-from test.stack import py, Stack
-
+from test.stack import Stack
+from test.support import py
 SLEEP = 'import time\nprint("up", flush=True)\ntime.sleep(600)'
 SETTLED = ('running', 'stopped')
 ANSWERS = (200, 409)          # accepted, or refused in the wrong state (with the reason)

@@ -20,8 +20,8 @@ from schemathesis import GenerationMode
 
 from omega_orchestrator.sidecar.app import create_app
 from test.sidecar.fake_gateway import FakeGateway
-from test.stack import py, Stack
-
+from test.stack import Stack
+from test.support import py
 pytestmark = pytest.mark.ros
 
 TOKEN = 's3cret-for-schemathesis'

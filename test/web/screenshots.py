@@ -12,7 +12,8 @@ import tempfile
 
 from playwright.sync_api import expect, sync_playwright
 
-from test.stack import py, Stack
+from test.stack import Stack
+from test.support import py
 from test.web.test_page import ARGS, CHROMIUM, SLEEP, T, TICKER
 
 BUSY = ('import time\nblob = []\nwhile True:\n    t = time.time()\n'

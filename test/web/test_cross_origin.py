@@ -13,7 +13,7 @@ import threading
 from playwright.sync_api import sync_playwright
 import pytest
 
-from test.stack import free_port, py
+from test.support import free_port, py
 from test.web.test_page import ARGS, CHROMIUM, pytestmark  # noqa: F401 - same skip rules
 
 CLIENT = """<!doctype html><meta charset="utf-8"><title>robot client</title>

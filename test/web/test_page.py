@@ -7,8 +7,7 @@ import signal
 from playwright.sync_api import expect, sync_playwright
 import pytest
 
-from test.stack import py
-
+from test.support import py
 CHROMIUM = '/usr/bin/chromium'
 pytestmark = [
     pytest.mark.browser,
