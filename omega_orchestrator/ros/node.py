@@ -25,12 +25,12 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from omega_orchestrator.core.errors import (ErrorCode, InvalidArgumentError,
                                             OrchestratorError, RegistryError)
 from omega_orchestrator.ros.bridge import LoopBridge
-from omega_orchestrator.ros.conversions import (event_to_msg, status_to_diagnostic,
+from omega_orchestrator.ros.messages import (event_to_msg, status_to_diagnostic,
                                                 status_to_msg)
 from omega_orchestrator.ros.parameters import NodeParameters
 from omega_orchestrator.runtime.registry_file import (RegistryFileReader, RegistryReloader,
                                                       Reloaded)
-from omega_orchestrator.runtime.status import ServiceStatus, TransitionEvent
+from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
 
 LATCHED = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
@@ -100,7 +100,7 @@ class OrchestratorNode(Node):
 
     # -- publishing (called on the engine's loop) -------------------------------------------------
 
-    def publish_snapshot(self, snapshot: tuple[ServiceStatus, ...]) -> None:
+    def publish_snapshot(self, snapshot: tuple[EngineStatus, ...]) -> None:
         """Publish ~/status and /diagnostics for this snapshot."""
         stamp = self.get_clock().now().to_msg()
         array = ServiceStatusArray(services=[status_to_msg(s) for s in snapshot])
@@ -175,7 +175,7 @@ def _require_name(request: Any) -> None:
         raise InvalidArgumentError('the request needs a service name')
 
 
-def _ok(response: Any, message: str, status: ServiceStatus | None = None) -> Any:
+def _ok(response: Any, message: str, status: EngineStatus | None = None) -> Any:
     response.success = True
     response.error_code = int(ErrorCode.NONE)
     response.message = message

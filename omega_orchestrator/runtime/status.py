@@ -1,4 +1,5 @@
-"""The immutable views the supervisor hands out: one service's status, one transition."""
+"""The immutable views the supervisor hands out: one service's status (EngineStatus: the
+engine's side; the ROS message and the REST object have their own), one transition."""
 
 from dataclasses import dataclass
 
@@ -9,7 +10,7 @@ from omega_orchestrator.runtime.metrics import Usage
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServiceStatus:
+class EngineStatus:
     """Everything known about one service at one moment; times are wall-clock seconds."""
 
     spec: ServiceSpec

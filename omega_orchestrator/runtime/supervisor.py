@@ -28,7 +28,7 @@ from omega_orchestrator.runtime.clock import Clock, LoopClock
 from omega_orchestrator.runtime.environment import robot_environment
 from omega_orchestrator.runtime.probes import DEFAULT_PROBES, exec_probe, Probe, probe_forever
 from omega_orchestrator.runtime.spawning import Spawner
-from omega_orchestrator.runtime.status import ServiceStatus, TransitionEvent
+from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
 from omega_orchestrator.runtime.stop_command import run_stop_command
 from omega_orchestrator.runtime.unit import ServiceUnit
 
@@ -89,7 +89,7 @@ class Supervisor:
         """Call listener(TransitionEvent) on every state change (on the loop; must not block)."""
         self._listeners.append(listener)
 
-    def start(self, name: str, reason: str = 'start requested') -> ServiceStatus:
+    def start(self, name: str, reason: str = 'start requested') -> EngineStatus:
         """Start a service; returns once accepted.
 
         Raises ServiceNotFoundError, WrongStateError, or SpawnFailedError (with the status).
@@ -97,22 +97,22 @@ class Supervisor:
         return self._request_start(name, ev.StartRequested(reason=reason))
 
     def stop(self, name: str, force: bool = False,
-             reason: str = 'stop requested') -> ServiceStatus:
+             reason: str = 'stop requested') -> EngineStatus:
         """Stop a service and keep it stopped; force = SIGKILL at once. Its stop_cmd, if
         any, runs too (wait_stopped waits for it)."""
         status = self._request(name, ev.StopRequested(force=force, reason=reason))
         self._run_stop_cmd(self._unit(name))
         return status
 
-    def restart(self, name: str, reason: str = 'restart requested') -> ServiceStatus:
+    def restart(self, name: str, reason: str = 'restart requested') -> EngineStatus:
         """Stop (if running), then start again; a stopped service is started at once."""
         return self._request_start(name, ev.RestartRequested(reason=reason))
 
-    def status(self, name: str) -> ServiceStatus:
+    def status(self, name: str) -> EngineStatus:
         """The current status of one service."""
         return self._unit(name).status()
 
-    def snapshot(self) -> tuple[ServiceStatus, ...]:
+    def snapshot(self) -> tuple[EngineStatus, ...]:
         """The current status of every service, in registry order."""
         return tuple(u.status() for u in self._units.values())
 
@@ -236,7 +236,7 @@ class Supervisor:
 
     # -- events in ------------------------------------------------------------------------------
 
-    def _request_start(self, name: str, event: ev.Event) -> ServiceStatus:
+    def _request_start(self, name: str, event: ev.Event) -> EngineStatus:
         """A start or restart: refused while closing; a failed spawn raises, with the status."""
         if self._closing:
             raise WrongStateError('the orchestrator is shutting down')
@@ -250,7 +250,7 @@ class Supervisor:
         """Start without raising on a spawn failure: the FAILED state says it all."""
         self._request(name, ev.StartRequested(reason=reason))
 
-    def _request(self, name: str, event: ev.Event) -> ServiceStatus:
+    def _request(self, name: str, event: ev.Event) -> EngineStatus:
         unit = self._unit(name)
         try:
             self._apply(unit, event)

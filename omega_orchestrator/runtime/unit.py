@@ -12,7 +12,7 @@ from omega_orchestrator.runtime import ports
 from omega_orchestrator.runtime.clock import Clock, TimerHandle
 from omega_orchestrator.runtime.logs import ServiceLogs
 from omega_orchestrator.runtime.metrics import Usage
-from omega_orchestrator.runtime.status import ServiceStatus
+from omega_orchestrator.runtime.status import EngineStatus
 
 
 class ServiceUnit:
@@ -41,7 +41,7 @@ class ServiceUnit:
         """Up or given up: dependants may start (core.readiness decides)."""
         return settled(self.machine.state, oneshot=self.spec.oneshot)
 
-    def status(self) -> ServiceStatus:
+    def status(self) -> EngineStatus:
         """The immutable status now, with monotonic times turned into wall-clock times."""
         view = self.machine.view
         mono, wall = self.clock.monotonic(), self.clock.time()
@@ -57,7 +57,7 @@ class ServiceUnit:
                       'not captured'
         if self.logs.problem:     # the service runs on; its output is kept in memory only
             message = f'{message}; {self.logs.problem}' if message else self.logs.problem
-        return ServiceStatus(
+        return EngineStatus(
             spec=self.spec, state=view.state, pid=view.pid, message=message,
             restart_count=view.restart_count, crash_count=view.crash_count,
             last_exit_code=view.last_exit_code, last_exit_signal=view.last_exit_signal,

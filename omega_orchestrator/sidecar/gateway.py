@@ -35,7 +35,7 @@ from rclpy.executors import (ExternalShutdownException, ShutdownException,
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
-from omega_orchestrator.sidecar.convert import event_dict, service_dict
+from omega_orchestrator.sidecar.rest_objects import event_dict, service_dict
 from omega_orchestrator.sidecar.errors import (ERR_INTERNAL, ERR_TIMEOUT, ERR_UNREACHABLE,
                                                GatewayError)
 from omega_orchestrator.sidecar.protocol import Listener

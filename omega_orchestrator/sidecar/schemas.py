@@ -4,7 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from omega_orchestrator.sidecar.convert import STATES
+from omega_orchestrator.sidecar.rest_objects import STATES
 
 
 class HealthObject(BaseModel):

@@ -5,7 +5,7 @@ from typing import Callable
 from builtin_interfaces.msg import Time
 from omega_orchestrator_interfaces.msg import ServiceStatus
 
-from omega_orchestrator.sidecar.convert import service_dict
+from omega_orchestrator.sidecar.rest_objects import service_dict
 
 from omega_orchestrator.sidecar.errors import (ERR_NOT_FOUND, ERR_UNREACHABLE, ERR_WRONG_STATE,
                                                GatewayError)

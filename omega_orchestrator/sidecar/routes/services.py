@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from omega_orchestrator.sidecar.convert import NO_CHECK
+from omega_orchestrator.sidecar.rest_objects import NO_CHECK
 from omega_orchestrator.sidecar.deps import Authorized, Gateway, LogsAuthorized
 from omega_orchestrator.sidecar.errors import ERR_NOT_FOUND, GatewayError
 from omega_orchestrator.sidecar import schemas

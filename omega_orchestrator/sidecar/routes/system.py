@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CollectorRegistry, generate_latest, CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily, CounterMetricFamily
 
-from omega_orchestrator.sidecar.convert import STATES
+from omega_orchestrator.sidecar.rest_objects import STATES
 from omega_orchestrator.sidecar.deps import Gateway
 from omega_orchestrator.sidecar.errors import GatewayError
 from omega_orchestrator.sidecar import schemas

@@ -9,10 +9,10 @@ from omega_orchestrator.core.errors import ErrorCode
 from omega_orchestrator.core.machine import Health
 from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.core.states import ServiceState
-from omega_orchestrator.ros.conversions import (diagnostic_level, from_time, STATE_CODES,
+from omega_orchestrator.ros.messages import (diagnostic_level, from_time, STATE_CODES,
                                                 status_to_diagnostic, status_to_msg, to_time)
 from omega_orchestrator.runtime.metrics import Usage
-from omega_orchestrator.runtime.status import ServiceStatus as EngineStatus
+from omega_orchestrator.runtime.status import EngineStatus
 
 
 def engine_status(state: ServiceState, **changes) -> EngineStatus:
