@@ -11,9 +11,8 @@ import statistics
 import sys
 import time
 
-import httpx
-
 from benchstack import percentile, running_stack
+import httpx
 
 
 def wait_until_all_running(http: httpx.Client, url: str, count: int) -> None:

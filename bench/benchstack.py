@@ -1,6 +1,6 @@
-"""The orchestrator and its sidecar as processes on a private ROS domain, for the latency benches.
-"""
+"""The orchestrator and its sidecar on a private ROS domain, for the latency benches."""
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 import json
 import os
@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 

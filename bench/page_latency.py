@@ -15,11 +15,10 @@ import statistics
 import sys
 import time
 
-import httpx
-from playwright.sync_api import Page, sync_playwright
-
 from api_latency import wait_until_all_running
 from benchstack import percentile, running_stack
+import httpx
+from playwright.sync_api import Page, sync_playwright
 
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
                  '--disable-background-networking', '--disable-component-update',

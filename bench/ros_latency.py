@@ -19,14 +19,12 @@ import tempfile
 import threading
 import time
 
+from benchstack import percentile
+from omega_orchestrator_interfaces.msg import ServiceEvent
+from omega_orchestrator_interfaces.srv import ListServices, RestartService
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-
-from omega_orchestrator_interfaces.msg import ServiceEvent
-from omega_orchestrator_interfaces.srv import ListServices, RestartService
-
-from benchstack import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 SLEEPER = 'import time\ntime.sleep(3600)'
@@ -49,7 +47,7 @@ class Client:
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
 
-    def call(self, srv_type, srv_name: str, **fields):  # noqa: ANN001, ANN201
+    def call(self, srv_type, srv_name: str, **fields):
         client = self.node.create_client(srv_type, srv_name)
         assert client.wait_for_service(timeout_sec=30)
         done = threading.Event()
@@ -64,7 +62,7 @@ class Client:
         return {s.name: s.pid for s in services}
 
 
-def wait(predicate, timeout: float = 30.0):  # noqa: ANN001, ANN201
+def wait(predicate, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while not (value := predicate()):
         if time.monotonic() > deadline:
@@ -94,18 +92,18 @@ def main() -> int:
         crash_ms = []
         for i in range(args.crashes):
             name = f'svc{i % 10}'
-            pid = wait(lambda: client.pids()[name])
+            pid = wait(lambda name=name: client.pids()[name])
             time.sleep(0.6)                      # a stable run: restart at once
             seen = len(client.events)
             killed = time.perf_counter()
             os.kill(pid, signal.SIGKILL)
-            got = wait(lambda: next((t for t, e in client.events[seen:]
-                                     if e.service == name and e.has_exit), None))
+            got = wait(lambda name=name, seen=seen: next(
+                (t for t, e in client.events[seen:] if e.service == name and e.has_exit), None))
             crash_ms.append((got - killed) * 1000)
         restart_ms = []
         for i in range(args.restarts):
             name = f'svc{i % 10}'
-            wait(lambda: client.pids()[name])
+            wait(lambda name=name: client.pids()[name])
             start = time.perf_counter()
             response = client.call(RestartService, '/omega_orchestrator/restart', name=name)
             restart_ms.append((time.perf_counter() - start) * 1000)

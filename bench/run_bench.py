@@ -11,23 +11,23 @@ table goes to stdout, progress to stderr, raw numbers to the JSON file.
 """
 
 import argparse
+from collections.abc import Callable
+from dataclasses import asdict
 import json
 import os
+from pathlib import Path
 import platform
 import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict
-from pathlib import Path
 from types import FrameType
 
 from benchkit import supervisors
 from benchkit.procs import sweep
-from benchkit.report import Results, markdown_table, rows
+from benchkit.report import markdown_table, Results, rows
 from benchkit.scenarios import run_crash, run_fleet, run_orphans
-from benchkit.supervisors import SUPERVISORS, Supervisor, ensure_supervisord_venv
+from benchkit.supervisors import ensure_supervisord_venv, Supervisor, SUPERVISORS
 
 BENCH_DIR = Path(__file__).resolve().parent
 FLEET_SIZE = 50
@@ -75,7 +75,7 @@ def run_one(sup: Supervisor, name: str, scenario: Scenario, prefix: str) -> dict
     started = time.monotonic()
     try:
         result = scenario(sup, prefix)
-    except Exception as exc:  # noqa: BLE001 -- report the failure, go on with the rest
+    except Exception as exc:
         log(f'[{sup.label}] {name} FAILED: {exc}')
         return {'error': str(exc)}
     log(f'[{sup.label}] {name} done in {time.monotonic() - started:.1f} s')
@@ -115,7 +115,7 @@ def safe_version(sup: Supervisor) -> str:
     """Version string of ``sup``, or the error that prevented getting it."""
     try:
         return sup.version()
-    except Exception as exc:  # noqa: BLE001 -- metadata must never abort the run
+    except Exception as exc:
         return f'unknown ({exc})'
 
 

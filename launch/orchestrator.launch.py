@@ -18,7 +18,6 @@ SIGKILL_TIMEOUT seconds later.
 
 import os
 
-from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
@@ -26,6 +25,8 @@ from launch.events.process import ProcessExited
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchContext, LaunchDescription
 
 PACKAGE = 'omega_orchestrator'
 NODE_NAME = 'omega_orchestrator'

@@ -84,7 +84,7 @@ def format_table(services: list[dict]) -> str:
                      f"{s['memory_mb']:.1f}", str(s['restart_count']),
                      _age(s['uptime_sec']) if s['pid'] else '-', shown))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths)) + '  ' + r[-1]
+    return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + '  ' + r[-1]
                      for r in rows)
 
 

@@ -4,9 +4,9 @@
 """
 
 import argparse
+from collections.abc import Callable
 import os
 import sys
-from typing import Callable
 
 from omega_orchestrator import DEFAULT_API_PORT
 from omega_orchestrator.core.errors import RegistryError

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 def orchestrator_fqn(ros_args: list[str]) -> str:
     """The orchestrator node's name after `--ros-args -r __ns:=... -r __node:=...`."""
     namespace, node = '', NODE_NAME
-    for flag, rule in zip(ros_args, ros_args[1:]):
+    for flag, rule in zip(ros_args, ros_args[1:], strict=False):
         if flag in ('-r', '--remap') and rule.startswith('__ns:='):
             namespace = rule.removeprefix('__ns:=')
         elif flag in ('-r', '--remap') and rule.startswith('__node:='):

@@ -13,7 +13,6 @@ from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.runtime.logs import LogSettings
 from omega_orchestrator.runtime.relay import EventRelay
 
-
 LEVELS = {'debug': logging.DEBUG, 'info': logging.INFO, 'warn': logging.WARNING,
           'warning': logging.WARNING, 'error': logging.ERROR, 'fatal': logging.CRITICAL}
 
@@ -21,10 +20,11 @@ LEVELS = {'debug': logging.DEBUG, 'info': logging.INFO, 'warn': logging.WARNING,
 def requested_log_level(ros_args: list[str] | None) -> int:
     """The level `--ros-args --log-level LEVEL` asks for (default INFO), read before rclpy
     is loaded so the first lines of services.log already follow it. A per-logger form
-    (`--log-level name:=LEVEL`) applies to ours only when it names omega_orchestrator."""
+    (`--log-level name:=LEVEL`) applies to ours only when it names omega_orchestrator.
+    """
     level = logging.INFO
     args = ros_args or []
-    for flag, value in zip(args, args[1:]):
+    for flag, value in zip(args, args[1:], strict=False):
         if flag != '--log-level':
             continue
         name, _, wanted = value.rpartition(':=')
@@ -73,9 +73,8 @@ async def run(registry: Registry, args: argparse.Namespace,
     for DDS discovery to boot.
     """
     from omega_orchestrator.command_line import stop_grace_warning
-    from omega_orchestrator.runtime import lifeline
     from omega_orchestrator.core.errors import OrchestratorError
-    from omega_orchestrator.runtime import process
+    from omega_orchestrator.runtime import lifeline, process
     from omega_orchestrator.runtime.environment import control_plane, robot_environment
     from omega_orchestrator.runtime.sdnotify import UnitLink
     from omega_orchestrator.runtime.supervisor import Supervisor

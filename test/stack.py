@@ -3,6 +3,7 @@
 Each stack gets its own ROS_DOMAIN_ID, a free HTTP port on 127.0.0.1 and its own folder.
 """
 
+from collections.abc import Iterator
 import json
 import os
 from pathlib import Path
@@ -11,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +30,8 @@ class Stack:
                  orchestrator_args: tuple[str, ...] = (),
                  env: dict[str, str] | None = None) -> None:
         """`services`: the registry's services, or the path of a registry file as it is;
-        `env`: variables of the robot's environment, on top of the test's."""
+        `env`: variables of the robot's environment, on top of the test's.
+        """
         self.folder = folder
         self.sidecar_args = list(sidecar_args)
         self.orchestrator_args = list(orchestrator_args)
@@ -117,7 +119,7 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Any]:
-    """stack(services, token=None) -> a started Stack; stopped after the test."""
+    """Build started Stacks (services, token, extra options); all stopped after the test."""
     made: list[Stack] = []
 
     def build(services: list[dict] | Path, token: str | None = None,

@@ -1,12 +1,14 @@
 """Helpers shared by every test folder: a python service, a free port, waiting for a
 condition (never a bare sleep), and finding processes. Fixtures live in the conftest files;
-tests import helpers from here, never from a conftest."""
+tests import helpers from here, never from a conftest.
+"""
 
 import asyncio
+from collections.abc import Callable
 import socket
 import sys
 import time
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 

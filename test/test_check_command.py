@@ -120,7 +120,7 @@ def test_check_needs_no_ros(tmp_path: Path):
 
 
 def slow_registry(tmp_path: Path) -> Path:
-    """web (10 s to stop) depends on db (20 s): a full stop can take 10+1 + 20+1 = 32 s."""
+    """Web (10 s to stop) depends on db (20 s): a full stop can take 10+1 + 20+1 = 32 s."""
     sleeper = ['-c', 'import time; time.sleep(600)']
     path = tmp_path / 'slow.json'
     path.write_text(json.dumps({'services': [

@@ -13,8 +13,17 @@ import subprocess
 import pytest
 
 from test.test_systemd_unit import (
-    environment, fake_ros, fake_venv, launch_command, option, ROBOT_PATH, run_check,
-    service_section, verify, write_registry)
+    environment,
+    fake_ros,
+    fake_venv,
+    launch_command,
+    option,
+    ROBOT_PATH,
+    run_check,
+    service_section,
+    verify,
+    write_registry,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL_UNIT = ROOT / 'scripts' / 'install-unit'

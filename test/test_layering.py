@@ -76,7 +76,8 @@ def test_runtime_never_imports_the_ros_face_or_the_root():
 
 def test_the_http_layer_runs_without_rclpy():
     """The app and its routes import no rclpy (only RosGateway does), so route tests with a
-    fake gateway, and the OpenAPI document, need no ROS at all."""
+    fake gateway, and the OpenAPI document, need no ROS at all.
+    """
     import subprocess
     code = ('import sys\nimport omega_orchestrator.sidecar.app\n'
             'assert "rclpy" not in sys.modules, "rclpy was imported"')

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 from test.support import free_port
+
 SERVER = """import http.server, json, os, shutil, sys
 print(json.dumps({"cwd": os.getcwd(), "python3": shutil.which("python3"),
                   "executable": sys.executable,

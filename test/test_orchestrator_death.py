@@ -6,6 +6,7 @@ again with the same log folder: every service then runs exactly once, and the po
 by the new one (a survivor would hold it and the new one would crash-loop on 'address in use').
 """
 
+from collections.abc import Callable, Iterator
 import json
 import os
 from pathlib import Path
@@ -14,13 +15,13 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Callable, Iterator
 import uuid
 
 import psutil
 import pytest
 
 from test.support import free_port
+
 PY = sys.executable
 # the services: the interpreter itself, not the venv's (which re-execs itself once at start)
 SERVICE_PY = os.path.realpath(sys.executable)
@@ -146,7 +147,8 @@ def answer(port: int) -> int | None:
 
 def restart_runs_each_once(fleet: Fleet, port: int | None = None) -> None:
     """Start again with the same log folder: each service once, the port served by the new
-    orchestrator's child; then SIGINT stops it cleanly and leaves nothing."""
+    orchestrator's child; then SIGINT stops it cleanly and leaves nothing.
+    """
     orchestrator = fleet.start()
 
     def each_once_and_new() -> bool:

@@ -11,6 +11,7 @@ import time
 import httpx
 
 from test.support import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -50,6 +51,7 @@ def test_launcher_runs_the_default_registry_and_stops_cleanly(tmp_path: Path):
 
 def test_a_stop_signal_during_start_up_leaves_no_service_behind(tmp_path: Path):
     import json
+
     import psutil
     tag = f'early-stop-{os.getpid()}'
     services = [{'name': f's{i}', 'cmd': sys.executable, 'autostart': True,

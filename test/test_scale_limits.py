@@ -1,5 +1,6 @@
 """Hundreds of services under the default soft limit of open files (1,024, what a systemd
-unit without LimitNOFILE gets): all start, none fails with "Too many open files"."""
+unit without LimitNOFILE gets): all start, none fails with "Too many open files".
+"""
 
 import json
 from pathlib import Path

@@ -3,6 +3,7 @@ to a NOTIFY_SOCKET of the test's own, as a Type=notify unit with WatchdogSec= wo
 """
 
 import asyncio
+from collections.abc import Callable, Iterator
 import json
 import os
 from pathlib import Path
@@ -13,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Iterator
 
 import psutil
 import pytest
@@ -22,6 +22,7 @@ from omega_orchestrator.core.states import ServiceState
 from omega_orchestrator.runtime import sdnotify
 from omega_orchestrator.runtime.sdnotify import Notifier, summarize, UnitLink
 from test.support import free_port
+
 DEADLINE = 30.0
 S = ServiceState
 
@@ -93,7 +94,7 @@ class Receiver:
             self.sock.settimeout(left)
             try:
                 data = self.sock.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             fields = dict(line.split('=', 1) for line in data.decode().splitlines())
             self.messages.append((time.monotonic(), fields))

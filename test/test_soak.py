@@ -15,6 +15,7 @@ import psutil
 
 from omega_orchestrator.core.states import ServiceState as S
 from test.support import py
+
 CYCLES = int(os.environ.get('OMEGA_SOAK_CYCLES', '1000'))
 RESTARTS = int(os.environ.get('OMEGA_SOAK_RESTARTS', '100'))
 RSS_BOUND = 30 * 2**20
@@ -75,7 +76,7 @@ def test_rest_restarts_leave_the_orchestrator_and_sidecar_flat(stack):
             answer = s.post('/api/services/restart/cam')
             assert answer.status_code == 200, answer.text
             old = answer.json()['service']['pid']
-            s.wait_for(lambda: (c := s.service('cam'))['status'] == 'running' and
+            s.wait_for(lambda old=old: (c := s.service('cam'))['status'] == 'running' and
                        c['pid'] != old, 'restarted')
     restart_all(20)
     before = {'orchestrator': footprint(orchestrator), 'sidecar': footprint(sidecar)}

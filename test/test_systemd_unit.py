@@ -8,6 +8,7 @@ OmegaOS unit's hardening and environment.
 """
 
 import ast
+from collections.abc import Callable
 import configparser
 import json
 import os
@@ -21,13 +22,13 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Callable
 
 import psutil
 import pytest
 
 from omega_orchestrator.launcher import SIDECAR_GRACE
 from test.support import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / 'config' / 'systemd'
 LAUNCHER_UNIT = UNITS / 'omega-orchestrator.service'

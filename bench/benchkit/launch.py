@@ -7,15 +7,15 @@ if it is still running, SIGKILLs every process carrying one of this scenario's
 tags, and removes the temp dir.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
 

@@ -11,9 +11,9 @@ crash-to-restart measurement. Zombies have an empty command line, so they never
 count as live.
 """
 
+from collections.abc import Callable, Iterable
 import contextlib
 import time
-from collections.abc import Callable, Iterable
 
 import psutil
 

@@ -73,7 +73,8 @@ def ratio(results: Results, row: Row) -> str:
 
 def markdown_table(results: Results, table_rows: list[Row]) -> str:
     """Markdown table: one row per metric; a column per side run (omega first, then the
-    engine-only variant, then supervisord) and the ratio omega / supervisord."""
+    engine-only variant, then supervisord) and the ratio omega / supervisord.
+    """
     order = [CANDIDATE, ENGINE_ONLY, BASELINE]
     sides = [s for s in order if s in results] + [s for s in results if s not in order]
     lines = [

@@ -11,23 +11,23 @@ Times are taken with ``time.perf_counter`` in the benchmark process and
 reported in milliseconds.
 """
 
+from dataclasses import dataclass
 import os
 import signal
 import statistics
 import time
-from dataclasses import dataclass
 
 import psutil
 
 from benchkit.launch import Launched, launched
 from benchkit.procs import (
-    POLL_SLEEP,
-    TagMap,
     count_pids,
     count_present,
     find_other,
+    POLL_SLEEP,
     scan,
     sweep,
+    TagMap,
     wait_all_present,
     wait_for,
 )

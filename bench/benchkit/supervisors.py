@@ -10,13 +10,13 @@ the benchmark) and the same inherited environment; only the supervisor differs.
   config that keeps supervisord's defaults apart from what the benchmark needs.
 """
 
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 import json
+from pathlib import Path
 import shlex
 import subprocess
 import sys
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = BENCH_DIR.parent

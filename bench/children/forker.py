@@ -7,9 +7,9 @@ whole group (or sweeps descendants) stops it together with this process.
 
 import argparse
 import os
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 
 SLEEPER = Path(__file__).resolve().with_name('sleeper.py')
 

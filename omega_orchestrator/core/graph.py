@@ -1,6 +1,6 @@
 """The dependency DAG: problems (unknown names, cycles), start order and stop order."""
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 
 def dependency_problems(deps: Mapping[str, Sequence[str]]) -> list[str]:

@@ -4,9 +4,10 @@
 runtime must execute. Each edge is commented `# FROM -> TO` and has a test of its own.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 import random
-from typing import Any, Callable
+from typing import Any
 
 from omega_orchestrator.core import commands as cmd
 from omega_orchestrator.core import events as ev

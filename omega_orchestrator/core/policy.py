@@ -1,7 +1,7 @@
 """Restart decisions: policy, exponential backoff with jitter, stable-run reset, crash loops."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from omega_orchestrator.core.registry import RestartSpec
 

@@ -5,7 +5,8 @@ from omega_orchestrator.core.states import PROCESS_STATES, ServiceState
 
 def settled(state: ServiceState, *, oneshot: bool) -> bool:
     """Up (running; a oneshot: ended) or given up (failed, crashed, stopped): dependants
-    may start. Starting, and a restart pending after a crash, are not settled."""
+    may start. Starting, and a restart pending after a crash, are not settled.
+    """
     if oneshot:
         return state not in PROCESS_STATES and state is not ServiceState.BACKOFF
     return state not in (ServiceState.STARTING, ServiceState.BACKOFF)

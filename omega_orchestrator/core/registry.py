@@ -15,9 +15,13 @@ from urllib.parse import urlsplit
 
 from omega_orchestrator.core.errors import RegistryError
 from omega_orchestrator.core.graph import dependency_problems
-from omega_orchestrator.core.registry_model import (NAME_PATTERN, NAMED_CHECKS,
-                                                    NAMED_PATH_CHECKS, NAMED_PORT_CHECKS,
-                                                    NAMED_ROS_CHECKS)
+from omega_orchestrator.core.registry_model import (
+    NAME_PATTERN,
+    NAMED_CHECKS,
+    NAMED_PATH_CHECKS,
+    NAMED_PORT_CHECKS,
+    NAMED_ROS_CHECKS,
+)
 from omega_orchestrator.core.validate import check_object, did_you_mean, shown
 
 
@@ -156,7 +160,8 @@ def load_registry(path: str | Path, base_dir: str | None = None) -> Registry:
 
 def decode_json(text: str, source: str) -> Any:
     """json.loads with the holes closed: NaN/Infinity, duplicate keys, absurd numbers and
-    nesting become clear errors instead of odd values or tracebacks."""
+    nesting become clear errors instead of odd values or tracebacks.
+    """
     duplicates: list[str] = []
 
     def no_constants(name: str) -> Any:
@@ -191,7 +196,8 @@ def decode_json(text: str, source: str) -> Any:
 def parse_registry(text: str, source: str = '<registry>', base_dir: str = '.',
                    base_override: str | None = None) -> Registry:
     """Validate registry JSON text; relative working dirs are resolved against the base
-    folder: base_override, else the file's base_dir (relative to base_dir), else base_dir."""
+    folder: base_override, else the file's base_dir (relative to base_dir), else base_dir.
+    """
     if not text.strip():
         raise RegistryError(source, ['the file is empty; expected {"services": [...]}'])
     raw = decode_json(text, source)
@@ -254,7 +260,8 @@ def _parse_service(raw: Any, index: int, base_dir: str,
 
 def detaches(cmd: str, args: tuple[str, ...]) -> bool:
     """True for a command that starts something in the background and exits at once:
-    `docker compose ... up -d` / `docker-compose ... up --detach`."""
+    `docker compose ... up -d` / `docker-compose ... up --detach`.
+    """
     program = PurePath(cmd).name
     words = list(args)
     if program == 'docker' and 'compose' in words:

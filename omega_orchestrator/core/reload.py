@@ -4,8 +4,8 @@ Removed services are stopped and dropped; changed ones are stopped, replaced and
 again if they were up; added ones start if they autostart; the rest are not touched.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.core.states import ServiceState, STOPPED_STATES

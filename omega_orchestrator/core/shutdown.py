@@ -6,8 +6,8 @@ sum over the waves of the wave's largest timeout, plus a margin per wave for the
 the sweep of leftovers.
 """
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from omega_orchestrator.core.graph import stop_waves
 from omega_orchestrator.core.registry import Registry

@@ -32,8 +32,9 @@ MAX_UNKNOWN = 20      # unknown keys of one object reported one by one (each wit
 
 
 def shown(text: str, limit: int = 64) -> str:
-    """Text from the file, quoted for a problem line: at most `limit` characters, control
-    characters escaped ('a\\n', not a line break), '...' when it was cut."""
+    r"""Text from the file, quoted for a problem line: at most `limit` characters, control
+    characters escaped ('a\\n', not a line break), '...' when it was cut.
+    """
     return repr(text[:limit]) + ('...' if len(text) > limit else '')
 
 

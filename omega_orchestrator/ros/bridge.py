@@ -20,9 +20,10 @@ What an answer means (a call is either answered or known not to have happened):
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 import threading
 import time
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 from rclpy.task import Future
 
@@ -105,7 +106,7 @@ class LoopBridge:
             call.future.set_result(result)
         try:
             self.wake()
-        except Exception:     # noqa: BLE001 - the executor is gone: nobody waits any more
+        except Exception:
             pass
 
     # -- on the loop ------------------------------------------------------------------------------
@@ -126,7 +127,7 @@ class LoopBridge:
             return
         try:
             result = func()
-        except Exception as exc:      # noqa: BLE001 - the error is the answer
+        except Exception as exc:
             self._answer(call, error=exc)
             return
         self._answer(call, result=result)
@@ -136,7 +137,7 @@ class LoopBridge:
             return
         try:
             task = asyncio.ensure_future(make(), loop=self.loop)
-        except Exception as exc:      # noqa: BLE001 - the error is the answer
+        except Exception as exc:
             self._answer(call, error=exc)
             return
         self._tasks.add(task)

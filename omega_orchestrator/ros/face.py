@@ -10,13 +10,12 @@ import logging
 import threading
 
 import rclpy
-from rclpy.executors import (ExternalShutdownException, MultiThreadedExecutor,
-                              ShutdownException)
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, ShutdownException
 from rclpy.signals import SignalHandlerOptions
 
+from omega_orchestrator.ros import rosout
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.graph_probes import make_graph_probes
-from omega_orchestrator.ros import rosout
 from omega_orchestrator.ros.node import OrchestratorNode
 from omega_orchestrator.runtime.relay import EventRelay
 from omega_orchestrator.runtime.status import TransitionEvent
@@ -51,7 +50,7 @@ class StatusPublisher:
             self._publish()
             try:
                 await asyncio.wait_for(self._rate_changed.wait(), 1.0 / self.node.status_rate)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             self._rate_changed.clear()
 
@@ -97,7 +96,7 @@ class RosFace:
                 return
             except (ExternalShutdownException, ShutdownException):
                 return
-            except Exception:   # noqa: BLE001 - log it, keep serving
+            except Exception:
                 log.exception('a ROS callback failed; the node goes on')
 
     def _rate_changed(self) -> None:
@@ -105,7 +104,8 @@ class RosFace:
 
     def start(self, relay: EventRelay) -> None:
         """Serve and publish: the executor thread, then missed transitions first, then
-        every change and the rate."""
+        every change and the rate.
+        """
         self.spinner.start()
         self.log_handler = rosout.attach(log, self.node.get_logger())
         self.supervisor.probes.update(make_graph_probes(self.node))

@@ -15,7 +15,6 @@ from rclpy.qos import qos_profile_sensor_data
 from omega_orchestrator.core.registry import ProbeSpec, ServiceSpec
 from omega_orchestrator.runtime.probes import Probe, ProbeResult
 
-
 #: This project's own nodes, which never make the ROS graph count as "up".
 OWN_NODES = frozenset({'omega_orchestrator', 'omega_sidecar'})
 

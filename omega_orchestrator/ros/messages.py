@@ -7,8 +7,7 @@ from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatus
 
 from omega_orchestrator.core.states import ERROR_STATES, ServiceState, WAITING_STATES
-from omega_orchestrator.runtime.status import EngineStatus
-from omega_orchestrator.runtime.status import TransitionEvent
+from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
 
 STATE_CODES = {
     ServiceState.STOPPED: ServiceStatus.STATE_STOPPED,

@@ -12,24 +12,33 @@ The services keep up to SERVICE_DEPTH requests queued (reliable): DDS drops what
 KEEP_LAST queue's depth, and rclpy's default depth of 10 lost calls from about 12 concurrent.
 """
 
-from typing import Any, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatusArray
-from omega_orchestrator_interfaces.srv import (GetLogs, ListServices, ReloadRegistry,
-                                               RestartService, StartService, StopService)
+from omega_orchestrator_interfaces.srv import (
+    GetLogs,
+    ListServices,
+    ReloadRegistry,
+    RestartService,
+    StartService,
+    StopService,
+)
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from omega_orchestrator.core.errors import (ErrorCode, InvalidArgumentError,
-                                            OrchestratorError, RegistryError)
+from omega_orchestrator.core.errors import (
+    ErrorCode,
+    InvalidArgumentError,
+    OrchestratorError,
+    RegistryError,
+)
 from omega_orchestrator.ros.bridge import LoopBridge
-from omega_orchestrator.ros.messages import (event_to_msg, status_to_diagnostic,
-                                                status_to_msg)
+from omega_orchestrator.ros.messages import event_to_msg, status_to_diagnostic, status_to_msg
 from omega_orchestrator.ros.parameters import NodeParameters
-from omega_orchestrator.runtime.registry_file import (RegistryFileReader, RegistryReloader,
-                                                      Reloaded)
+from omega_orchestrator.runtime.registry_file import RegistryFileReader, RegistryReloader, Reloaded
 from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
 
@@ -90,7 +99,7 @@ class OrchestratorNode(Node):
     def _expire_overdue(self) -> None:
         try:
             self.bridge.expire_overdue()
-        except Exception as exc:   # noqa: BLE001 - nothing escapes a ROS callback
+        except Exception as exc:
             self.get_logger().error(f'expiring overdue calls failed: {exc!r}')
 
     @property
@@ -192,7 +201,7 @@ def _guarded(node: Node, handler: Handler) -> Handler:
     async def callback(request: Any, response: Any) -> Any:
         try:
             return await handler(request, response)
-        except Exception as exc:   # noqa: BLE001 - report, never crash the executor
+        except Exception as exc:
             return _failed(node, handler, response, exc)
     return callback
 
@@ -208,7 +217,7 @@ def _failed(node: Node, handler: Handler, response: Any, exc: Exception) -> Any:
     if status is not None and hasattr(response, 'status'):
         try:
             response.status = status_to_msg(status)
-        except Exception as bad:   # noqa: BLE001 - the code and message still go out
+        except Exception as bad:
             node.get_logger().error(f'{handler.__name__}: cannot convert the status: {bad!r}')
     response.success = False
     response.error_code = int(code)

@@ -8,8 +8,9 @@ take effect, so it is refused loudly at start-up instead of being shown and igno
 once, and `ros2 param describe` shows the range.
 """
 
+from collections.abc import Callable
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, ParameterType
 from rclpy.node import Node
@@ -79,7 +80,7 @@ class NodeParameters:
         """The engine now runs another registry file (after a reload with a path)."""
         param = Parameter('registry', Parameter.Type.STRING, path)
         # read-only for clients, but it must follow the engine: update the node's own copy
-        self.node._parameters['registry'] = param   # noqa: SLF001
+        self.node._parameters['registry'] = param
 
     @staticmethod
     def _coerce(parameters: list[Parameter]) -> list[Parameter]:

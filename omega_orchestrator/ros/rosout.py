@@ -26,7 +26,7 @@ class RosoutHandler(logging.Handler):
         try:
             severity = severity_of(record.levelno)
             self.ros_logger.log(self.format(record), severity)
-        except Exception:   # noqa: BLE001 - logging must never break the caller
+        except Exception:
             self.handleError(record)
 
 

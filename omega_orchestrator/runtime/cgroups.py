@@ -102,7 +102,8 @@ class CgroupTracker:
 
     def kill(self, service: str) -> int:
         """SIGKILL everything in the run's cgroup, then remove it; returns how many there
-        were."""
+        were.
+        """
         found = self.pids(service)
         if not found:
             self._remove(service)

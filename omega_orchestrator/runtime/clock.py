@@ -6,8 +6,9 @@ without waiting real seconds (honcho's injected clock is the model).
 """
 
 import asyncio
+from collections.abc import Callable
 import time
-from typing import Callable, Protocol
+from typing import Protocol
 
 
 class TimerHandle(Protocol):

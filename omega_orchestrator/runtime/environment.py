@@ -26,7 +26,8 @@ DISCOVERY_RANGES = ('LOCALHOST', 'SUBNET', 'SYSTEM_DEFAULT', 'OFF')
 def robot_environment(environ: dict[str, str] | os._Environ, prefix: str,
                       drop: tuple[str, ...] = ()) -> dict[str, str]:
     """The environment services inherit (see the module docstring). `prefix` is the venv's
-    (sys.prefix); `drop` names further variables that must never reach a service."""
+    (sys.prefix); `drop` names further variables that must never reach a service.
+    """
     gone = OURS_ONLY | SECRETS | set(drop)
     env = {k: v for k, v in environ.items() if k not in gone}
     venv_bin = os.path.join(prefix, 'bin')
@@ -50,6 +51,7 @@ def robot_environment(environ: dict[str, str] | os._Environ, prefix: str,
 def control_plane(discovery_range: str) -> None:
     """Set the orchestrator's (or sidecar's) own DDS reach before rclpy starts: LOCALHOST by
     default, so its control services are not on the robot's network unless asked for;
-    'inherit' keeps whatever the environment says."""
+    'inherit' keeps whatever the environment says.
+    """
     if discovery_range != 'inherit':
         os.environ[DISCOVERY] = discovery_range

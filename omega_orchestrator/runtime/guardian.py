@@ -33,11 +33,12 @@ if a long stop gets it SIGKILLed, the guardian finishes the stop, possibly after
 itself has exited.
 """
 
+from collections.abc import Callable
 import os
 import signal
 import sys
 import time
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 MARKER_VAR = 'OMEGA_ORCHESTRATOR_MARKER'
 MARKER_VERSION = 'omega1'
@@ -258,7 +259,8 @@ def follow(fd: int, cgroups: list[str] | None = None) -> tuple[Groups, bool]:
 
 def kill_cgroup(folder: str, timeout: float = 2.0) -> None:
     """SIGKILL everything in a cgroup folder and below (cgroup.kill covers the subtree),
-    then remove the emptied folders."""
+    then remove the emptied folders.
+    """
     try:
         with open(os.path.join(folder, 'cgroup.kill'), 'w') as kill:
             kill.write('1')

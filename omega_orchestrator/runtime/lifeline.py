@@ -25,6 +25,7 @@ Three guarantees, one per part of this module:
 """
 
 import asyncio
+from collections.abc import Callable
 import ctypes
 import hashlib
 import logging
@@ -34,7 +35,6 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import Callable
 
 from omega_orchestrator.runtime import guardian, process
 

@@ -7,10 +7,11 @@ rotation keeps disk use bounded at (backups + 1) x max_bytes per stream.
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 import logging
 import os
-from typing import Callable, IO
+from typing import IO
 
 log = logging.getLogger('omega_orchestrator')
 CHUNK = 65536
@@ -115,7 +116,8 @@ class RotatingFile:
 
     def last_lines(self, count: int, limit: int = 256 * 1024) -> list[str]:
         """The last `count` lines already in the file (and its newest backup), read from at
-        most `limit` bytes at its end: the history a restarted orchestrator shows."""
+        most `limit` bytes at its end: the history a restarted orchestrator shows.
+        """
         chunks: list[bytes] = []
         for path in (self.path, f'{self.path}.1'):
             if not os.path.isfile(path):     # a device or a folder holds no history
@@ -153,7 +155,8 @@ class StreamLog:
 
     def feed(self, data: bytes) -> None:
         """Take bytes read from the pipe. A line longer than MAX_LINE enters the tail once,
-        cut (the file keeps it whole); the rest of it is skipped up to its newline."""
+        cut (the file keeps it whole); the rest of it is skipped up to its newline.
+        """
         self.file.write(data)
         lines = (self._partial + data).split(b'\n')
         self._partial = lines.pop()

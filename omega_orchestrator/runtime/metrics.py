@@ -9,16 +9,19 @@ Sampling is blocking I/O: the supervisor runs it in a worker thread.
 """
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 import logging
 import os
 import time
-from typing import Callable
 
 import psutil
 
-from omega_orchestrator.runtime.process import (children_from_proc, children_from_psutil,
-                                                PROC_CHILDREN)
+from omega_orchestrator.runtime.process import (
+    children_from_proc,
+    children_from_psutil,
+    PROC_CHILDREN,
+)
 
 log = logging.getLogger('omega_orchestrator')
 _TICKS = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
@@ -120,7 +123,8 @@ async def sample_forever(sampler: MetricsSampler, roots: Callable[[], dict[str, 
                          before: Callable[[], object] | None = None) -> None:
     """Sample the services' trees every `interval` s in a worker thread until cancelled;
     `before` runs in the same thread first (the orphan reaper). A failed pass publishes
-    empty usage and is logged; the loop goes on."""
+    empty usage and is logged; the loop goes on.
+    """
     def sample(pids: dict[str, int]) -> dict[str, Usage]:
         if before is not None:
             before()

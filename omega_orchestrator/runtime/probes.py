@@ -5,8 +5,8 @@ The ROS layer registers the ros_* kinds; without it they report that ROS is not 
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 import os
-from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from omega_orchestrator.core.registry import ProbeSpec, ServiceSpec
@@ -52,7 +52,8 @@ async def http_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
 async def exec_probe(spec: ProbeSpec, service: ServiceSpec,
                      env: dict[str, str] | None = None) -> ProbeResult:
     """Healthy when the command exits 0 within the timeout; it runs in the service's
-    environment (`env`, the robot's, plus the service's registry env)."""
+    environment (`env`, the robot's, plus the service's registry env).
+    """
     loop = asyncio.get_running_loop()
     env = dict(os.environ if env is None else env, **dict(service.env))
     proc = process.spawn([spec.cmd or ''] + list(spec.args), cwd=service.working_dir, env=env,
@@ -93,7 +94,7 @@ async def run_probe(probe: Probe, spec: ProbeSpec, service: ServiceSpec) -> Prob
     """Run one probe under its timeout; every failure becomes (False, message)."""
     try:
         return await asyncio.wait_for(probe(spec, service), timeout=spec.timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False, f'{spec.label}: no answer within {spec.timeout:g} s'
     except process.SpawnError as exc:
         return False, f'{spec.label}: {exc}'
@@ -106,7 +107,8 @@ async def run_probe(probe: Probe, spec: ProbeSpec, service: ServiceSpec) -> Prob
 async def probe_forever(spec: ProbeSpec, service: ServiceSpec, probes: dict[str, Probe],
                         report: Callable[[bool, str], None]) -> None:
     """Probe every spec.interval (the first after at most 1 s) until cancelled; the kind is
-    looked up each time: the ROS probes arrive once the node is up."""
+    looked up each time: the ROS probes arrive once the node is up.
+    """
     await asyncio.sleep(min(1.0, spec.interval))
     while True:
         ok, message = await run_probe(probes[spec.kind], spec, service)

@@ -7,6 +7,7 @@ as child subreaper, descendants that escape the group are re-parented to us and 
 """
 
 import asyncio
+from collections.abc import Callable
 import ctypes
 import os
 import resource
@@ -15,12 +16,10 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Callable
 
 import psutil
 
 from omega_orchestrator.core.errors import InvalidArgumentError
-
 from omega_orchestrator.runtime.guardian import MARKER_VAR
 
 _PR_SET_CHILD_SUBREAPER = 36
@@ -51,7 +50,8 @@ FDS_BASE = 200           # the orchestrator's own: ROS, sockets, its log, the sa
 
 def raise_open_file_limit() -> tuple[int, int]:
     """Raise the soft limit of open files to the hard limit (systemd gives 1024 soft by
-    default: about 170 running services); returns (soft, hard) afterwards."""
+    default: about 170 running services); returns (soft, hard) afterwards.
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         try:
@@ -64,7 +64,8 @@ def raise_open_file_limit() -> tuple[int, int]:
 
 def check_descriptor_budget(running: int) -> None:
     """Raise InvalidArgumentError when `running` services cannot have their descriptors
-    under the current soft limit of open files."""
+    under the current soft limit of open files.
+    """
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = FDS_BASE + FDS_PER_SERVICE * running
     if soft != resource.RLIM_INFINITY and needed > soft:

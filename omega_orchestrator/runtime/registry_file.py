@@ -18,13 +18,13 @@ the changes it is making, and goes on; watch the status for the rest.
 """
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 import logging
 import os
 import stat
 import threading
 import time
-from typing import Callable
 
 from omega_orchestrator.core.errors import RegistryError, WrongStateError
 from omega_orchestrator.core.registry import load_registry, Registry
@@ -89,7 +89,7 @@ class RegistryFileReader:
         thread.start()
         try:
             return await asyncio.wait_for(answer, self.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._hung = _Hung(path, started, thread)
             log.error('reading the registry %s: no answer within %g s', path, self.timeout)
             raise RegistryError(path, [f'cannot read the file: no answer within '
@@ -101,7 +101,7 @@ class RegistryFileReader:
         """The worker thread: load, then hand the outcome to the loop."""
         try:
             outcome: object = self.loader(path, base_dir)
-        except Exception as exc:     # noqa: BLE001 - handed to the loop, raised there
+        except Exception as exc:
             outcome = exc
         try:
             loop.call_soon_threadsafe(_settle, answer, outcome)

@@ -4,7 +4,7 @@ Services start before the ROS node (rclpy takes a few hundred ms); the face repl
 missed, then gets every new transition as it happens.
 """
 
-from typing import Callable
+from collections.abc import Callable
 
 from omega_orchestrator.runtime.status import TransitionEvent
 

@@ -11,11 +11,12 @@ so a $WATCHDOG_PID naming our parent counts as ours (systemd's own rule accepts 
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 import logging
 import os
 import socket
 import time
-from typing import Callable, Iterable, MutableMapping, Protocol, Sequence
+from typing import Protocol
 
 from omega_orchestrator.core.states import ServiceState
 

@@ -6,9 +6,9 @@ process (or finds the stranger holding the port, for adoption) and hands it back
 """
 
 import asyncio
+from collections.abc import Callable
 import concurrent.futures
 import subprocess
-from typing import Callable
 
 from omega_orchestrator.runtime import guardian, ports, process
 from omega_orchestrator.runtime.cgroups import CgroupTracker
@@ -32,7 +32,8 @@ class Spawner:
 
     def launch(self, unit: ServiceUnit) -> Launch:
         """The next generation's marker, and a function that starts its process (any
-        thread): a Popen, or the Holder of the port to adopt; raises process.SpawnError."""
+        thread): a Popen, or the Holder of the port to adopt; raises process.SpawnError.
+        """
         spec = unit.spec
         self.lifeline.start()      # before the first service: see lifeline.py
         unit.generation += 1
@@ -63,7 +64,8 @@ class Spawner:
     async def prespawn(self, units: list[ServiceUnit]) -> None:
         """Start the processes of a wave from the pool, at once: exec'ing a program costs
         milliseconds of waiting in the parent, which threads overlap. Each result waits in
-        unit.prespawned until the supervisor's Spawn takes it over, in order."""
+        unit.prespawned until the supervisor's Spawn takes it over, in order.
+        """
         loop = asyncio.get_running_loop()
         launches = [self.launch(u) for u in units]
         spawning = asyncio.gather(
@@ -78,7 +80,7 @@ class Spawner:
             # own; settle() waits for them, and this callback kills what they started.
             spawning.add_done_callback(lambda done: self._discard_all(units, done.result()))
             raise
-        for unit, result in zip(units, results):
+        for unit, result in zip(units, results, strict=True):
             unit.prespawned = result
 
     def discard(self, unit: ServiceUnit) -> None:
@@ -91,12 +93,13 @@ class Spawner:
             process.forget(ready.pid)
 
     def _discard_all(self, units: list[ServiceUnit], results: list) -> None:
-        for unit, result in zip(units, results):
+        for unit, result in zip(units, results, strict=True):
             unit.prespawned = result
             self.discard(unit)
 
     async def settle(self) -> None:
         """Wait for spawns still in flight (a cancelled start-up's), which kill what they
-        started."""
+        started.
+        """
         if self.inflight:
             await asyncio.gather(*self.inflight, return_exceptions=True)

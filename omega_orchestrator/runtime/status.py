@@ -1,5 +1,6 @@
 """The immutable views the supervisor hands out: one service's status (EngineStatus: the
-engine's side; the ROS message and the REST object have their own), one transition."""
+engine's side; the ROS message and the REST object have their own), one transition.
+"""
 
 from dataclasses import dataclass
 

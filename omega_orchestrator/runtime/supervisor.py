@@ -5,27 +5,35 @@ answer when accepted; process exits (pidfd), timers and probe results come back 
 """
 
 import asyncio
+from collections.abc import Callable
 import functools
 import logging
 import os
 import subprocess
 import sys
-from typing import Callable
 
 from omega_orchestrator.core import commands as cmd
 from omega_orchestrator.core import events as ev
-from omega_orchestrator.core.errors import (OrchestratorError, ServiceNotFoundError,
-                                            SpawnFailedError, WrongStateError)
+from omega_orchestrator.core.errors import (
+    OrchestratorError,
+    ServiceNotFoundError,
+    SpawnFailedError,
+    WrongStateError,
+)
 from omega_orchestrator.core.graph import start_waves, stop_waves
 from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.core.reload import plan_reload
-from omega_orchestrator.core.states import (ERROR_STATES, PROCESS_STATES, ServiceState,
-                                            WAITING_STATES)
+from omega_orchestrator.core.states import (
+    ERROR_STATES,
+    PROCESS_STATES,
+    ServiceState,
+    WAITING_STATES,
+)
 from omega_orchestrator.runtime import cgroups, lifeline, ports, process
-from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
-from omega_orchestrator.runtime.metrics import MetricsSampler, sample_forever, Usage
 from omega_orchestrator.runtime.clock import Clock, LoopClock
 from omega_orchestrator.runtime.environment import robot_environment
+from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
+from omega_orchestrator.runtime.metrics import MetricsSampler, sample_forever, Usage
 from omega_orchestrator.runtime.probes import DEFAULT_PROBES, exec_probe, Probe, probe_forever
 from omega_orchestrator.runtime.spawning import Spawner
 from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
@@ -47,7 +55,8 @@ class Supervisor:
                  environment: dict[str, str] | None = None, clock: Clock | None = None) -> None:
         """`environment`: what services start in (default: the robot's, see environment.py,
         taken from this process's environment now); `clock`: time and timers (default: the
-        real ones; tests pass a fake to replay backoffs without waiting)."""
+        real ones; tests pass a fake to replay backoffs without waiting).
+        """
         self.clock = clock or LoopClock()
         self.registry = registry
         self.log_settings = log_settings
@@ -99,7 +108,8 @@ class Supervisor:
     def stop(self, name: str, force: bool = False,
              reason: str = 'stop requested') -> EngineStatus:
         """Stop a service and keep it stopped; force = SIGKILL at once. Its stop_cmd, if
-        any, runs too (wait_stopped waits for it)."""
+        any, runs too (wait_stopped waits for it).
+        """
         status = self._request(name, ev.StopRequested(force=force, reason=reason))
         self._run_stop_cmd(self._unit(name))
         return status
@@ -141,19 +151,22 @@ class Supervisor:
                 elif unit.prespawned is not None:
                     self._start_quietly(unit.spec.name, 'autostart')
             self.first_wave_spawned.set()
-            units = [self._unit(n) for n in wave]
-            expired: list[bool] = []
+            await self._wait_settled([self._unit(n) for n in wave], wave_timeout)
 
-            def expire() -> None:
-                expired.append(True)
-                self._changed.set()
-            timer = self.clock.call_later(wave_timeout, expire)   # on the clock: replayable
-            await self.wait_for(lambda: bool(expired) or all(u.settled() for u in units))
-            timer.cancel()
-            if expired and not all(u.settled() for u in units):
-                late = [u.spec.name for u in units if not u.settled()]
-                log.warning('still not up after %g s: %s; starting the next services anyway',
-                            wave_timeout, ', '.join(late))
+    async def _wait_settled(self, units: list[ServiceUnit], timeout: float) -> None:
+        """Wait until every unit is up or given up, or `timeout` s on the clock passed."""
+        expired: list[bool] = []
+
+        def expire() -> None:
+            expired.append(True)
+            self._changed.set()
+        timer = self.clock.call_later(timeout, expire)   # on the clock: replayable
+        await self.wait_for(lambda: bool(expired) or all(u.settled() for u in units))
+        timer.cancel()
+        if expired and not all(u.settled() for u in units):
+            late = [u.spec.name for u in units if not u.settled()]
+            log.warning('still not up after %g s: %s; starting the next services anyway',
+                        timeout, ', '.join(late))
 
     async def stop_all(self, timeout: float | None = None) -> None:
         """Stop every service, dependants first; each wave is stopped concurrently.
@@ -262,13 +275,14 @@ class Supervisor:
     def _apply(self, unit: ServiceUnit, event: ev.Event) -> None:
         """One event through the machine and its commands through the OS. A failure in
         this one service's handling fails that service (with the reason); it never escapes
-        into the loop, so the others and the engine carry on."""
+        into the loop, so the others and the engine carry on.
+        """
         try:
             for command in unit.machine.handle(event, self.clock.monotonic()):
                 self._execute(unit, command, event)
         except OrchestratorError:      # a refused request (wrong state...): the caller's
             raise
-        except Exception as exc:       # noqa: BLE001 - contained to this service
+        except Exception as exc:
             self._fail(unit, exc)
         finally:
             self._changed.set()
@@ -281,7 +295,7 @@ class Supervisor:
                     ev.InternalError(error=f'{type(exc).__name__}: {exc}'[:500]),
                     self.clock.monotonic()):
                 self._execute(unit, command, ev.InternalError(error=str(exc)))
-        except Exception:              # noqa: BLE001 - nothing more can be done for it
+        except Exception:
             log.critical('%s: could not even fail the service', unit.spec.name, exc_info=True)
 
     def _unit(self, name: str) -> ServiceUnit:
@@ -350,7 +364,8 @@ class Supervisor:
     def _adopt(self, unit: ServiceUnit, held: ports.Holder) -> None:
         """Take over a process that already listens on the service's port (adopt_existing):
         it runs under its own pid; its exit is seen at once through a pidfd (its status is not
-        ours to know), a stop signals it, its output is not captured."""
+        ours to know), a stop signals it, its output is not captured.
+        """
         pid = held.pid
         assert pid is not None
         loop = asyncio.get_running_loop()

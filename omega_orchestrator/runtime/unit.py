@@ -1,13 +1,13 @@
 """ServiceUnit: the runtime side of one service (machine, process, logs, timer, probes)."""
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 import subprocess
-from typing import Callable
 
 from omega_orchestrator.core.machine import ServiceMachine
-from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.core.readiness import settled
+from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.runtime import ports
 from omega_orchestrator.runtime.clock import Clock, TimerHandle
 from omega_orchestrator.runtime.logs import ServiceLogs

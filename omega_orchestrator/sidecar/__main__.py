@@ -66,9 +66,10 @@ def settings_from(args: argparse.Namespace, token: str | None) -> Any:
 
 
 def make_quiet_server(uvicorn: Any) -> type:
-    """uvicorn's Server, but a stop signal first ends the open event streams (so nothing is
+    """Uvicorn's Server, but a stop signal first ends the open event streams (so nothing is
     cancelled mid-response), and a repeated Ctrl-C (a terminal and `ros2 run` both send one)
-    does not turn the orderly shutdown into an abort."""
+    does not turn the orderly shutdown into an abort.
+    """
     class QuietServer(uvicorn.Server):
         def __init__(self, config: Any, stopping: asyncio.Event) -> None:
             super().__init__(config)
@@ -102,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
     QuietServer = make_quiet_server(uvicorn)  # noqa: N806 - a class
 
+    from omega_orchestrator.ros import rosout
     from omega_orchestrator.sidecar.app import create_app
     from omega_orchestrator.sidecar.gateway import RosGateway
-    from omega_orchestrator.ros import rosout
     if args.control_discovery_range != 'inherit':
         os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = args.control_discovery_range
     gateway = RosGateway(args.orchestrator, timeout=args.timeout,

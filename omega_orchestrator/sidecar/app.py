@@ -48,7 +48,7 @@ def find_web_dir() -> Path | None:
         from ament_index_python.packages import get_package_share_directory
         candidates.append(os.path.join(get_package_share_directory('omega_orchestrator'),
                                        'web'))
-    except Exception:   # noqa: BLE001 - not installed as a ROS package
+    except Exception:
         pass
     for candidate in candidates:
         if candidate and (Path(candidate) / 'index.html').is_file():
@@ -88,7 +88,7 @@ def _error(status: int, code: str, message: str, **extra: object) -> JSONRespons
 
 def _add_security_headers(app: FastAPI) -> None:
     @app.middleware('http')
-    async def security_headers(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def security_headers(request: Request, call_next):
         response = await call_next(request)
         for key, value in SECURITY_HEADERS.items():
             response.headers.setdefault(key, value)
@@ -98,7 +98,8 @@ def _add_security_headers(app: FastAPI) -> None:
 def _document_token(app: FastAPI, required: bool, logs_guarded: bool = False) -> None:
     """The bearer scheme guards the changes in the OpenAPI document; unless this sidecar
     requires the token, each says the token is optional (an empty security alternative).
-    Reading logs shows the scheme (and its 401) only when --token-for-logs guards it."""
+    Reading logs shows the scheme (and its 401) only when --token-for-logs guards it.
+    """
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = FastAPI.openapi(app)
@@ -159,9 +160,10 @@ def same_site(origin: str, host: str) -> bool:
 
 def _add_request_guards(app: FastAPI, settings: Settings) -> None:
     """Refuse cross-site writes (a page elsewhere POSTing here) and, on loopback, foreign
-    Host headers (DNS rebinding). Clients that send no Origin, like curl, are unaffected."""
+    Host headers (DNS rebinding). Clients that send no Origin, like curl, are unaffected.
+    """
     @app.middleware('http')
-    async def guard(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def guard(request: Request, call_next):
         host = request.headers.get('host', '')
         if settings.allowed_hosts and host_name(host) not in settings.allowed_hosts:
             return _error(400, 'bad_host', f'requests for host {host[:100]!r} are not served '
@@ -180,7 +182,7 @@ def _add_page(app: FastAPI, web_dir: Path | None) -> None:
     app.mount('/services/assets', StaticFiles(directory=web_dir), name='assets')
 
     @app.middleware('http')
-    async def revalidate_assets(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def revalidate_assets(request: Request, call_next):
         response = await call_next(request)
         if request.url.path.startswith('/services/assets/'):
             response.headers['Cache-Control'] = 'no-cache'   # after an upgrade: the new page

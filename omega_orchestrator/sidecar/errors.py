@@ -1,5 +1,6 @@
 """Gateway errors and their HTTP statuses; codes are the control services' ERR_* constants,
-read from the interface itself (one source: the .srv files)."""
+read from the interface itself (one source: the .srv files).
+"""
 
 from omega_orchestrator_interfaces.srv import StartService
 

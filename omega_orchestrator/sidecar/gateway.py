@@ -20,25 +20,34 @@ What a 504 means (a call is either answered or known not to have happened):
 """
 
 import asyncio
+from collections.abc import Callable
 import itertools
 import logging
 import threading
 import time
-from typing import Any, Callable
+from typing import Any
 
 from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatusArray
-from omega_orchestrator_interfaces.srv import (GetLogs, ReloadRegistry, RestartService,
-                                               StartService, StopService)
+from omega_orchestrator_interfaces.srv import (
+    GetLogs,
+    ReloadRegistry,
+    RestartService,
+    StartService,
+    StopService,
+)
 import rclpy
-from rclpy.executors import (ExternalShutdownException, ShutdownException,
-                              SingleThreadedExecutor)
+from rclpy.executors import ExternalShutdownException, ShutdownException, SingleThreadedExecutor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
-from omega_orchestrator.sidecar.rest_objects import event_dict, service_dict
-from omega_orchestrator.sidecar.errors import (ERR_INTERNAL, ERR_TIMEOUT, ERR_UNREACHABLE,
-                                               GatewayError)
+from omega_orchestrator.sidecar.errors import (
+    ERR_INTERNAL,
+    ERR_TIMEOUT,
+    ERR_UNREACHABLE,
+    GatewayError,
+)
 from omega_orchestrator.sidecar.protocol import Listener
+from omega_orchestrator.sidecar.rest_objects import event_dict, service_dict
 
 log = logging.getLogger('omega_orchestrator.sidecar')
 STALE_AFTER = 5.0         # seconds without a status message -> unreachable (at least 3 periods)
@@ -95,7 +104,7 @@ class RosGateway:
                 return
             except (ExternalShutdownException, ShutdownException, KeyboardInterrupt):
                 return     # shutting down
-            except Exception:   # noqa: BLE001 - log it, keep serving
+            except Exception:
                 log.exception('a ROS callback failed; the sidecar goes on')
 
     # -- reads ------------------------------------------------------------------------------------
@@ -157,7 +166,7 @@ class RosGateway:
             raise GatewayError(ERR_UNREACHABLE, f'{self.orchestrator}/{kind} is not available')
         try:
             await asyncio.wait_for(self._slots.acquire(), limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise GatewayError(ERR_TIMEOUT, f'{kind} was not sent: the orchestrator is busy '
                                             f'with earlier calls for {limit:g} s') from None
         try:
@@ -179,7 +188,7 @@ class RosGateway:
         future.add_done_callback(lambda done: _hand_over(loop, answer, done))
         try:
             return await asyncio.wait_for(answer, limit)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             client.remove_pending_request(future)
             raise GatewayError(ERR_TIMEOUT, f'{kind} got no answer within {limit:g} s: the '
                                             'orchestrator did not take the request in') from None
@@ -204,7 +213,7 @@ class RosGateway:
         for listener in listeners:
             try:
                 listener(kind, payload)
-            except Exception:   # noqa: BLE001 - one broken stream must not stop the others
+            except Exception:
                 log.exception('a %s listener failed', kind)
 
     def close(self) -> None:

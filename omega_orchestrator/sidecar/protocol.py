@@ -3,7 +3,8 @@ transport. The routes, the app and the route tests import this module, never rcl
 RosGateway (gateway.py) is the ROS implementation, test/sidecar/fake_gateway.py a fake.
 """
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 Listener = Callable[[str, dict], None]      # (kind: 'status' | 'transition', payload)
 

@@ -16,7 +16,8 @@ class HealthObject(BaseModel):
 
 class Service(BaseModel):
     """One service: every field of the original's service object (same names and types),
-    then this project's additions."""
+    then this project's additions.
+    """
 
     name: str
     display_name: str

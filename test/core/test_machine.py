@@ -34,7 +34,8 @@ def running(machine: ServiceMachine, pid: int = 100, at: float = 0.0) -> Service
 
 def backing_off() -> tuple[ServiceMachine, int]:
     """A machine that crashed twice quickly (t=1, t=2) and now waits in BACKOFF, with the
-    token of its restart timer."""
+    token of its restart timer.
+    """
     m = running(make('always', stable_after=10.0))
     m.handle(ev.Exited(pid=100, code=1), 1.0)
     m.handle(ev.Spawned(pid=101), 1.0)

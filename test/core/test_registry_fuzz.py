@@ -10,13 +10,21 @@ import json
 import re
 from typing import Any
 
-from hypothesis import example, given, HealthCheck, settings, strategies as st
+from hypothesis import example, given, HealthCheck, settings
+from hypothesis import strategies as st
 
 from omega_orchestrator.core.errors import RegistryError
 from omega_orchestrator.core.registry import parse_registry, Registry
-from omega_orchestrator.core.registry_model import (Field, NAME_PATTERN, NAMED_CHECKS,
-                                                    OBJECTS, PROBE_TYPES, RESTART_POLICIES,
-                                                    SERVICE_TYPES, STOP_SIGNALS)
+from omega_orchestrator.core.registry_model import (
+    Field,
+    NAME_PATTERN,
+    NAMED_CHECKS,
+    OBJECTS,
+    PROBE_TYPES,
+    RESTART_POLICIES,
+    SERVICE_TYPES,
+    STOP_SIGNALS,
+)
 
 MAX_PROBLEM = 400          # characters: a line of a report, not a copy of the input
 FUZZ = settings(max_examples=300, deadline=None, database=None,
@@ -156,7 +164,8 @@ def valid(field: Field) -> st.SearchStrategy:
 
 def mostly(good: st.SearchStrategy, bad: st.SearchStrategy, odds: int) -> st.SearchStrategy:
     """`good`, but `bad` one time in `odds`: one_of draws its branches alike (and merges
-    equal ones, hence the copies)."""
+    equal ones, hence the copies).
+    """
     return st.one_of(*[good.map(same) for _ in range(odds - 1)], bad)
 
 
@@ -173,7 +182,8 @@ def near(field: Field) -> st.SearchStrategy:
 @functools.cache
 def objects(table: str) -> st.SearchStrategy:
     """An object of OBJECTS[table]: its required fields (mostly), any of the others, now and
-    then an unknown key."""
+    then an unknown key.
+    """
     fields = OBJECTS[table]
     required = {f.name: near(f) for f in fields if f.required}
     optional = {f.name: near(f) for f in fields if not f.required}

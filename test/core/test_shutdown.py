@@ -1,8 +1,13 @@
 """The worst-case time of a full stop, wave by wave, against a stop grace."""
 
 from omega_orchestrator.core.registry import Registry, ServiceSpec, StopSpec
-from omega_orchestrator.core.shutdown import (grace_warning, KILL_MARGIN, registry_stop_plan,
-                                              stop_plan, worst_case)
+from omega_orchestrator.core.shutdown import (
+    grace_warning,
+    KILL_MARGIN,
+    registry_stop_plan,
+    stop_plan,
+    worst_case,
+)
 
 # camera and lidar feed nav; nav and map feed planner; logger stands alone
 DEPS = {'camera': (), 'lidar': (), 'map': (), 'nav': ('camera', 'lidar', 'map'),

@@ -10,6 +10,7 @@ would not do: its editable install of this package (scripts/setup) quietly serve
 install space lacks from the checkout.
 """
 
+from collections.abc import Iterator
 import json
 import os
 from pathlib import Path
@@ -18,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from typing import Iterator
 
 from omega_orchestrator_interfaces.msg import ServiceStatus, ServiceStatusArray
 from omega_orchestrator_interfaces.srv import RestartService

@@ -33,7 +33,8 @@ def literal(node: ast.AST, names: dict[str, Any]) -> Any:
     if isinstance(node, (ast.List, ast.Tuple)):
         return [literal(item, names) for item in node.elts]
     if isinstance(node, ast.Dict):
-        return {literal(k, names): literal(v, names) for k, v in zip(node.keys, node.values)}
+        return {literal(k, names): literal(v, names)
+                for k, v in zip(node.keys, node.values, strict=True)}
     return ast.literal_eval(node)
 
 
@@ -338,8 +339,9 @@ def test_sidecar_targets_the_orchestrator_fqn(namespace, pushed, expected):
 
 def test_sidecar_node_is_built_from_the_context():
     module = load_launch_module()
-    from launch import LaunchContext
     from launch_ros.actions import Node
+
+    from launch import LaunchContext
     context = LaunchContext()
     context.launch_configurations.update(
         {'namespace': 'robot1', 'api_host': '127.0.0.1', 'api_port': '8080'})
@@ -351,11 +353,12 @@ def test_sidecar_node_is_built_from_the_context():
 def test_ros2_launch_exits_as_the_orchestrator_did(code: int, expected: int):
     """With the real `launch`: what `ros2 launch` returns is LaunchService.run()'s code."""
     pytest.importorskip('launch.actions')
-    from launch import LaunchContext, LaunchDescription, LaunchService
     from launch.actions import EmitEvent, ExecuteProcess, RegisterEventHandler
     from launch.event_handlers import OnProcessExit
     from launch.events import Shutdown
     from launch.events.process import ProcessExited
+
+    from launch import LaunchContext, LaunchDescription, LaunchService
     handler = exit_handler(EmitEvent=EmitEvent, Shutdown=Shutdown, ProcessExited=ProcessExited,
                            LaunchContext=LaunchContext)
     ending = f'import os, sys; os.kill(os.getpid(), {-code}) if {code} < 0 else sys.exit({code})'

@@ -7,13 +7,13 @@ build/ or *.egg-info. The data files (launch/, config/, web/) are test_colcon.py
 """
 
 import ast
+from collections.abc import Iterator
 import configparser
 import importlib.util
 from pathlib import Path
 import shutil
 import subprocess
 import sys
-from typing import Iterator
 import zipfile
 
 import pytest

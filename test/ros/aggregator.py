@@ -5,7 +5,7 @@ silent too long) counts as STALE; the header is STALE only when every item is, a
 item among live ones turns the header into ERROR. So one STALE service makes the robot ERROR.
 """
 
-from typing import Iterable
+from collections.abc import Iterable
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
 

@@ -1,10 +1,10 @@
 """ROS test fixtures: a random domain, an orchestrator process and a client node on it."""
 
+from collections.abc import Iterator
 import os
 from pathlib import Path
 import random
 import signal
-from typing import Iterator
 
 import pytest
 

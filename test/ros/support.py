@@ -1,6 +1,7 @@
 """Helpers of the ROS tests: the orchestrator as a real separate process, and a real client
 node. Each test gets its own ROS_DOMAIN_ID, its own namespace, and keeps discovery on
-localhost, so parallel runs and leftovers never see each other."""
+localhost, so parallel runs and leftovers never see each other.
+"""
 
 import json
 from pathlib import Path
@@ -42,7 +43,7 @@ class Orchestrator:
         self.ns = f'{self.namespace}/omega_orchestrator'
 
     def at(self, name: str) -> str:
-        """The full name of one of its topics or services: at('list') -> '/tN/.../list'."""
+        """The full name of one of its topics or services, e.g. '/tN/omega_orchestrator/list'."""
         return f'{self.ns}/{name}'
 
     def write_registry(self, services: list[dict], path: Path | None = None) -> Path:
@@ -113,7 +114,7 @@ class RosClient:
         while True:
             done = threading.Event()
             future = client.call_async(srv_type.Request(**fields))
-            future.add_done_callback(lambda _: done.set())
+            future.add_done_callback(lambda _, answered=done: answered.set())
             left = deadline - time.monotonic()
             if done.wait(min(left, 5.0) if repeat else left):
                 return future.result()

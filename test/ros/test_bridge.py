@@ -5,9 +5,10 @@ serves a slow call from a real rclpy node on a one-thread executor, 50 at once.
 """
 
 import asyncio
+from collections.abc import Callable, Iterator
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from omega_orchestrator_interfaces.srv import ListServices
 import pytest

@@ -2,15 +2,27 @@
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from omega_orchestrator_interfaces.msg import ServiceStatus
-from omega_orchestrator_interfaces.srv import (GetLogs, ListServices, ReloadRegistry,
-                                               RestartService, StartService, StopService)
+from omega_orchestrator_interfaces.srv import (
+    GetLogs,
+    ListServices,
+    ReloadRegistry,
+    RestartService,
+    StartService,
+    StopService,
+)
 
 from omega_orchestrator.core.errors import ErrorCode
 from omega_orchestrator.core.machine import Health
 from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.core.states import ServiceState
-from omega_orchestrator.ros.messages import (diagnostic_level, from_time, STATE_CODES,
-                                                status_to_diagnostic, status_to_msg, to_time)
+from omega_orchestrator.ros.messages import (
+    diagnostic_level,
+    from_time,
+    STATE_CODES,
+    status_to_diagnostic,
+    status_to_msg,
+    to_time,
+)
 from omega_orchestrator.runtime.metrics import Usage
 from omega_orchestrator.runtime.status import EngineStatus
 

@@ -5,11 +5,17 @@ import os
 from pathlib import Path
 import signal
 
-import psutil
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatus, ServiceStatusArray
-from omega_orchestrator_interfaces.srv import (GetLogs, ListServices, ReloadRegistry,
-                                               RestartService, StartService, StopService)
+from omega_orchestrator_interfaces.srv import (
+    GetLogs,
+    ListServices,
+    ReloadRegistry,
+    RestartService,
+    StartService,
+    StopService,
+)
+import psutil
 
 from test.ros.aggregator import OK, roll_up
 from test.ros.support import by_name, LATCHED

@@ -13,14 +13,17 @@ import threading
 import time
 from typing import Any
 
-from omega_orchestrator_interfaces.srv import ListServices, ReloadRegistry, StartService
 import httpx
+from omega_orchestrator_interfaces.srv import ListServices, ReloadRegistry, StartService
 import pytest
 
 from omega_orchestrator.core.errors import ErrorCode, RegistryError, WrongStateError
 from omega_orchestrator.core.registry import load_registry, Registry
-from omega_orchestrator.runtime.registry_file import (load_regular_file, RegistryFileReader,
-                                                      RegistryReloader)
+from omega_orchestrator.runtime.registry_file import (
+    load_regular_file,
+    RegistryFileReader,
+    RegistryReloader,
+)
 from test.support import py, wait_until
 
 SLEEP = 'import time\nprint("up", flush=True)\ntime.sleep(600)'

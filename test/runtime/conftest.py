@@ -1,8 +1,8 @@
 """Fixtures for runtime tests: a real Supervisor over real `sys.executable -c` children."""
 
+from collections.abc import AsyncIterator, Callable
 import json
 from pathlib import Path
-from typing import AsyncIterator, Callable
 
 import pytest
 
@@ -13,7 +13,7 @@ from omega_orchestrator.runtime.supervisor import Supervisor
 
 @pytest.fixture
 async def supervise(tmp_path: Path) -> AsyncIterator[Callable[..., Supervisor]]:
-    """supervise(services..., log_max_bytes=...) -> a Supervisor; everything is stopped after."""
+    """Build Supervisors over service dicts (log size tunable); all stopped after the test."""
     made: list[Supervisor] = []
 
     def build(*services: dict, log_max_bytes: int = 10 * 1024 * 1024,

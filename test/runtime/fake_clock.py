@@ -1,8 +1,8 @@
 """A clock for replaying timers: time stands still until the test moves it."""
 
+from collections.abc import Callable
 import heapq
 import itertools
-from typing import Callable
 
 
 class FakeTimer:

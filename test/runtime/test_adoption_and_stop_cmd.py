@@ -6,14 +6,13 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from omega_orchestrator.core.errors import SpawnFailedError
 from omega_orchestrator.core.states import ServiceState as S
 from omega_orchestrator.runtime import ports
-from test.support import free_port, alive, py, until
 from test.runtime.support import wait_state
-
-import pytest
-
+from test.support import alive, free_port, py, until
 
 
 def foreign_server(port: int) -> subprocess.Popen:

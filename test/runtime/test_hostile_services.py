@@ -3,8 +3,8 @@
 import os
 
 from omega_orchestrator.core.states import ServiceState as S
-from test.support import find_tagged, py, until
 from test.runtime.support import wait_state
+from test.support import find_tagged, py, until
 
 SLEEPER = 'import time\ntime.sleep(600)'
 

@@ -4,8 +4,8 @@ import os
 from pathlib import Path
 
 from omega_orchestrator.core.states import ServiceState as S
-from test.support import py, until
 from test.runtime.support import wait_state
+from test.support import py, until
 
 SAY = 'import sys\nprint("fresh line")\nprint("err line", file=sys.stderr)'
 

@@ -4,9 +4,8 @@ import os
 from pathlib import Path
 
 from omega_orchestrator.core.states import ServiceState as S
-from test.support import free_port, py, PY, until
 from test.runtime.support import wait_state
-
+from test.support import free_port, PY, py, until
 
 
 async def test_output_goes_to_the_seed_log_files_and_the_tail(supervise, tmp_path: Path):

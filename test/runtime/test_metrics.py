@@ -47,9 +47,10 @@ def test_dead_pid_is_empty():
 async def test_a_sigstopped_service_is_shown_as_paused(supervise):
     import os
     import signal
+
     from omega_orchestrator.core.states import ServiceState as S
-    from test.support import py, until
     from test.runtime.support import wait_state
+    from test.support import py, until
     sup = supervise(py('import time\ntime.sleep(600)', name='frozen'))
     sup.start('frozen')
     await wait_state(sup, 'frozen', S.RUNNING)

@@ -8,8 +8,8 @@ import pytest
 
 from omega_orchestrator.core.errors import SpawnFailedError
 from omega_orchestrator.core.states import ServiceState as S
-from test.support import py
 from test.runtime.support import wait_state
+from test.support import py
 
 SLEEP = 'import time\ntime.sleep(600)'
 FAST = {'backoff_initial': 0.05, 'backoff_max': 0.2, 'stable_after': 30}
@@ -121,6 +121,7 @@ async def test_env_is_merged_into_the_inherited_environment(supervise):
 
 async def test_reload_adds_removes_and_restarts_only_what_changed(supervise, tmp_path: Path):
     import json
+
     from omega_orchestrator.core.registry import parse_registry
     sup = supervise(py(SLEEP, name='same', autostart=True), py(SLEEP, name='gone', autostart=True),
                     py(SLEEP, name='edited', autostart=True))
@@ -141,6 +142,7 @@ async def test_reload_adds_removes_and_restarts_only_what_changed(supervise, tmp
 
 def test_services_do_not_inherit_the_ros_wheels_library_path():
     import sys
+
     from omega_orchestrator.runtime.environment import robot_environment
     venv_lib = f'{sys.prefix}/lib'
     libs = f'{sys.prefix}/lib/python3.11/site-packages/ros_rcl.libs'
@@ -155,6 +157,7 @@ def test_services_do_not_inherit_the_ros_wheels_library_path():
 async def test_concurrent_reloads_lose_track_of_nothing(supervise, tmp_path: Path):
     import asyncio
     import json
+
     from omega_orchestrator.core.registry import parse_registry
     sup = supervise(py(SLEEP, name='svc', autostart=True))
     await sup.start_all()
@@ -173,6 +176,7 @@ async def test_concurrent_reloads_lose_track_of_nothing(supervise, tmp_path: Pat
 
 async def test_no_start_is_accepted_while_shutting_down(supervise):
     import asyncio
+
     from omega_orchestrator.core.errors import WrongStateError
     code = 'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(600)'
     sup = supervise(py(code, name='slow', autostart=True, stop_timeout=1), py(SLEEP, name='b'))
@@ -197,6 +201,7 @@ async def test_autostart_spawns_in_parallel_and_reports_each_failure(supervise):
 
 async def test_shutdown_during_autostart_leaves_nothing_running(supervise):
     import asyncio
+
     import psutil
     sup = supervise(*[py(SLEEP, name=f's{i}', autostart=True) for i in range(20)])
     starting = asyncio.ensure_future(sup.start_all())
@@ -213,6 +218,7 @@ async def test_shutdown_during_autostart_leaves_nothing_running(supervise):
 
 def test_services_do_not_get_systemds_notification_socket_or_watchdog():
     import sys
+
     from omega_orchestrator.runtime.environment import robot_environment
     env = robot_environment({'NOTIFY_SOCKET': '/run/systemd/notify', 'WATCHDOG_USEC': '30',
                                'WATCHDOG_PID': '1', 'HOME': '/root'}, sys.prefix)
@@ -249,6 +255,7 @@ async def test_an_exception_in_one_services_handling_fails_only_that_service(sup
 async def test_a_reload_past_the_open_file_limit_changes_nothing(supervise, tmp_path: Path):
     import json
     import resource
+
     from omega_orchestrator.core.errors import InvalidArgumentError
     from omega_orchestrator.core.registry import parse_registry
     sleep = 'import time\ntime.sleep(600)'

@@ -4,7 +4,7 @@ import os
 import uuid
 
 from omega_orchestrator.core.states import ServiceState as S
-from test.support import alive, find_tagged, py, PY, until
+from test.support import alive, find_tagged, PY, py, until
 
 SLEEP = 'import time\ntime.sleep(600)'
 
@@ -130,8 +130,9 @@ async def test_stop_all_sweeps_what_a_finished_oneshot_left_behind(supervise):
 
 
 async def test_a_daemon_that_drops_the_marker_is_still_stopped(supervise):
-    """setsid + a fresh environment: neither the group nor the marker finds it; the cgroup
-    does, where the kernel allows one (this machine: cgroup2), else this is skipped."""
+    """Setsid + a fresh environment: neither the group nor the marker finds it; the cgroup
+    does, where the kernel allows one (this machine: cgroup2), else this is skipped.
+    """
     import pytest
     tag = f'markerless-{os.getpid()}'
     code = ('import os, subprocess, sys, time\n'

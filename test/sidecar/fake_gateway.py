@@ -1,14 +1,17 @@
 """An in-memory OrchestratorGateway for route tests: the routes are under test, not this."""
 
-from typing import Callable
+from collections.abc import Callable
 
 from builtin_interfaces.msg import Time
 from omega_orchestrator_interfaces.msg import ServiceStatus
 
+from omega_orchestrator.sidecar.errors import (
+    ERR_NOT_FOUND,
+    ERR_UNREACHABLE,
+    ERR_WRONG_STATE,
+    GatewayError,
+)
 from omega_orchestrator.sidecar.rest_objects import service_dict
-
-from omega_orchestrator.sidecar.errors import (ERR_NOT_FOUND, ERR_UNREACHABLE, ERR_WRONG_STATE,
-                                               GatewayError)
 
 
 def service(name: str, status: str = 'running', pid: int | None = 100,

@@ -6,6 +6,7 @@ import sys
 
 from omega_orchestrator.client import _new_lines
 from test.support import py
+
 SLEEP = 'import time\nprint("hello", flush=True)\ntime.sleep(600)'
 
 

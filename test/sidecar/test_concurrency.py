@@ -17,6 +17,7 @@ import psutil
 
 from test.stack import Stack
 from test.support import py
+
 SLEEP = 'import time\nprint("up", flush=True)\ntime.sleep(600)'
 SETTLED = ('running', 'stopped')
 ANSWERS = (200, 409)          # accepted, or refused in the wrong state (with the reason)

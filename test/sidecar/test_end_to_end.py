@@ -7,6 +7,7 @@ import signal
 import httpx
 
 from test.support import py
+
 SLEEP = 'import time\nprint("service up", flush=True)\ntime.sleep(600)'
 
 

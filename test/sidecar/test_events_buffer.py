@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from omega_orchestrator.sidecar.routes.events import _Stopping, UpdateBuffer
+from omega_orchestrator.sidecar.routes.events import _ServerStoppingError, UpdateBuffer
 
 
 async def test_a_slow_client_loses_old_status_frames_before_transitions():
@@ -23,5 +23,5 @@ async def test_next_times_out_and_stops():
     with pytest.raises(asyncio.TimeoutError):
         await buffer.next(stopping, 0.01)
     asyncio.get_running_loop().call_soon(stopping.set)
-    with pytest.raises(_Stopping):
+    with pytest.raises(_ServerStoppingError):
         await buffer.next(stopping, 10)

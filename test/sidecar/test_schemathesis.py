@@ -10,10 +10,12 @@ schemathesis's lazy pytest loader (from_fixture) does not run under this pytest,
 operation is a test of its own, over the strategies schemathesis makes for it.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from hypothesis import given, HealthCheck, settings, strategies as st
+from hypothesis import given, HealthCheck, settings
+from hypothesis import strategies as st
 import pytest
 import schemathesis
 from schemathesis import GenerationMode
@@ -22,6 +24,7 @@ from omega_orchestrator.sidecar.app import create_app
 from test.sidecar.fake_gateway import FakeGateway
 from test.stack import Stack
 from test.support import py
+
 pytestmark = pytest.mark.ros
 
 TOKEN = 's3cret-for-schemathesis'

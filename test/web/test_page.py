@@ -8,6 +8,7 @@ from playwright.sync_api import expect, sync_playwright
 import pytest
 
 from test.support import py
+
 CHROMIUM = '/usr/bin/chromium'
 pytestmark = [
     pytest.mark.browser,

@@ -2,8 +2,8 @@
 
 import asyncio
 import collections
+from collections.abc import AsyncIterator
 import json
-from typing import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -26,7 +26,8 @@ def sse(kind: str, payload: dict) -> str:
 @router.get('/events', response_class=StreamingResponse)
 async def events(request: Request, gateway: Gateway) -> StreamingResponse:
     """`status` frames (all services, at the status rate and on change) and `transition`
-    frames (one state change, with exit code and stderr tail on a crash)."""
+    frames (one state change, with exit code and stderr tail on a crash).
+    """
     loop = asyncio.get_running_loop()
     updates = UpdateBuffer()
 
@@ -50,9 +51,9 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
             while not await request.is_disconnected():
                 try:
                     kind, payload = await updates.next(stopping, REACHABILITY)
-                except _Stopping:      # the server shuts down: end the stream cleanly
+                except _ServerStoppingError:      # the server shuts down: end the stream cleanly
                     return
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     quiet += REACHABILITY
                     if reachable and not gateway.reachable():
                         reachable = False
@@ -71,14 +72,15 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
                              headers={'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no'})
 
 
-class _Stopping(Exception):
+class _ServerStoppingError(Exception):
     """The server is shutting down."""
 
 
 class UpdateBuffer:
     """The updates waiting for one client, bounded: a slow client loses its oldest status
     frame first (each one holds everything), a transition only when nothing else is left.
-    Used on the loop only (offer() is handed there with call_soon_threadsafe)."""
+    Used on the loop only (offer() is handed there with call_soon_threadsafe).
+    """
 
     def __init__(self, limit: int = QUEUE_LIMIT) -> None:
         self.limit = limit
@@ -94,10 +96,11 @@ class UpdateBuffer:
         self.ready.set()
 
     async def next(self, stopping: asyncio.Event, timeout: float) -> tuple[str, dict]:
-        """The oldest update; TimeoutError after `timeout` s; _Stopping once the server
-        stops."""
+        """The oldest update; TimeoutError after `timeout` s; _ServerStoppingError once the server
+        stops.
+        """
         if stopping.is_set():
-            raise _Stopping
+            raise _ServerStoppingError
         if not self.items:
             self.ready.clear()
             waiters = {asyncio.ensure_future(self.ready.wait()),
@@ -109,7 +112,7 @@ class UpdateBuffer:
                 for waiter in waiters:
                     waiter.cancel()
         if stopping.is_set():
-            raise _Stopping
+            raise _ServerStoppingError
         if not self.items:
-            raise asyncio.TimeoutError
+            raise TimeoutError
         return self.items.popleft()

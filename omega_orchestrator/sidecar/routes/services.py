@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from omega_orchestrator.sidecar.rest_objects import NO_CHECK
+from omega_orchestrator.sidecar import schemas
 from omega_orchestrator.sidecar.deps import Authorized, Gateway, LogsAuthorized
 from omega_orchestrator.sidecar.errors import ERR_NOT_FOUND, GatewayError
-from omega_orchestrator.sidecar import schemas
+from omega_orchestrator.sidecar.rest_objects import NO_CHECK
 from omega_orchestrator.sidecar.schemas import errors
 
 router = APIRouter(prefix='/api/services', tags=['services'], responses=errors(400))

@@ -1,13 +1,13 @@
 """GET /api/health (sidecar and orchestrator) and GET /metrics (Prometheus text format)."""
 
 from fastapi import APIRouter, Response
-from prometheus_client import CollectorRegistry, generate_latest, CONTENT_TYPE_LATEST
-from prometheus_client.core import GaugeMetricFamily, CounterMetricFamily
+from prometheus_client import CollectorRegistry, CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from omega_orchestrator.sidecar.rest_objects import STATES
+from omega_orchestrator.sidecar import schemas
 from omega_orchestrator.sidecar.deps import Gateway
 from omega_orchestrator.sidecar.errors import GatewayError
-from omega_orchestrator.sidecar import schemas
+from omega_orchestrator.sidecar.rest_objects import STATES
 from omega_orchestrator.sidecar.schemas import errors
 
 router = APIRouter(tags=['system'], responses=errors(400))
@@ -25,7 +25,7 @@ class ServicesCollector:
     def __init__(self, gateway: object) -> None:
         self.gateway = gateway
 
-    def collect(self):  # noqa: ANN201 - prometheus_client collector protocol
+    def collect(self):
         up = GaugeMetricFamily('omega_orchestrator_up', 'Orchestrator status is fresh')
         try:
             services = self.gateway.services()
