@@ -50,7 +50,7 @@ class StatusPublisher:
             self._publish()
             try:
                 await asyncio.wait_for(self._rate_changed.wait(), 1.0 / self.node.status_rate)
-            except TimeoutError:
+            except asyncio.TimeoutError:
                 continue
             self._rate_changed.clear()
 

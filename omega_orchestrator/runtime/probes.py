@@ -94,7 +94,7 @@ async def run_probe(probe: Probe, spec: ProbeSpec, service: ServiceSpec) -> Prob
     """Run one probe under its timeout; every failure becomes (False, message)."""
     try:
         return await asyncio.wait_for(probe(spec, service), timeout=spec.timeout)
-    except TimeoutError:
+    except asyncio.TimeoutError:
         return False, f'{spec.label}: no answer within {spec.timeout:g} s'
     except process.SpawnError as exc:
         return False, f'{spec.label}: {exc}'

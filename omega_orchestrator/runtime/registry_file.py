@@ -89,7 +89,7 @@ class RegistryFileReader:
         thread.start()
         try:
             return await asyncio.wait_for(answer, self.timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             self._hung = _Hung(path, started, thread)
             log.error('reading the registry %s: no answer within %g s', path, self.timeout)
             raise RegistryError(path, [f'cannot read the file: no answer within '

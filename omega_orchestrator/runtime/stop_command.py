@@ -23,7 +23,7 @@ async def run_stop_command(spec: ServiceSpec, env: dict[str, str]) -> str:
     process.watch_exit(loop, proc, lambda code, sig: done.set_result((code, sig)))
     try:
         code, sig = await asyncio.wait_for(asyncio.shield(done), spec.stop_cmd_timeout)
-    except TimeoutError:
+    except asyncio.TimeoutError:
         process.signal_group(proc.pid, 'SIGKILL')
         await done
         return f'stop_cmd killed after {spec.stop_cmd_timeout:g} s'

@@ -166,7 +166,7 @@ class RosGateway:
             raise GatewayError(ERR_UNREACHABLE, f'{self.orchestrator}/{kind} is not available')
         try:
             await asyncio.wait_for(self._slots.acquire(), limit)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             raise GatewayError(ERR_TIMEOUT, f'{kind} was not sent: the orchestrator is busy '
                                             f'with earlier calls for {limit:g} s') from None
         try:
@@ -188,7 +188,7 @@ class RosGateway:
         future.add_done_callback(lambda done: _hand_over(loop, answer, done))
         try:
             return await asyncio.wait_for(answer, limit)
-        except TimeoutError:
+        except asyncio.TimeoutError:
             client.remove_pending_request(future)
             raise GatewayError(ERR_TIMEOUT, f'{kind} got no answer within {limit:g} s: the '
                                             'orchestrator did not take the request in') from None

@@ -1,6 +1,6 @@
 """ROS messages -> the REST API's JSON objects (plain dicts, the original's fields first)."""
 
-from datetime import datetime, UTC
+from datetime import datetime, timezone
 from typing import Any
 
 from omega_orchestrator_interfaces.msg import ServiceStatus
@@ -16,7 +16,7 @@ def iso_time(stamp: Any) -> str | None:
     if stamp.sec == 0 and stamp.nanosec == 0:
         return None
     seconds = stamp.sec + stamp.nanosec / 1e9
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec='milliseconds')
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec='milliseconds')
 
 
 def epoch(stamp: Any) -> float | None:

@@ -53,7 +53,7 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
                     kind, payload = await updates.next(stopping, REACHABILITY)
                 except _ServerStoppingError:      # the server shuts down: end the stream cleanly
                     return
-                except TimeoutError:
+                except asyncio.TimeoutError:
                     quiet += REACHABILITY
                     if reachable and not gateway.reachable():
                         reachable = False
@@ -114,5 +114,5 @@ class UpdateBuffer:
         if stopping.is_set():
             raise _ServerStoppingError
         if not self.items:
-            raise TimeoutError
+            raise asyncio.TimeoutError
         return self.items.popleft()
