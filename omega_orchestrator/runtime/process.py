@@ -7,7 +7,8 @@ as child subreaper, descendants that escape the group are re-parented to us and 
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+import contextlib
 import ctypes
 import os
 import resource
@@ -23,11 +24,66 @@ from omega_orchestrator.core.errors import InvalidArgumentError
 from omega_orchestrator.runtime.guardian import MARKER_VAR
 
 _PR_SET_CHILD_SUBREAPER = 36
-_owned_pids: set[int] = set()   # direct children spawned here; the orphan reaper skips them
-# Spawns run in parallel; the reaper runs only when no spawn is between fork and recording its
-# pid (else it could reap a new child before we know it is ours), and holds them off meanwhile.
-_owned = threading.Condition()
-_spawning = 0
+
+
+class ChildRegistry:
+    """The children this process spawned and waits for itself (Popen and a pidfd).
+
+    As a subreaper the orchestrator also collects every re-parented descendant; that orphan
+    reaper must never reap one of these. Spawns run in parallel: the reaper runs only when
+    no spawn is between fork and recording its pid (else it could reap a new child before we
+    know it is ours), and holds them off meanwhile. The kernel's set of children is per
+    process, so there is one registry per process (CHILDREN), which each Supervisor holds
+    (tests run several supervisors in one process; they must share it).
+    """
+
+    def __init__(self) -> None:
+        self._pids: set[int] = set()
+        self._cond = threading.Condition()
+        self._spawning = 0
+
+    @contextlib.contextmanager
+    def spawning(self) -> Iterator[Callable[[int], None]]:
+        """Around a fork: yields the function that records the new child's pid."""
+        recorded: list[int] = []
+        with self._cond:
+            self._spawning += 1
+        try:
+            yield recorded.append
+        finally:
+            with self._cond:
+                self._pids.update(recorded)
+                self._spawning -= 1
+                self._cond.notify_all()
+
+    def owns(self, pid: int) -> bool:
+        """Whether pid is a child spawned (and waited for) here."""
+        return pid in self._pids
+
+    def forget(self, pid: int) -> None:
+        """The child has been waited for."""
+        with self._cond:
+            self._pids.discard(pid)
+
+    def reap_orphans(self) -> int:
+        """Collect exit statuses of re-parented orphans (never of our own children)."""
+        reaped = 0
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._spawning == 0, timeout=1.0):
+                return 0          # spawns keep coming: reap next time
+            for child in child_pids(os.getpid()):
+                if child in self._pids or not _is_zombie(child):
+                    continue
+                try:
+                    pid, _ = os.waitpid(child, os.WNOHANG)
+                    reaped += pid != 0
+                except (ChildProcessError, OSError):
+                    pass
+        return reaped
+
+
+#: The one registry of this process (see ChildRegistry).
+CHILDREN = ChildRegistry()
 
 
 class SpawnError(Exception):
@@ -99,23 +155,15 @@ def spawn(argv: list[str], *, cwd: str, env: dict[str, str], capture: bool = Tru
     """
     executable = resolve_command(argv[0], cwd, env)
     output = subprocess.PIPE if capture else subprocess.DEVNULL
-    global _spawning
-    with _owned:
-        _spawning += 1
-    proc = None
-    try:
-        proc = subprocess.Popen(
-            [executable] + argv[1:], cwd=cwd, env=env,
-            stdin=subprocess.DEVNULL if stdin is None else stdin,
-            stdout=output, stderr=output, start_new_session=True, close_fds=True)
-    except OSError as exc:
-        raise SpawnError(f"cannot start '{argv[0]}': {exc.strerror or exc}") from None
-    finally:
-        with _owned:
-            if proc is not None:
-                _owned_pids.add(proc.pid)
-            _spawning -= 1
-            _owned.notify_all()
+    with CHILDREN.spawning() as record:
+        try:
+            proc = subprocess.Popen(
+                [executable] + argv[1:], cwd=cwd, env=env,
+                stdin=subprocess.DEVNULL if stdin is None else stdin,
+                stdout=output, stderr=output, start_new_session=True, close_fds=True)
+        except OSError as exc:
+            raise SpawnError(f"cannot start '{argv[0]}': {exc.strerror or exc}") from None
+        record(proc.pid)
     for stream in (proc.stdout, proc.stderr) if capture else ():
         assert stream is not None
         os.set_blocking(stream.fileno(), False)
@@ -124,7 +172,7 @@ def spawn(argv: list[str], *, cwd: str, env: dict[str, str], capture: bool = Tru
 
 def forget(pid: int) -> None:
     """A child spawned here has been waited for elsewhere."""
-    _owned_pids.discard(pid)
+    CHILDREN.forget(pid)
 
 
 def watch_exit(loop: asyncio.AbstractEventLoop, proc: subprocess.Popen,
@@ -136,7 +184,7 @@ def watch_exit(loop: asyncio.AbstractEventLoop, proc: subprocess.Popen,
         loop.remove_reader(pidfd)
         os.close(pidfd)
         _, status = os.waitpid(proc.pid, 0)
-        _owned_pids.discard(proc.pid)
+        CHILDREN.forget(proc.pid)
         code = os.waitstatus_to_exitcode(status)
         proc.returncode = code
         on_exit(code if code >= 0 else None, -code if code < 0 else None)
@@ -211,7 +259,7 @@ def find_escaped(marker: str, subreaper: bool) -> list[psutil.Process]:
     """Live processes carrying `marker`: our re-parented orphans, or (fallback) any process."""
     if subreaper:
         candidates = _processes([pid for pid in child_pids(os.getpid())
-                                 if pid not in _owned_pids])
+                                 if not CHILDREN.owns(pid)])
     else:
         candidates = [p for p in psutil.process_iter() if p.pid != os.getpid()]
     found = []
@@ -265,19 +313,7 @@ def sweep(marker: str, subreaper: bool, killed_group: int | None = None) -> int:
 
 def reap_orphans() -> int:
     """Collect exit statuses of re-parented orphans (never of processes spawned here)."""
-    reaped = 0
-    with _owned:
-        if not _owned.wait_for(lambda: _spawning == 0, timeout=1.0):
-            return 0          # spawns keep coming: reap next time
-        for child in child_pids(os.getpid()):
-            if child in _owned_pids or not _is_zombie(child):
-                continue
-            try:
-                pid, _ = os.waitpid(child, os.WNOHANG)
-                reaped += pid != 0
-            except (ChildProcessError, OSError):
-                pass
-    return reaped
+    return CHILDREN.reap_orphans()
 
 
 def _is_zombie(pid: int) -> bool:

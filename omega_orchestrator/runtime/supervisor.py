@@ -52,10 +52,12 @@ class Supervisor:
 
     def __init__(self, registry: Registry, log_settings: LogSettings, *,
                  probes: dict[str, Probe] | None = None, metrics_interval: float = 2.0,
-                 environment: dict[str, str] | None = None, clock: Clock | None = None) -> None:
+                 environment: dict[str, str] | None = None, clock: Clock | None = None,
+                 spawner: Spawner | None = None) -> None:
         """`environment`: what services start in (default: the robot's, see environment.py,
         taken from this process's environment now); `clock`: time and timers (default: the
-        real ones; tests pass a fake to replay backoffs without waiting).
+        real ones; tests pass a fake to replay backoffs without waiting); `spawner`: what
+        starts the processes (default: a Spawner over this supervisor's environment).
         """
         self.clock = clock or LoopClock()
         self.registry = registry
@@ -86,7 +88,8 @@ class Supervisor:
         self._reloading = asyncio.Lock()
         #: set once the first autostart wave has been spawned (start-up work may follow)
         self.first_wave_spawned = asyncio.Event()
-        self._spawner = Spawner(self._base_env, self._lifeline, self._cgroups)
+        self._spawner = spawner or Spawner(self._base_env, self._lifeline, self._cgroups)
+        self.children = process.CHILDREN     # the process's own children (see ChildRegistry)
 
     # -- public API (call on the loop) ----------------------------------------------------------
 
@@ -506,4 +509,4 @@ class Supervisor:
             for name, unit in self._units.items():
                 unit.usage = usage.get(name, Usage())
         await sample_forever(self._sampler, roots, publish, self.metrics_interval,
-                             before=process.reap_orphans)
+                             before=self.children.reap_orphans)
