@@ -1,12 +1,16 @@
 """The sampler on real processes, both readers (Linux /proc and psutil) agreeing."""
 
+import os
 import subprocess
 import sys
 import time
 
 import pytest
 
+from omega_orchestrator.core.states import ServiceState as S
 from omega_orchestrator.runtime.metrics import MetricsSampler
+from test.runtime.support import wait_state
+from test.support import PY, py, until
 
 BUSY_TREE = ('import subprocess, sys, time\n'
              'subprocess.Popen([sys.executable, "-c", "while True: pass"])\n'
@@ -17,7 +21,6 @@ BUSY_TREE = ('import subprocess, sys, time\n'
 def tree():
     proc = subprocess.Popen([sys.executable, '-c', BUSY_TREE], start_new_session=True)
     yield proc
-    import os
     import signal
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -45,11 +48,8 @@ def test_dead_pid_is_empty():
 
 
 async def test_a_sigstopped_service_is_shown_as_paused(supervise):
-    import os
     import signal
 
-    from omega_orchestrator.core.states import ServiceState as S
-    from test.runtime.support import wait_state
     from test.support import py, until
     sup = supervise(py('import time\ntime.sleep(600)', name='frozen'))
     sup.start('frozen')
@@ -59,3 +59,15 @@ async def test_a_sigstopped_service_is_shown_as_paused(supervise):
     assert sup.status('frozen').state is S.RUNNING
     os.kill(sup.status('frozen').pid, signal.SIGCONT)
     await until(lambda: not sup.status('frozen').paused)
+
+
+async def test_metrics_cover_the_whole_process_tree(supervise):
+    code = (f'import subprocess, time\nsubprocess.Popen([{PY!r}, "-c", '
+            '"import time; time.sleep(600)"])\nx = bytearray(30_000_000)\ntime.sleep(600)')
+    sup = supervise(py(code, name='tree'))
+    sup.start('tree')
+    await sup.start_all()       # starts the sampler (nothing autostarts here)
+    await until(lambda: sup.status('tree').usage.processes == 2)
+    usage = sup.status('tree').usage
+    assert usage.memory_bytes > 30_000_000 and usage.threads >= 2
+    assert sup.status('tree').uptime > 0
