@@ -21,7 +21,7 @@ import pytest
 from omega_orchestrator.core.states import ServiceState
 from omega_orchestrator.runtime import sdnotify
 from omega_orchestrator.runtime.sdnotify import Notifier, summarize, UnitLink
-from test.support import free_port
+from test.support import free_port, until
 
 DEADLINE = 30.0
 S = ServiceState
@@ -157,13 +157,6 @@ class Recorder(Notifier):
         return True
 
 
-async def wait_until(predicate: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 5
-    while not predicate():
-        assert time.monotonic() < deadline, f'timed out waiting until {what}'
-        await asyncio.sleep(0.01)
-
-
 def test_status_is_sent_on_change_at_most_once_per_interval():
     async def scenario() -> None:
         recorder, states = Recorder(), [S.STARTING, S.STARTING]
@@ -176,12 +169,12 @@ def test_status_is_sent_on_change_at_most_once_per_interval():
         def statuses() -> list[tuple[str, ...]]:
             return [f for _, f in recorder.sent if f[0].startswith('STATUS=')]
         link.changed()
-        await wait_until(lambda: len(statuses()) == 1, 'the first status')
+        await until(lambda: len(statuses()) == 1, timeout=5)
         states[0] = S.RUNNING
         link.changed()
         states[1] = S.RUNNING
         link.changed()                       # coalesced with the one before
-        await wait_until(lambda: len(statuses()) == 2, 'the second status')
+        await until(lambda: len(statuses()) == 2, timeout=5)
         assert statuses() == [('STATUS=2 services: 2 starting',),
                               ('STATUS=2 services: 2 running',)]
         times = [t for t, f in recorder.sent if f[0].startswith('STATUS=')]
@@ -200,7 +193,7 @@ def test_watchdog_pings_come_from_the_loop_and_stop_with_it():
 
         def pings() -> int:
             return sum(f == ('WATCHDOG=1',) for _, f in recorder.sent)
-        await wait_until(lambda: pings() >= 3, 'three pings')
+        await until(lambda: pings() >= 3, timeout=5)
         link.ready()
         link.stopping()
         link.close()

@@ -8,7 +8,6 @@ OmegaOS unit's hardening and environment.
 """
 
 import ast
-from collections.abc import Callable
 import configparser
 import json
 import os
@@ -21,13 +20,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
 
 from omega_orchestrator.launcher import SIDECAR_GRACE
-from test.support import free_port
+from test.support import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / 'config' / 'systemd'
@@ -322,14 +320,6 @@ LAUNCH_LIKE = ('import json, subprocess, sys\n'
                '    child.wait()\n')
 
 
-def wait_until(predicate: Callable[[], object], what: str, timeout: float = DEADLINE) -> None:
-    """Poll predicate until it is true; fail naming `what` after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f'timed out waiting until {what}'
-        time.sleep(0.05)
-
-
 def alive(pids: list[int]) -> list[int]:
     """The pids still running (zombies count as gone: they hold nothing)."""
     left = []
@@ -387,8 +377,8 @@ class Robot:
 
     def wait_up(self) -> list[int]:
         """Wait until both services run and the API listens; the services' pids."""
-        wait_until(lambda: len(tagged(self.tag)) == 2, 'both services run')
-        wait_until(lambda: listening(self.port), 'the sidecar listens')
+        wait_until(lambda: len(tagged(self.tag)) == 2, what='both services run')
+        wait_until(lambda: listening(self.port), what='the sidecar listens')
         return tagged(self.tag)
 
     def assert_stopped_in_order(self) -> None:
@@ -424,7 +414,7 @@ def test_sigterm_to_a_launch_like_group_leaves_nothing_behind(tmp_path: Path):
         pids += descendants(parent.pid) + services
         os.killpg(parent.pid, signal.SIGTERM)   # every member: parent and both nodes
         assert parent.wait(DEADLINE) == -signal.SIGTERM
-        wait_until(lambda: not alive(pids), 'the nodes and the services are gone')
+        wait_until(lambda: not alive(pids), what='the nodes and the services are gone')
     finally:
         kill_all(pids)
     robot.assert_stopped_in_order()
@@ -444,7 +434,7 @@ def test_sigterm_to_the_launchers_group_leaves_nothing_behind(tmp_path: Path):
         pids += descendants(launcher.pid) + services
         os.killpg(launcher.pid, signal.SIGTERM)
         assert launcher.wait(DEADLINE) == 0
-        wait_until(lambda: not alive(pids), 'the nodes and the services are gone')
+        wait_until(lambda: not alive(pids), what='the nodes and the services are gone')
     finally:
         kill_all(pids)
     robot.assert_stopped_in_order()
@@ -503,18 +493,18 @@ def test_launcher_starts_a_sidecar_again_that_dies_after_listening(tmp_path: Pat
         services = robot.wait_up()
         (first,) = sidecars()
         pids += descendants(launcher.pid) + services
-        wait_until(lambda: seen_listening(first.pid), 'the launcher saw the sidecar listen')
+        wait_until(lambda: seen_listening(first.pid), what='the launcher saw the sidecar listen')
         first.kill()
         wait_until(lambda: [s.pid for s in sidecars()] not in ([], [first.pid]),
-                   'a new sidecar runs')
+                   what='a new sidecar runs')
         (second,) = sidecars()
         pids += descendants(launcher.pid)
-        wait_until(lambda: seen_listening(second.pid), 'the new sidecar listens')
+        wait_until(lambda: seen_listening(second.pid), what='the new sidecar listens')
         assert listening(robot.port)
         assert launcher.poll() is None and tagged(robot.tag) == services
         os.killpg(launcher.pid, signal.SIGTERM)
         assert launcher.wait(DEADLINE) == 0
-        wait_until(lambda: not alive(pids), 'everything is gone')
+        wait_until(lambda: not alive(pids), what='everything is gone')
     finally:
         kill_all(pids)
 
