@@ -6,7 +6,7 @@ again with the same log folder: every service then runs exactly once, and the po
 by the new one (a survivor would hold it and the new one would crash-loop on 'address in use').
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 import json
 import os
 from pathlib import Path
@@ -14,13 +14,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 
 import psutil
 import pytest
 
-from test.support import free_port
+from test.support import free_port, wait_until
 
 PY = sys.executable
 # the services: the interpreter itself, not the venv's (which re-execs itself once at start)
@@ -38,14 +37,6 @@ def web(port: int) -> str:
             f's.bind(("127.0.0.1", {port}))\ns.listen()\n'
             'while True:\n    c, _ = s.accept()\n    c.sendall(str(os.getpid()).encode())\n'
             '    c.close()')
-
-
-def until(predicate: Callable[[], object], what: str, timeout: float = DEADLINE) -> None:
-    """Poll an outside condition until it holds, or fail after the deadline."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f'not met within {timeout:g} s: {what}'
-        time.sleep(0.01)
 
 
 class Fleet:
@@ -98,8 +89,8 @@ class Fleet:
 
     def all_gone(self, before: list[psutil.Process], timeout: float = 10) -> None:
         """Wait until no service process is left, those seen before included."""
-        until(lambda: self.none_left() and all(ended(p) for p in before),
-              'no service left after the SIGKILL', timeout)
+        wait_until(lambda: self.none_left() and all(ended(p) for p in before),
+                   timeout, what='no service left after the SIGKILL')
 
     def seen(self) -> list[psutil.Process]:
         """Every service process running now."""
@@ -156,12 +147,14 @@ def restart_runs_each_once(fleet: Fleet, port: int | None = None) -> None:
         return all(len(procs) == 1 and procs[0].ppid() == orchestrator.pid
                    for procs in running.values())
     try:
-        until(each_once_and_new, 'every service running once, under the new orchestrator')
+        wait_until(each_once_and_new,
+                   what='every service running once, under the new orchestrator')
         if port is not None:
             served = fleet.running()['web'][0]
-            until(lambda: answer(port) == served.pid, 'the new web service holds the port')
+            wait_until(lambda: answer(port) == served.pid,
+                       what='the new web service holds the port')
         # again: a venv python re-execs itself once, so a process may vanish from one scan
-        until(each_once_and_new, 'still every service once, under the new orchestrator')
+        wait_until(each_once_and_new, what='still every service once, under the new orchestrator')
     finally:
         orchestrator.send_signal(signal.SIGINT)
         assert orchestrator.wait(DEADLINE) == 0
@@ -175,13 +168,13 @@ def test_sigkill_in_steady_state_then_a_restart(tmp_path: Path) -> None:
     fleet = Fleet(tmp_path, web=(web(port), {}), worker=(SLEEP, {}),
                   node=(SLEEP, {'stop_signal': 'SIGINT'}))
     orchestrator = fleet.start()
-    until(lambda: fleet.all_up() and answer(port), 'every service up')
+    wait_until(lambda: fleet.all_up() and answer(port), what='every service up')
     before = fleet.seen()
     orchestrator.kill()
     orchestrator.wait()
     fleet.all_gone(before)
-    until(lambda: f'the orchestrator (pid {orchestrator.pid}) died' in fleet.log(),
-          'the guardian says what it did')
+    wait_until(lambda: f'the orchestrator (pid {orchestrator.pid}) died' in fleet.log(),
+               what='the guardian says what it did')
     restart_runs_each_once(fleet, port)
 
 
@@ -196,7 +189,7 @@ def test_sigkill_during_start_up_then_a_restart(tmp_path: Path) -> None:
             except psutil.Error:
                 pass
         return False
-    until(a_service_started, 'a first service')
+    wait_until(a_service_started, what='a first service')
     orchestrator.kill()                 # as soon as the first service appears
     orchestrator.wait()
     fleet.all_gone(fleet.seen())
@@ -208,10 +201,10 @@ def test_sigkill_during_a_stop_then_a_restart(tmp_path: Path) -> None:
     fleet = Fleet(tmp_path, web=(web(port), {}), stubborn=(STUBBORN, {'stop_timeout': 2}))
     orchestrator = fleet.start()
     stdout = fleet.log_dir / 'stubborn.stdout.log'
-    until(lambda: fleet.all_up() and answer(port) and stdout.exists() and
-          'ready' in stdout.read_text(), 'every service up, SIGTERM ignored')
+    wait_until(lambda: fleet.all_up() and answer(port) and stdout.exists() and
+               'ready' in stdout.read_text(), what='every service up, SIGTERM ignored')
     orchestrator.send_signal(signal.SIGINT)
-    until(lambda: 'stubborn: running -> stopping' in fleet.log(), 'the stop begins')
+    wait_until(lambda: 'stubborn: running -> stopping' in fleet.log(), what='the stop begins')
     before = fleet.seen()
     orchestrator.kill()                 # while it waits for the stubborn one
     orchestrator.wait()
@@ -224,12 +217,12 @@ def test_leftovers_of_a_run_killed_with_its_guardian_are_stopped_on_the_next_sta
     port = free_port()
     fleet = Fleet(tmp_path, web=(web(port), {}), worker=(SLEEP, {}))
     orchestrator = fleet.start()
-    until(lambda: fleet.all_up() and answer(port), 'every service up')
+    wait_until(lambda: fleet.all_up() and answer(port), what='every service up')
     guardian = [p for p in psutil.Process(orchestrator.pid).children()
                 if any(a.endswith('guardian.py') for a in p.cmdline())]
     assert len(guardian) == 1
     guardian[0].kill()                  # nobody is left to stop the services...
-    until(lambda: ended(guardian[0]), 'the guardian is dead')
+    wait_until(lambda: ended(guardian[0]), what='the guardian is dead')
     orchestrator.kill()
     orchestrator.wait()
     assert all(len(procs) == 1 for procs in fleet.running().values())   # ...so they run on
@@ -240,13 +233,13 @@ def test_leftovers_of_a_run_killed_with_its_guardian_are_stopped_on_the_next_sta
 def test_the_orchestrator_stops_its_services_when_its_parent_dies(tmp_path: Path) -> None:
     fleet = Fleet(tmp_path, worker=(SLEEP, {}), node=(SLEEP, {'stop_signal': 'SIGINT'}))
     parent = fleet.start(parent=True)
-    until(fleet.all_up, 'every service up')
+    wait_until(fleet.all_up, what='every service up')
     orchestrator = psutil.Process(fleet.running()['worker'][0].ppid())
     assert orchestrator.ppid() == parent.pid
     before = fleet.seen()
     parent.kill()
     parent.wait()
-    until(lambda: ended(orchestrator), 'the orchestrator exits by itself')
+    wait_until(lambda: ended(orchestrator), what='the orchestrator exits by itself')
     fleet.all_gone(before)
     log = fleet.log()
     assert f'parent process {parent.pid} died: stopping all services' in log
