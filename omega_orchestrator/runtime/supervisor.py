@@ -24,12 +24,11 @@ from omega_orchestrator.core.graph import start_waves, stop_waves
 from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.core.reload import plan_reload
 from omega_orchestrator.core.states import (
-    ERROR_STATES,
     PROCESS_STATES,
     ServiceState,
-    WAITING_STATES,
 )
 from omega_orchestrator.runtime import cgroups, lifeline, ports, process
+from omega_orchestrator.runtime.cleanup import start_stop_command, start_sweep
 from omega_orchestrator.runtime.clock import Clock, LoopClock
 from omega_orchestrator.runtime.environment import robot_environment
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
@@ -37,12 +36,11 @@ from omega_orchestrator.runtime.metrics import MetricsSampler, sample_forever, U
 from omega_orchestrator.runtime.probes import DEFAULT_PROBES, exec_probe, Probe, probe_forever
 from omega_orchestrator.runtime.spawning import Spawner
 from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
-from omega_orchestrator.runtime.stop_command import run_stop_command
+from omega_orchestrator.runtime.transitions import Announcer
 from omega_orchestrator.runtime.unit import ServiceUnit
 
 log = logging.getLogger('omega_orchestrator')
 Listener = Callable[[TransitionEvent], None]
-CRASH_TAIL_LINES = 20
 DEPENDENCY_WAIT = 30.0
 GUARDIAN_EXIT_WAIT = 15.0   # the guardian's grace is at most 10 s
 
@@ -69,7 +67,7 @@ class Supervisor:
                                            os.path.join(log_settings.log_dir, 'services.log'))
         self._units = {s.name: ServiceUnit(s, ServiceLogs(s.name, log_settings), self.clock)
                        for s in registry.services}
-        self._listeners: list[Listener] = []
+        self._announcer = Announcer(self.clock)
         self._changed = asyncio.Event()
         self._sampler = MetricsSampler()
         self._metrics_task: asyncio.Task | None = None
@@ -99,7 +97,7 @@ class Supervisor:
 
     def add_listener(self, listener: Listener) -> None:
         """Call listener(TransitionEvent) on every state change (on the loop; must not block)."""
-        self._listeners.append(listener)
+        self._announcer.add_listener(listener)
 
     def start(self, name: str, reason: str = 'start requested') -> EngineStatus:
         """Start a service; returns once accepted.
@@ -328,7 +326,7 @@ class Supervisor:
         elif isinstance(command, cmd.StopProbes):
             self._stop_probes(unit)
         elif isinstance(command, cmd.AnnounceTransition):
-            self._announce(unit, command, cause)
+            self._announcer.announce(unit, command, cause)
 
     def _spawn(self, unit: ServiceUnit) -> None:
         spec = unit.spec
@@ -404,46 +402,12 @@ class Supervisor:
             self._lifeline.forget(proc.pid)
 
     def _sweep(self, unit: ServiceUnit) -> None:
-        pgid, marker = unit.pgid, unit.marker
-        if pgid is None and not marker:
-            return
-        if pgid is not None:
-            process.signal_group(pgid, 'SIGKILL')
-            self._lifeline.forget(pgid)
-        unit.pgid = None
-        loop = asyncio.get_running_loop()
-        tracker, run_key = self._cgroups, f'{unit.spec.name}-{unit.generation}'
-
-        def sweep() -> int:
-            # the group was SIGKILLed: whatever is left in the cgroup escaped it
-            escaped = tracker.kill(run_key) if tracker is not None else 0
-            return escaped + process.sweep(marker, self._subreaper, pgid)
-        future = loop.run_in_executor(None, sweep)
-        unit.sweeps.add(future)
-
-        def done(fut: asyncio.Future) -> None:
-            unit.sweeps.discard(fut)
-            if not fut.cancelled() and fut.exception() is None and fut.result():
-                log.warning('%s: killed %d escaped descendant(s)', unit.spec.name, fut.result())
-            self._changed.set()
-        future.add_done_callback(done)
+        start_sweep(unit, cgroups=self._cgroups, lifeline=self._lifeline,
+                    subreaper=self._subreaper, done=self._changed.set)
 
     def _run_stop_cmd(self, unit: ServiceUnit) -> None:
-        spec = unit.spec
-        if not spec.stop_cmd:
-            return
-        env = dict(self._base_env, **dict(spec.env))
-        task = asyncio.get_running_loop().create_task(run_stop_command(spec, env))
-        unit.sweeps.add(task)
-
-        def done(finished: asyncio.Task) -> None:
-            unit.sweeps.discard(finished)
-            if not finished.cancelled():
-                outcome = finished.result()
-                level = logging.INFO if outcome.endswith('exited 0') else logging.WARNING
-                log.log(level, '%s: %s', spec.name, outcome)
-            self._changed.set()
-        task.add_done_callback(done)
+        start_stop_command(unit, dict(self._base_env, **dict(unit.spec.env)),
+                           self._changed.set)
 
     def _set_timer(self, unit: ServiceUnit, command: cmd.StartTimer) -> None:
         self._cancel_timer(unit)
@@ -467,32 +431,6 @@ class Supervisor:
         if unit.probe_task is not None:
             unit.probe_task.cancel()
             unit.probe_task = None
-
-    def _announce(self, unit: ServiceUnit, command: cmd.AnnounceTransition,
-                  cause: ev.Event) -> None:
-        target = command.to_state
-        # the exit belongs to the transition out of the process's states, not to what follows
-        ended = command.from_state in PROCESS_STATES
-        exited = cause if isinstance(cause, ev.Exited) and ended else None
-        tail: tuple[str, ...] = ()
-        if exited is not None and not exited.success:
-            tail = tuple(unit.logs.lines_since('stderr', unit.stderr_mark, CRASH_TAIL_LINES))
-        reason = command.reason
-        if target is ServiceState.RUNNING and unit.logs.problem:   # said once, on the event
-            reason = f'{reason}; {unit.logs.problem}: output kept in memory only'
-        event = TransitionEvent(
-            stamp=self.clock.time(), service=unit.spec.name,
-            from_state=command.from_state, to_state=target,
-            reason=reason, exit_code=exited.code if exited else None,
-            exit_signal=exited.signal if exited else None, stderr_tail=tail)
-        level = logging.WARNING if target in ERROR_STATES | WAITING_STATES else logging.INFO
-        log.log(level, '%s: %s -> %s (%s)', unit.spec.name, command.from_state.value,
-                target.value, reason)
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:   # a broken listener must not break supervision
-                log.exception('state listener failed')
 
     # -- metrics --------------------------------------------------------------------------------
 
