@@ -56,6 +56,8 @@ class LoopBridge:
         self.clock = clock
         #: called (any thread) after an answer is set, so the executor resumes the waiter
         self.wake: Callable[[], None] = _nothing
+        #: called (an executor thread) when a call is handed over: arm the overdue check
+        self.submitted: Callable[[], None] = _nothing
         self._lock = threading.Lock()
         self._pending: set[_Call] = set()     # handed to the loop, not yet taken up
         self._tasks: set[asyncio.Task] = set()
@@ -89,6 +91,7 @@ class LoopBridge:
         call = _Call(self.clock() + self.timeout)
         with self._lock:
             self._pending.add(call)
+        self.submitted()
         try:
             self.loop.call_soon_threadsafe(start, call)
         except RuntimeError:      # the loop is closed: the orchestrator is shutting down

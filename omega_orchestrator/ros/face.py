@@ -78,7 +78,7 @@ class RosFace:
             status_rate=args.status_rate, base_dir=getattr(args, 'base_dir', None),
             context=self.context,
             on_rate_change=lambda _: loop.call_soon_threadsafe(self._rate_changed))
-        self.log_handler: logging.Handler | None = None
+        self.log_forwarding: rosout.Forwarding | None = None
         # service callbacks are coroutines that hold no thread while the engine works; the
         # threads only take requests, convert messages and send answers
         self.executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS, context=self.context)
@@ -107,7 +107,7 @@ class RosFace:
         every change and the rate.
         """
         self.spinner.start()
-        self.log_handler = rosout.attach(log, self.node.get_logger())
+        self.log_forwarding = rosout.attach(log, self.node.get_logger())
         self.supervisor.probes.update(make_graph_probes(self.node))
         relay.connect(self._on_transition)
         self.periodic = asyncio.get_running_loop().create_task(self.publisher.run_periodic())
@@ -122,8 +122,8 @@ class RosFace:
         """Publish the final state, then shut the node down."""
         if self.periodic is not None:
             self.periodic.cancel()
-        if self.log_handler is not None:
-            log.removeHandler(self.log_handler)
+        if self.log_forwarding is not None:
+            self.log_forwarding.close()
         self.node.publish_snapshot(self.supervisor.snapshot())
         self.executor.shutdown(timeout_sec=2.0)
         self.node.destroy_node()

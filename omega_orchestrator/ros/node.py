@@ -86,9 +86,12 @@ class OrchestratorNode(Node):
                 (ReloadRegistry, '~/reload', self._on_reload)):
             self.create_service(srv_type, name, _guarded(self, handler), qos_profile=SERVICES,
                                 callback_group=group)
-        # answers the calls the loop did not take up in time (a busy or wedged engine)
-        self.create_timer(min(0.25, bridge.timeout / 4), self._expire_overdue,
-                          callback_group=MutuallyExclusiveCallbackGroup())
+        # answers the calls the loop did not take up in time (a busy or wedged engine); it
+        # runs only while calls are pending, so an idle node never wakes for it
+        self._overdue = self.create_timer(min(0.25, bridge.timeout / 4), self._expire_overdue,
+                                          callback_group=MutuallyExclusiveCallbackGroup())
+        self._overdue.cancel()
+        bridge.submitted = self._arm_overdue_check
 
     def _wake_executor(self) -> None:
         """An answer is ready (any thread): let the executor resume the waiting callback."""
@@ -96,11 +99,19 @@ class OrchestratorNode(Node):
         if executor is not None:
             executor.wake()
 
+    def _arm_overdue_check(self) -> None:
+        if self._overdue.is_canceled():
+            self._overdue.reset()
+
     def _expire_overdue(self) -> None:
         try:
             self.bridge.expire_overdue()
         except Exception as exc:
             self.get_logger().error(f'expiring overdue calls failed: {exc!r}')
+        if not self.bridge.pending():
+            self._overdue.cancel()    # until the next call is handed over...
+            if self.bridge.pending():  # ...unless one was, meanwhile, and saw it running
+                self._overdue.reset()
 
     @property
     def status_rate(self) -> float:

@@ -6,6 +6,8 @@ handlers, so rcl's own console output is turned off for their contexts (no doubl
 """
 
 import logging
+import logging.handlers
+import queue
 from typing import Any
 
 from rclpy.logging import LoggingSeverity
@@ -46,9 +48,27 @@ def follow_ros_level(logger: logging.Logger, ros_logger: Any) -> None:
         logger.setLevel(level)
 
 
-def attach(logger: logging.Logger, ros_logger: Any) -> RosoutHandler:
-    """Forward `logger`'s records to /rosout at the node's level; returns the handler."""
+class Forwarding:
+    """A logger's records handed to /rosout by a thread of their own: the caller (the
+    engine's loop) only enqueues, because rclpy's logger inspects the calling frames and
+    their source files for every line, which costs a restart's worth of time.
+    """
+
+    def __init__(self, logger: logging.Logger, ros_logger: Any) -> None:
+        self.logger = logger
+        records: queue.SimpleQueue = queue.SimpleQueue()
+        self.handler = logging.handlers.QueueHandler(records)
+        self.listener = logging.handlers.QueueListener(records, RosoutHandler(ros_logger))
+        self.listener.start()
+        logger.addHandler(self.handler)
+
+    def close(self) -> None:
+        """Stop forwarding (what was logged before is still sent)."""
+        self.logger.removeHandler(self.handler)
+        self.listener.stop()
+
+
+def attach(logger: logging.Logger, ros_logger: Any) -> Forwarding:
+    """Forward `logger`'s records to /rosout at the node's level; close() stops it."""
     follow_ros_level(logger, ros_logger)
-    handler = RosoutHandler(ros_logger)
-    logger.addHandler(handler)
-    return handler
+    return Forwarding(logger, ros_logger)
