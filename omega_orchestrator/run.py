@@ -88,7 +88,8 @@ async def run(registry: Registry, args: argparse.Namespace,
     except OrchestratorError as exc:
         logging.getLogger('omega_orchestrator').warning('%s', exc)
     supervisor = Supervisor(registry, log_settings(args), environment=robot,
-                            metrics_interval=args.metrics_interval)
+                            metrics_interval=args.metrics_interval,
+                            use_cgroups=getattr(args, 'cgroups', False))
     logging.getLogger('omega_orchestrator').info(
         "process tracking: %s (how a service's processes are found at a stop)",
         supervisor.tracking)

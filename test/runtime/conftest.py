@@ -17,13 +17,14 @@ async def supervise(tmp_path: Path) -> AsyncIterator[Callable[..., Supervisor]]:
     made: list[Supervisor] = []
 
     def build(*services: dict, log_max_bytes: int = 10 * 1024 * 1024,
-              backups: int = 5) -> Supervisor:
+              backups: int = 5, use_cgroups: bool = False) -> Supervisor:
         named = [dict(s, name=s.get('name', f'svc{i}')) for i, s in enumerate(services)]
         registry = parse_registry(json.dumps({'services': named}), str(tmp_path / 'r.json'),
                                   base_dir=str(tmp_path))
         settings = LogSettings(log_dir=str(tmp_path / 'logs'), max_bytes=log_max_bytes,
                                backups=backups)
-        supervisor = Supervisor(registry, settings, metrics_interval=0.2)
+        supervisor = Supervisor(registry, settings, metrics_interval=0.2,
+                                use_cgroups=use_cgroups)
         made.append(supervisor)
         return supervisor
 

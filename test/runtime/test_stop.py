@@ -139,7 +139,7 @@ async def test_a_daemon_that_drops_the_marker_is_still_stopped(supervise):
             f'subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", {tag!r}],'
             ' start_new_session=True, env={"PATH": "/usr/bin"})\n'
             'time.sleep(600)')
-    sup = supervise(py(code, name='daemonizer'))
+    sup = supervise(py(code, name='daemonizer'), use_cgroups=True)
     if sup.tracking != 'cgroup':
         pytest.skip(f'no writable cgroup2 here: tracking is {sup.tracking}')
     sup.start('daemonizer')
