@@ -283,8 +283,9 @@ class Supervisor:
         into the loop, so the others and the engine carry on.
         """
         try:
-            for command in unit.machine.handle(event, self.clock.monotonic()):
-                self._execute(unit, command, event)
+            with self._announcer.holding():      # the OS work first, then the news
+                for command in unit.machine.handle(event, self.clock.monotonic()):
+                    self._execute(unit, command, event)
         except OrchestratorError:      # a refused request (wrong state...): the caller's
             raise
         except Exception as exc:

@@ -6,6 +6,8 @@ The exit code and the last stderr lines belong to the transition out of the proc
 is said once, on the running event.
 """
 
+from collections.abc import Iterator
+import contextlib
 import logging
 
 from omega_orchestrator.core import commands as cmd
@@ -31,18 +33,42 @@ class Announcer:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._listeners: list[Consumer] = []
+        self._held: list[TransitionEvent] | None = None    # see holding()
 
     def add_listener(self, listener: Consumer) -> None:
         """Call listener(TransitionEvent) on every state change (on the loop; never block)."""
         self._listeners.append(listener)
 
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold the announcements made inside (nested: the outermost one counts) and make
+        them when it ends, in order: a crash's restart is spawned first, then said (the
+        events are built at once, with that run's stderr).
+        """
+        if self._held is not None:
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        finally:
+            held, self._held = self._held, None
+            for event in held:
+                self._publish(event)
+
     def announce(self, unit: ServiceUnit, command: cmd.AnnounceTransition,
                  cause: ev.Event) -> None:
         """Log the change and hand its event to each listener; a broken one is logged."""
         event = self.event_of(unit, command, cause)
+        if self._held is not None:
+            self._held.append(event)
+        else:
+            self._publish(event)
+
+    def _publish(self, event: TransitionEvent) -> None:
         level = logging.WARNING if event.to_state in ERROR_STATES | WAITING_STATES \
             else logging.INFO
-        log.log(level, '%s: %s -> %s (%s)', unit.spec.name, event.from_state.value,
+        log.log(level, '%s: %s -> %s (%s)', event.service, event.from_state.value,
                 event.to_state.value, event.reason)
         for listener in list(self._listeners):
             try:
