@@ -9,9 +9,10 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+
+from test.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -157,10 +158,8 @@ def test_the_running_orchestrator_logs_the_same_warning(tmp_path: Path):
                              '--no-ros', '--stop-grace', '5'], stderr=subprocess.DEVNULL)
     log = tmp_path / 'logs' / 'services.log'
     try:
-        deadline = time.monotonic() + 30
-        while 'more than the stop grace of 5 s' not in (log.read_text() if log.exists() else ''):
-            assert time.monotonic() < deadline, 'no warning in services.log'
-            time.sleep(0.05)
+        wait_until(lambda: 'more than the stop grace of 5 s' in
+                   (log.read_text() if log.exists() else ''), what='the warning in services.log')
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0

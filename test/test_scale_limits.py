@@ -12,7 +12,7 @@ import time
 
 import psutil
 
-from test.support import find_tagged
+from test.support import find_tagged, wait_until
 
 COUNT = 300
 
@@ -31,10 +31,7 @@ def test_300_autostart_services_under_a_soft_limit_of_1024(tmp_path: Path):
          '--log-dir', str(tmp_path / 'logs'), '--no-ros', '--metrics-interval', '0'],
         stderr=subprocess.DEVNULL, preexec_fn=low_soft_limit)
     try:
-        deadline = time.monotonic() + 60
-        while len(find_tagged(tag)) < COUNT and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert len(find_tagged(tag)) == COUNT
+        wait_until(lambda: len(find_tagged(tag)) == COUNT, 60, what=f'{COUNT} services run')
         limit = psutil.Process(proc.pid).rlimit(psutil.RLIMIT_NOFILE)
         assert limit[0] == hard or hard == resource.RLIM_INFINITY   # raised at start
     finally:

@@ -6,7 +6,6 @@ from pathlib import Path
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import psutil
@@ -14,6 +13,7 @@ import pytest
 
 from omega_orchestrator.runtime import guardian, lifeline
 from omega_orchestrator.runtime.guardian import MARKER_VAR
+from test.support import wait_until
 
 PY = os.path.realpath(sys.executable)   # not the venv's: it re-execs itself once at start
 SLEEP = 'import time\ntime.sleep(600)'
@@ -137,10 +137,9 @@ def test_the_guardian_ignores_a_terminals_signals(tmp_path: Path) -> None:
     line.watch(proc.pid, 'SIGTERM', 5.0)
     assert line.pid is not None and os.getpgid(line.pid) == line.pid   # its own session
     wanted = sum(1 << (s - 1) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
-    until = time.monotonic() + DEADLINE         # its interpreter takes a moment to start
-    while ignored_signals(line.pid) & wanted != wanted:
-        assert time.monotonic() < until, 'the guardian never ignored SIGINT/SIGTERM/SIGHUP'
-        time.sleep(0.01)
+    # its interpreter takes a moment to start
+    wait_until(lambda: ignored_signals(line.pid) & wanted == wanted, DEADLINE,
+               what='the guardian ignores SIGINT/SIGTERM/SIGHUP')
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         os.kill(line.pid, signum)             # ignored: discarded as it is sent
     line.close()

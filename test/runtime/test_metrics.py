@@ -3,14 +3,13 @@
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 from omega_orchestrator.core.states import ServiceState as S
 from omega_orchestrator.runtime.metrics import MetricsSampler
 from test.runtime.support import wait_state
-from test.support import PY, py, until
+from test.support import PY, py, until, wait_until
 
 BUSY_TREE = ('import subprocess, sys, time\n'
              'subprocess.Popen([sys.executable, "-c", "while True: pass"])\n'
@@ -29,12 +28,11 @@ def tree():
 @pytest.mark.parametrize('use_proc', [True, False], ids=['proc', 'psutil'])
 def test_sampler_sums_the_tree(tree, use_proc):
     sampler = MetricsSampler(use_proc=use_proc)
-    deadline = time.monotonic() + 20
-    usage = sampler.sample({'svc': tree.pid})['svc']
-    while usage.processes < 2 or usage.cpu_percent < 20:
-        assert time.monotonic() < deadline, usage
-        time.sleep(0.3)
+    def busy_tree():       # CPU % needs two samples some time apart
         usage = sampler.sample({'svc': tree.pid})['svc']
+        return usage if usage.processes >= 2 and usage.cpu_percent >= 20 and \
+            usage.memory_bytes > 40_000_000 else None
+    usage = wait_until(busy_tree, 20, what='the tree sampled busy')
     assert usage.memory_bytes > 40_000_000
     assert usage.threads >= 2
     assert usage.cpu_percent <= 100 * 2 + 5      # two cores at most
