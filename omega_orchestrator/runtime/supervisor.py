@@ -296,11 +296,10 @@ class Supervisor:
     def _fail(self, unit: ServiceUnit, exc: Exception) -> None:
         log.exception('%s: unexpected error while handling it; the service is failed',
                       unit.spec.name)
+        failure = ev.InternalError(error=f'{type(exc).__name__}: {exc}'[:500])
         try:
-            for command in unit.machine.handle(
-                    ev.InternalError(error=f'{type(exc).__name__}: {exc}'[:500]),
-                    self.clock.monotonic()):
-                self._execute(unit, command, ev.InternalError(error=str(exc)))
+            for command in unit.machine.handle(failure, self.clock.monotonic()):
+                self._execute(unit, command, failure)
         except Exception:
             log.critical('%s: could not even fail the service', unit.spec.name, exc_info=True)
 
