@@ -13,10 +13,12 @@ this copy is taken (see control_plane), so services keep the robot's ROS discove
 
 import os
 
+from omega_orchestrator.runtime import sdnotify
+
 BOOTSTRAP_GUARD = '_ROS_WHEELS_BOOTSTRAP_COMPLETE'
 #: Variables meant for the orchestrator alone: systemd's notification socket and watchdog
 #: (a service that inherited them could report READY or feed the watchdog in our name).
-OURS_ONLY = frozenset({'NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID'})
+OURS_ONLY = frozenset(sdnotify.VARIABLES)
 #: Secrets that never reach a service, whatever the registry says.
 SECRETS = frozenset({'OMEGA_API_TOKEN'})
 DISCOVERY = 'ROS_AUTOMATIC_DISCOVERY_RANGE'
