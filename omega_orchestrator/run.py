@@ -13,6 +13,7 @@ from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.runtime.logs import LogSettings
 from omega_orchestrator.runtime.relay import EventRelay
 
+log = logging.getLogger('omega_orchestrator')
 LEVELS = {'debug': logging.DEBUG, 'info': logging.INFO, 'warn': logging.WARNING,
           'warning': logging.WARNING, 'error': logging.ERROR, 'fatal': logging.CRITICAL}
 
@@ -86,13 +87,12 @@ async def run(registry: Registry, args: argparse.Namespace,
     try:
         process.check_descriptor_budget(sum(1 for s in registry.services if s.autostart))
     except OrchestratorError as exc:
-        logging.getLogger('omega_orchestrator').warning('%s', exc)
+        log.warning('%s', exc)
     supervisor = Supervisor(registry, log_settings(args), environment=robot,
                             metrics_interval=args.metrics_interval,
                             use_cgroups=getattr(args, 'cgroups', False))
-    logging.getLogger('omega_orchestrator').info(
-        "process tracking: %s (how a service's processes are found at a stop)",
-        supervisor.tracking)
+    log.info("process tracking: %s (how a service's processes are found at a stop)",
+             supervisor.tracking)
     relay = EventRelay()
     supervisor.add_listener(relay)
     systemd.watch(supervisor.snapshot, supervisor.add_listener)
@@ -101,7 +101,6 @@ async def run(registry: Registry, args: argparse.Namespace,
     on_stop = lifeline.exit_with_parent(stop.set)    # SIGTERM, logged, if the parent dies
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_stop)
-    log = logging.getLogger('omega_orchestrator')
     grace_warning = stop_grace_warning(registry, getattr(args, 'stop_grace', None))
     if grace_warning:
         log.warning(grace_warning.removeprefix('warning: '))
@@ -141,5 +140,4 @@ async def run(registry: Registry, args: argparse.Namespace,
 
 def _log_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
-        logging.getLogger('omega_orchestrator').error(
-            'starting the services failed', exc_info=task.exception())
+        log.error('starting the services failed', exc_info=task.exception())
