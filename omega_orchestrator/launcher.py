@@ -177,10 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     ros_args = raw[raw.index('--ros-args'):] if '--ros-args' in raw else []
     args, orchestrator_args = build_parser().parse_known_args(raw[:len(raw) - len(ros_args)])
     load_or_exit(args.registry)           # exits 2 before anything is started
-    # own sessions: a terminal's Ctrl-C reaches only us, and we forward it exactly once
     token_env = args.token_env or DEFAULT_TOKEN_ENV
     shared = ['--control-discovery-range', args.control_discovery_range] \
         if args.control_discovery_range else []
+    # own sessions: a terminal's Ctrl-C reaches only us, and we forward it exactly once;
     # the API token is the sidecar's: the orchestrator (and so every service) never sees it
     orchestrator = subprocess.Popen(
         [sys.executable, '-m', 'omega_orchestrator', '--registry', args.registry,
