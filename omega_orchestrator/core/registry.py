@@ -113,6 +113,10 @@ class Registry:
         """The spec called `name`, or None."""
         return next((s for s in self.services if s.name == name), None)
 
+    def by_name(self) -> dict[str, ServiceSpec]:
+        """Every spec by its name, in declaration order."""
+        return {s.name: s for s in self.services}
+
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_PROBLEMS = 100        # problems listed one by one; the rest are counted

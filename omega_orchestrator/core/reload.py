@@ -27,12 +27,21 @@ class ReloadPlan:
         return self.removed + self.changed
 
 
+def service_changes(old: Mapping[str, ServiceSpec], new: Mapping[str, ServiceSpec]
+                    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(added, removed, changed) service names: added and changed in `new`'s order,
+    removed in `old`'s.
+    """
+    added = tuple(n for n in new if n not in old)
+    removed = tuple(n for n in old if n not in new)
+    changed = tuple(n for n in new if n in old and old[n] != new[n])
+    return added, removed, changed
+
+
 def plan_reload(old: Mapping[str, ServiceSpec], states: Mapping[str, ServiceState],
                 new: Mapping[str, ServiceSpec]) -> ReloadPlan:
     """The plan for going from `old` (with their current `states`) to `new`."""
-    removed = tuple(n for n in old if n not in new)
-    added = tuple(n for n in new if n not in old)
-    changed = tuple(n for n in new if n in old and old[n] != new[n])
+    added, removed, changed = service_changes(old, new)
     was_up = {n for n in changed if states[n] not in STOPPED_STATES}
     start_after = tuple(n for n in new
                         if n in was_up or (n in added and new[n].autostart))

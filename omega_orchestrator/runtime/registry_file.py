@@ -28,6 +28,7 @@ import time
 
 from omega_orchestrator.core.errors import RegistryError, WrongStateError
 from omega_orchestrator.core.registry import load_registry, Registry
+from omega_orchestrator.core.reload import service_changes
 from omega_orchestrator.runtime.supervisor import Supervisor
 
 log = logging.getLogger('omega_orchestrator')
@@ -129,14 +130,6 @@ class Reloaded:
     finished: bool
 
 
-def registry_diff(old: Registry, new: Registry) -> tuple[list[str], list[str], list[str]]:
-    """(added, removed, changed) service names, as Supervisor.reload reports them."""
-    before = {s.name: s for s in old.services}
-    after = {s.name: s for s in new.services}
-    return ([n for n in after if n not in before], [n for n in before if n not in after],
-            [n for n in after if n in before and before[n] != after[n]])
-
-
 class RegistryReloader:
     """One reload at a time: read the file off the loop, then adopt it (call on the loop)."""
 
@@ -166,7 +159,8 @@ class RegistryReloader:
         except BaseException:
             self._busy = None
             raise
-        diff = registry_diff(self.supervisor.registry, registry)
+        added, removed, changed = service_changes(self.supervisor.registry.by_name(),
+                                                  registry.by_name())
         self._busy = f'applying {path}'
         task = asyncio.get_running_loop().create_task(self.supervisor.reload(registry))
         self._applying = task
@@ -177,10 +171,10 @@ class RegistryReloader:
             self._detached = True
             raise
         if task in done:
-            added, removed, changed = task.result()    # an error is the caller's answer
-            return Reloaded(path, added, removed, changed, finished=True)
+            applied = task.result()    # an error is the caller's answer
+            return Reloaded(path, *applied, finished=True)
         self._detached = True       # nobody waits for the end: an error is logged
-        return Reloaded(path, *diff, finished=False)
+        return Reloaded(path, list(added), list(removed), list(changed), finished=False)
 
     def _applied(self, task: asyncio.Task) -> None:
         detached, self._detached = self._detached, False

@@ -217,7 +217,7 @@ class Supervisor:
         old = self._units
         plan = plan_reload({n: u.spec for n, u in old.items()},
                            {n: u.machine.state for n, u in old.items()},
-                           {s.name: s for s in registry.services})
+                           registry.by_name())
         # before anything changes: will the descriptors last? (else nothing is touched)
         process.check_descriptor_budget(plan.running_after)
         for name in plan.to_stop:        # finished ones too: their leftovers are swept
