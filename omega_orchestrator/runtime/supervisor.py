@@ -148,8 +148,7 @@ class Supervisor:
         for wave in start_waves({n: u.spec.depends_on for n, u in self._units.items()}, auto):
             idle = [self._unit(n) for n in wave
                     if self._unit(n).machine.state not in PROCESS_STATES]
-            await self._spawner.prespawn(
-                [u for u in idle if u.machine.state not in PROCESS_STATES])
+            await self._spawner.prespawn(idle)
             for unit in idle:
                 if unit.prespawned is not None and unit.machine.state in PROCESS_STATES:
                     self._spawner.discard(unit)   # started meanwhile by a request
