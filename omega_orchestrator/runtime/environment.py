@@ -11,8 +11,10 @@ The control plane's own DDS settings are applied to the orchestrator's process o
 this copy is taken (see control_plane), so services keep the robot's ROS discovery settings.
 """
 
+from collections.abc import Mapping
 import os
 
+from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.runtime import sdnotify
 
 BOOTSTRAP_GUARD = '_ROS_WHEELS_BOOTSTRAP_COMPLETE'
@@ -48,6 +50,13 @@ def robot_environment(environ: dict[str, str] | os._Environ, prefix: str,
     else:
         env.pop('LD_LIBRARY_PATH', None)
     return env
+
+
+def service_environment(robot: Mapping[str, str], spec: ServiceSpec) -> dict[str, str]:
+    """What a service's processes (its run, stop_cmd, exec probe) start in: the robot's
+    environment plus the service's registry `env`.
+    """
+    return dict(robot, **dict(spec.env))
 
 
 def control_plane(discovery_range: str) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from omega_orchestrator.core.registry import ProbeSpec, ServiceSpec
 from omega_orchestrator.runtime import process
+from omega_orchestrator.runtime.environment import service_environment
 
 ProbeResult = tuple[bool, str]
 Probe = Callable[[ProbeSpec, ServiceSpec], Awaitable[ProbeResult]]
@@ -55,7 +56,7 @@ async def exec_probe(spec: ProbeSpec, service: ServiceSpec,
     environment (`env`, the robot's, plus the service's registry env).
     """
     loop = asyncio.get_running_loop()
-    env = dict(os.environ if env is None else env, **dict(service.env))
+    env = service_environment(os.environ if env is None else env, service)
     proc = process.spawn([spec.cmd or ''] + list(spec.args), cwd=service.working_dir, env=env,
                          capture=False)
     done: asyncio.Future = loop.create_future()

@@ -12,6 +12,7 @@ import subprocess
 
 from omega_orchestrator.runtime import guardian, ports, process
 from omega_orchestrator.runtime.cgroups import CgroupTracker
+from omega_orchestrator.runtime.environment import service_environment
 from omega_orchestrator.runtime.lifeline import Lifeline
 from omega_orchestrator.runtime.unit import ServiceUnit
 
@@ -38,7 +39,7 @@ class Spawner:
         self.lifeline.start()      # before the first service: see lifeline.py
         unit.generation += 1
         unit.marker = guardian.make_marker(self.lifeline.owner, spec.name, unit.generation)
-        env = dict(self.environment, **dict(spec.env))
+        env = service_environment(self.environment, spec)
         env[process.MARKER_VAR] = unit.marker
         if spec.type == 'python':
             env.setdefault('PYTHONUNBUFFERED', '1')

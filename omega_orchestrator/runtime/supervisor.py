@@ -30,7 +30,7 @@ from omega_orchestrator.core.states import (
 from omega_orchestrator.runtime import cgroups, lifeline, ports, process
 from omega_orchestrator.runtime.cleanup import start_stop_command, start_sweep
 from omega_orchestrator.runtime.clock import Clock, LoopClock
-from omega_orchestrator.runtime.environment import robot_environment
+from omega_orchestrator.runtime.environment import robot_environment, service_environment
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
 from omega_orchestrator.runtime.metrics import MetricsSampler, sample_forever, Usage
 from omega_orchestrator.runtime.probes import DEFAULT_PROBES, exec_probe, Probe, probe_forever
@@ -409,7 +409,7 @@ class Supervisor:
                     subreaper=self._subreaper, done=self._changed.set)
 
     def _run_stop_cmd(self, unit: ServiceUnit) -> None:
-        start_stop_command(unit, dict(self._base_env, **dict(unit.spec.env)),
+        start_stop_command(unit, service_environment(self._base_env, unit.spec),
                            self._changed.set)
 
     def _set_timer(self, unit: ServiceUnit, command: cmd.StartTimer) -> None:
