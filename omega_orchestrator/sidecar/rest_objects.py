@@ -11,19 +11,27 @@ STATES = tuple(name[len('STATE_'):].lower() for name, _ in sorted(
     key=lambda item: item[1]))
 
 
-def iso_time(stamp: Any) -> str | None:
-    """builtin_interfaces/Time -> ISO 8601 UTC text; zero -> None."""
+def stamp_seconds(stamp: Any) -> float | None:
+    """builtin_interfaces/Time -> epoch seconds; zero (never set) -> None."""
     if stamp.sec == 0 and stamp.nanosec == 0:
         return None
-    seconds = stamp.sec + stamp.nanosec / 1e9
+    return stamp.sec + stamp.nanosec / 1e9
+
+
+def iso_time(stamp: Any) -> str | None:
+    """builtin_interfaces/Time -> ISO 8601 UTC text; zero -> None."""
+    seconds = stamp_seconds(stamp)
+    if seconds is None:
+        return None
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec='milliseconds')
 
 
 def epoch(stamp: Any) -> float | None:
-    """builtin_interfaces/Time -> epoch seconds (the original's type); zero -> None."""
-    if stamp.sec == 0 and stamp.nanosec == 0:
-        return None
-    return round(stamp.sec + stamp.nanosec / 1e9, 3)
+    """builtin_interfaces/Time -> epoch seconds, to the millisecond (the original's type);
+    zero -> None.
+    """
+    seconds = stamp_seconds(stamp)
+    return None if seconds is None else round(seconds, 3)
 
 
 NO_CHECK = {'healthy': True, 'message': 'No health check defined'}   # the original's words
