@@ -7,16 +7,8 @@ the bare engine with --no-ros.
 import asyncio
 import sys
 
-from omega_orchestrator.command_line import build_parser, check, load_or_exit
+from omega_orchestrator.command_line import build_parser, check, load_or_exit, split_ros_args
 from omega_orchestrator.run import requested_log_level, run, setup_logging
-
-
-def split_ros_args(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(our arguments, ['--ros-args', ...]) without needing rclpy for the split."""
-    if '--ros-args' not in argv:
-        return argv, []
-    index = argv.index('--ros-args')
-    return argv[:index], argv[index:]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,6 +32,14 @@ def at_least(low: float, kind: type) -> Callable[[str], float]:
     return parse
 
 
+def split_ros_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(our arguments, ['--ros-args', ...]) without needing rclpy for the split."""
+    if '--ros-args' not in argv:
+        return argv, []
+    index = argv.index('--ros-args')
+    return argv[:index], argv[index:]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m omega_orchestrator`."""
     parser = argparse.ArgumentParser(

@@ -20,7 +20,7 @@ import time
 import psutil
 
 from omega_orchestrator import DEFAULT_API_PORT
-from omega_orchestrator.command_line import load_or_exit
+from omega_orchestrator.command_line import load_or_exit, split_ros_args
 from omega_orchestrator.runtime.sdnotify import VARIABLES
 
 #: launcher option -> sidecar option (the sidecar's --orchestrator follows the ROS arguments)
@@ -173,9 +173,8 @@ def wait_any(procs: list[subprocess.Popen], timeout: float | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run both processes until a signal or until the orchestrator exits."""
-    raw = list(sys.argv[1:] if argv is None else argv)
-    ros_args = raw[raw.index('--ros-args'):] if '--ros-args' in raw else []
-    args, orchestrator_args = build_parser().parse_known_args(raw[:len(raw) - len(ros_args)])
+    ours, ros_args = split_ros_args(list(sys.argv[1:] if argv is None else argv))
+    args, orchestrator_args = build_parser().parse_known_args(ours)
     load_or_exit(args.registry)           # exits 2 before anything is started
     token_env = args.token_env or DEFAULT_TOKEN_ENV
     shared = ['--control-discovery-range', args.control_discovery_range] \
