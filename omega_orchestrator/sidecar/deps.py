@@ -21,6 +21,13 @@ def get_gateway(request: Request) -> OrchestratorGateway:
     return request.app.state.gateway
 
 
+def unauthorized(to: str) -> HTTPException:
+    """The 401 for a request without the token; `to` says what it is needed for."""
+    return HTTPException(status_code=401, detail='a valid "Authorization: Bearer <token>" '
+                                                 f'header is required to {to}',
+                         headers={'WWW-Authenticate': 'Bearer'})
+
+
 def require_token(request: Request,
                   _: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> None:
     """401 unless the request carries the configured token (no token configured: open)."""
@@ -30,9 +37,7 @@ def require_token(request: Request,
         return      # the operator opened writes to these pages (and was warned)
     token = settings.token
     if token and not token_matches(request.headers.get('authorization'), token):
-        raise HTTPException(status_code=401, detail='a valid "Authorization: Bearer <token>" '
-                                                    'header is required to change services',
-                            headers={'WWW-Authenticate': 'Bearer'})
+        raise unauthorized('change services')
 
 
 def require_token_for_logs(
@@ -42,9 +47,7 @@ def require_token_for_logs(
     settings = request.app.state.settings
     if settings.token_for_logs and settings.token and \
             not token_matches(request.headers.get('authorization'), settings.token):
-        raise HTTPException(status_code=401, detail='a valid "Authorization: Bearer <token>" '
-                                                    'header is required to read logs here',
-                            headers={'WWW-Authenticate': 'Bearer'})
+        raise unauthorized('read logs here')
 
 
 Gateway = Annotated[OrchestratorGateway, Depends(get_gateway)]
