@@ -4,7 +4,9 @@ On Linux one pass reads, per process of a service's tree, /proc/PID/stat (CPU ti
 RSS) and /proc/PID/task/*/children (the tree), so the cost grows with the services' own
 processes, not with everything running on the robot. Elsewhere, or when the kernel lacks
 /proc/PID/task/*/children, the same numbers come from psutil. CPU % is the change in CPU time
-since the previous pass over the wall time between them (100 % = one core).
+over a window of at least MIN_WINDOW s (100 % = one core): CPU time is counted in clock ticks
+(10 ms), so two passes a few milliseconds apart would turn one tick into hundreds of percent.
+A pass sooner than that repeats the last rate and keeps the older baseline.
 Sampling is blocking I/O: the supervisor runs it in a worker thread.
 """
 
@@ -26,6 +28,8 @@ from omega_orchestrator.runtime.process import (
 log = logging.getLogger('omega_orchestrator')
 _TICKS = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
 _PAGE = os.sysconf('SC_PAGE_SIZE') if hasattr(os, 'sysconf') else 4096
+#: The shortest wall time a CPU rate is measured over: a tick of error is at most 4 % of a core.
+MIN_WINDOW = 0.25
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +41,13 @@ class Usage:
     threads: int = 0
     processes: int = 0
     paused: bool = False     # the main process is stopped by a signal (SIGSTOP, SIGTSTP)
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    cpu_seconds: float
+    at: float
+    rate: float         # the last CPU % measured from this process
 
 
 @dataclass(frozen=True)
@@ -82,18 +93,18 @@ class MetricsSampler:
         fast = PROC_CHILDREN if use_proc is None else use_proc
         self._read = _read_proc if fast else _read_psutil
         self._children = children_from_proc if fast else children_from_psutil
-        self._previous: dict[tuple[int, int], tuple[float, float]] = {}
+        self._previous: dict[tuple[int, int], _Baseline] = {}
 
     def sample(self, roots: dict[str, int]) -> dict[str, Usage]:
         """Usage per service name, given each service's main pid."""
         now = time.monotonic()
-        current: dict[tuple[int, int], tuple[float, float]] = {}
+        current: dict[tuple[int, int], _Baseline] = {}
         result = {name: self._tree_usage(root, now, current) for name, root in roots.items()}
         self._previous = current
         return result
 
     def _tree_usage(self, root: int, now: float,
-                    current: dict[tuple[int, int], tuple[float, float]]) -> Usage:
+                    current: dict[tuple[int, int], _Baseline]) -> Usage:
         cpu, rss, threads, count, paused = 0.0, 0, 0, 0, False
         stack, seen = [root], set()
         while stack:
@@ -106,16 +117,24 @@ class MetricsSampler:
                 continue
             paused = paused or (pid == root and reading.stopped)
             key = (pid, reading.started)
-            current[key] = (reading.cpu_seconds, now)
-            before = self._previous.get(key)
-            if before is not None and now > before[1]:
-                cpu += 100.0 * (reading.cpu_seconds - before[0]) / (now - before[1])
+            current[key] = baseline = _advance(self._previous.get(key), reading.cpu_seconds, now)
+            cpu += baseline.rate
             rss += reading.rss
             threads += reading.threads
             count += 1
             stack.extend(self._children(pid))
         return Usage(cpu_percent=round(max(cpu, 0.0), 1), memory_bytes=rss, threads=threads,
                      processes=count, paused=paused)
+
+
+def _advance(before: _Baseline | None, cpu_seconds: float, now: float) -> _Baseline:
+    """The baseline after a reading: a new rate once MIN_WINDOW has passed, else the old one."""
+    if before is None:
+        return _Baseline(cpu_seconds, now, 0.0)
+    if now - before.at < MIN_WINDOW:
+        return before
+    rate = max(100.0 * (cpu_seconds - before.cpu_seconds) / (now - before.at), 0.0)
+    return _Baseline(cpu_seconds, now, rate)
 
 
 async def sample_forever(sampler: MetricsSampler, roots: Callable[[], dict[str, int]],

@@ -16,8 +16,15 @@ from test.support import alive, free_port, py, until
 
 
 def foreign_server(port: int) -> subprocess.Popen:
-    """A process the orchestrator did not start, listening on port."""
-    code = (f'import socket, time\ns = socket.socket()\ns.bind(("127.0.0.1", {port}))\n'
+    """A process the orchestrator did not start, listening on port; says "term" on SIGTERM.
+
+    It is a child of the test process, which the supervisor under test may reap as an
+    orphan: its exit status is then lost (Popen reads 0), so the signal shows on its stdout.
+    """
+    code = ('import signal, socket, sys, time\n'
+            'def term(*_):\n    print("term", flush=True)\n    sys.exit(0)\n'
+            'signal.signal(signal.SIGTERM, term)\n'
+            f's = socket.socket()\ns.bind(("127.0.0.1", {port}))\n'
             's.listen()\nprint("up", flush=True)\ntime.sleep(600)')
     proc = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE,
                             start_new_session=True)
@@ -71,7 +78,8 @@ async def test_adopt_existing_takes_the_holder_over(supervise):
         await until(lambda: sup.status('web').usage.memory_bytes > 0)    # its metrics
         sup.stop('web')                                          # a stop ends it
         await wait_state(sup, 'web', S.STOPPED)
-        assert other.wait(10) == -signal.SIGTERM
+        assert other.stdout.readline() == b'term\n'      # it was sent SIGTERM
+        other.wait(10)
         sup.start('web')                 # the port is free now: a process of our own
         await wait_state(sup, 'web', S.RUNNING)
         assert sup.status('web').pid != other.pid and not sup.status('web').adopted

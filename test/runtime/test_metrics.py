@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from omega_orchestrator.core.states import ServiceState as S
-from omega_orchestrator.runtime.metrics import MetricsSampler
+from omega_orchestrator.runtime.metrics import _advance, MetricsSampler, MIN_WINDOW
 from test.runtime.support import wait_state
 from test.support import PY, py, until, wait_until
 
@@ -36,6 +36,16 @@ def test_sampler_sums_the_tree(tree, use_proc):
     assert usage.memory_bytes > 40_000_000
     assert usage.threads >= 2
     assert usage.cpu_percent <= 100 * 2 + 5      # two cores at most
+
+
+def test_a_rate_is_never_measured_over_a_sliver_of_time():
+    # Two passes 8 ms apart that straddle two 10 ms clock ticks would read as 250 %.
+    first = _advance(None, 1.00, now=10.0)
+    assert first.rate == 0.0
+    assert _advance(first, 1.02, now=10.008) is first          # too soon: the old baseline
+    later = _advance(first, 1.10, now=10.0 + MIN_WINDOW * 2)
+    assert later.rate == pytest.approx(100 * 0.10 / (MIN_WINDOW * 2))
+    assert _advance(later, 1.10, now=later.at + MIN_WINDOW).rate == 0.0   # idle since
 
 
 def test_dead_pid_is_empty():
