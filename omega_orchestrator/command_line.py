@@ -9,6 +9,7 @@ import os
 import sys
 
 from omega_orchestrator import DEFAULT_API_PORT
+from omega_orchestrator.core.dependencies import DependencySpec
 from omega_orchestrator.core.errors import RegistryError
 from omega_orchestrator.core.graph import start_waves
 from omega_orchestrator.core.registry import detaches, load_registry, Registry
@@ -106,6 +107,9 @@ def describe_plan(registry: Registry, stop_grace: float | None = None) -> str:
             check = spec.health.label if spec.health else 'no health check'
             lines.append(f'  {number}. {name}: {" ".join([spec.cmd, *spec.args])} '
                          f'[{spec.type}, restart {spec.restart_policy}, {check}]')
+            if spec.dependencies:
+                lines.append('       after ' + ', '.join(
+                    _dependency_text(d) for d in spec.dependencies))
     manual = [s.name for s in registry.services if not s.autostart]
     if manual:
         lines.append('Manual start only: ' + ', '.join(manual))
@@ -117,6 +121,15 @@ def describe_plan(registry: Registry, stop_grace: float | None = None) -> str:
     if warning:
         lines.append(warning)
     return '\n'.join(lines)
+
+
+def _dependency_text(dep: DependencySpec) -> str:
+    """'db' (up or given up), 'db is healthy', 'db is healthy, restarts with it'."""
+    if dep.condition is None:
+        return f'{dep.name} is up or has given up'
+    state = {'started': 'has started', 'healthy': 'is healthy',
+             'completed': 'has completed'}[dep.condition]
+    return f'{dep.name} {state}' + (' (restarts with it)' if dep.restart_with else '')
 
 
 def stop_grace_warning(registry: Registry, stop_grace: float | None) -> str | None:

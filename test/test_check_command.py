@@ -34,6 +34,32 @@ def test_default_registry_prints_the_start_order(extra: list[str]):
     assert order.index('prepare') < order.index('web_api') < order.index('sensor_worker')
 
 
+def test_check_prints_the_start_plan_as_levels_with_each_condition(tmp_path: Path):
+    path = tmp_path / 'chain.json'
+    sleeper = ['-c', 'import time; time.sleep(600)']
+    path.write_text(json.dumps({'services': [
+        {'name': 'a', 'cmd': sys.executable, 'args': sleeper, 'autostart': True, 'port': 9,
+         'health_check': 'port_check'},
+        {'name': 'b', 'cmd': sys.executable, 'args': sleeper, 'autostart': True,
+         'depends_on': [{'name': 'a', 'condition': 'healthy', 'restart_with': True}]},
+        {'name': 'c', 'cmd': sys.executable, 'args': sleeper, 'autostart': True,
+         'depends_on': ['a', {'name': 'b', 'condition': 'completed'}]}]}))
+    result = check(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert [line.split(':')[0] for line in lines if line[:3] in ('1. ', '2. ', '3. ')] == [
+        '1. a', '2. b', '3. c']
+    assert 'after a is healthy (restarts with it)' in lines
+    assert 'after a is up or has given up, b has completed' in lines
+    cycle = tmp_path / 'cycle.json'
+    cycle.write_text(json.dumps({'services': [
+        {'name': 'a', 'cmd': 'x', 'depends_on': [{'name': 'b', 'condition': 'healthy'}]},
+        {'name': 'b', 'cmd': 'x', 'depends_on': ['a']}]}))
+    result = check(cycle)
+    assert result.returncode == 2
+    assert "service 'a' field 'depends_on': dependency cycle a -> b -> a" in result.stderr
+
+
 def test_errors_exit_2_and_name_file_service_and_field(tmp_path: Path):
     path = tmp_path / 'robot.json'
     path.write_text(json.dumps({'services': [

@@ -17,7 +17,7 @@ const STREAMS = ['stdout', 'stderr'];
 /* Which buttons make sense in which state (see core/machine.py). */
 const ALLOWED = {
   start: new Set(['stopped', 'exited', 'crashed', 'failed', 'backoff', 'cooldown']),
-  stop: new Set(['starting', 'running', 'backoff', 'cooldown']),
+  stop: new Set(['starting', 'running', 'backoff', 'cooldown', 'waiting']),
   restart: new Set(['starting', 'running', 'exited', 'crashed', 'failed', 'backoff', 'cooldown']),
 };
 
@@ -94,6 +94,7 @@ function statusNote(s) {
     const wait = Math.max(0, Math.ceil((Date.parse(s.next_restart) - Date.now()) / 1000));
     return `restart in ${wait} s`;
   }
+  if (s.status === 'waiting') return s.message || 'waiting for its dependencies';
   return ['crashed', 'failed', 'exited'].includes(s.status)
     ? fmtExit(s.last_exit_code, s.last_exit_signal) : '';
 }

@@ -75,5 +75,19 @@ class InternalError:
     error: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class DependenciesChanged:
+    """The gate of the service's conditioned dependencies: what it waits for, or None."""
+
+    blocking: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DependencyLost:
+    """A dependency marked restart_with went down: stop, then start once it is back."""
+
+    reason: str
+
+
 Event = (StartRequested | StopRequested | RestartRequested | Spawned | SpawnFailed | Exited
-         | TimerFired | HealthReported | InternalError)
+         | TimerFired | HealthReported | InternalError | DependenciesChanged | DependencyLost)

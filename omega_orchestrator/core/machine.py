@@ -57,11 +57,18 @@ class ServiceMachine:
         self._history = CrashHistory()
         self._timer = 0              # token of the pending timer; 0 = none
         self._then_start = False     # a restart is waiting for the stop to finish
+        self._blocking: str | None = None   # the unmet dependency condition, if any
+        self._start_is_restart = False      # the start WAITING holds back is a restart
 
     @property
     def view(self) -> MachineView:
         """The current immutable picture."""
         return self._view
+
+    @property
+    def blocking(self) -> str | None:
+        """The unmet dependency condition the runtime last reported, or None."""
+        return self._blocking
 
     @property
     def state(self) -> S:
@@ -89,6 +96,10 @@ class ServiceMachine:
                 return self._on_health_reported(event, now)
             case ev.InternalError():
                 return self._on_internal_error(event, now)
+            case ev.DependenciesChanged():
+                return self._on_dependencies_changed(event, now)
+            case ev.DependencyLost():
+                return self._on_dependency_lost(event, now)
         raise TypeError(f'not an event: {event!r}')
 
     # -- operator requests ------------------------------------------------------------------
@@ -99,6 +110,8 @@ class ServiceMachine:
             raise WrongStateError(f"'{self.spec.name}' is already {state.value}")
         if state is S.STOPPING:
             raise WrongStateError(f"'{self.spec.name}' is stopping; restart it instead")
+        if state is S.WAITING:
+            return []       # WAITING -> WAITING: it starts as soon as its dependencies allow
         # STOPPED | EXITED | CRASHED | FAILED | BACKOFF | COOLDOWN -> STARTING
         self._history = CrashHistory()
         out: list[cmd.Command] = [cmd.CancelTimer()] if self._timer else []
@@ -119,6 +132,9 @@ class ServiceMachine:
             self._timer = 0
             return [cmd.CancelTimer()] + self._move(S.STOPPED, now, event.reason,
                                                     next_restart_at=None)
+        if state is S.WAITING:
+            # WAITING -> STOPPED: it no longer waits to start
+            return self._move(S.STOPPED, now, event.reason, message='')
         if state in (S.CRASHED, S.FAILED, S.EXITED):
             # CRASHED | FAILED | EXITED -> STOPPED: acknowledged; leftovers are swept
             return [cmd.Sweep()] + self._move(S.STOPPED, now, event.reason)
@@ -228,10 +244,38 @@ class ServiceMachine:
             failures=failures))
         return []
 
+    def _on_dependencies_changed(self, event: ev.DependenciesChanged,
+                                 now: float) -> list[cmd.Command]:
+        self._blocking = event.blocking
+        if self.state is not S.WAITING:
+            return []
+        if event.blocking is not None:
+            # WAITING -> WAITING: the reason now (the dependency's state, for how long)
+            self._view = replace(self._view, message=f'waiting for {event.blocking}')
+            return []
+        # WAITING -> STARTING: every dependency condition holds
+        return self._begin_start(now, 'dependencies ready',
+                                 counts_as_restart=self._start_is_restart)
+
+    def _on_dependency_lost(self, event: ev.DependencyLost, now: float) -> list[cmd.Command]:
+        if self.state not in (S.STARTING, S.RUNNING):
+            return []
+        # RUNNING | STARTING -> STOPPING, then STARTING (or WAITING) once it is gone
+        out = self._begin_stop(now, event.reason, force=False)
+        self._then_start = True
+        return out
+
     # -- helpers --------------------------------------------------------------------------------
 
     def _begin_start(self, now: float, reason: str, *,
                      counts_as_restart: bool) -> list[cmd.Command]:
+        if self._blocking is not None:
+            # -> WAITING: a dependency's condition does not hold; its change starts this
+            self._start_is_restart = counts_as_restart
+            message = f'waiting for {self._blocking}'
+            return self._move(S.WAITING, now, f'{reason}; {message}', message=message,
+                              next_restart_at=None)
+        self._start_is_restart = False
         view = self._view
         if counts_as_restart:
             self._view = replace(view, restart_count=view.restart_count + 1,

@@ -13,6 +13,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from omega_orchestrator.core.dependencies import DependencySpec
 from omega_orchestrator.core.errors import RegistryError
 from omega_orchestrator.core.graph import dependency_problems
 from omega_orchestrator.core.registry_model import (
@@ -91,8 +92,13 @@ class ServiceSpec:
     stop_cmd: tuple[str, ...] = ()
     stop_cmd_timeout: float = 30.0
     adopt_existing: bool = False
-    depends_on: tuple[str, ...] = ()
+    dependencies: tuple[DependencySpec, ...] = ()
     ros_node: str | None = None
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """The names of the services this one depends on, in declaration order."""
+        return tuple(d.name for d in self.dependencies)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,6 +228,7 @@ def parse_registry(text: str, source: str = '<registry>', base_dir: str = '.',
         services.append(spec)
     problems.extend(_clip(p) for p in dependency_problems({s.name: s.depends_on
                                                            for s in services}))
+    problems.extend(_condition_problems(services))
     if problems:
         raise registry_error(source, problems)
     return Registry(path=source, version=str(top['version']), description=top['description'],
@@ -240,7 +247,7 @@ def _parse_service(raw: Any, index: int, base_dir: str,
     restart = _restart_spec(values, where, problems)
     health = _probe_spec(values, where, problems)
     problems.extend(_env_problems(values['env'], where))
-    problems.extend(_dependency_name_problems(values['depends_on'], where))
+    dependencies = _dependencies(values['depends_on'], where, problems)
     if len(problems) > before:
         return None
     default_signal = 'SIGINT' if values['type'] == 'ros2' else 'SIGTERM'
@@ -258,7 +265,7 @@ def _parse_service(raw: Any, index: int, base_dir: str,
                       timeout=float(values['stop_timeout'])),
         restart=restart, oneshot=oneshot, stop_cmd=tuple(values['stop_cmd'] or ()),
         stop_cmd_timeout=float(values['stop_cmd_timeout']),
-        adopt_existing=values['adopt_existing'], depends_on=values['depends_on'],
+        adopt_existing=values['adopt_existing'], dependencies=dependencies,
         ros_node=values['ros_node'])
 
 
@@ -339,11 +346,39 @@ def _env_problems(env: dict[str, str] | None, where: str) -> list[str]:
     return problems
 
 
-def _dependency_name_problems(depends_on: tuple[str, ...], where: str) -> list[str]:
-    """Each entry of depends_on must be a service name (so every later message is short)."""
-    return [f"{where} field 'depends_on'[{index}]: {shown(dep)} is not a service name"
-            for index, dep in enumerate(depends_on)
-            if isinstance(dep, str) and not re.fullmatch(NAME_PATTERN.strip('^$'), dep)]
+def _dependencies(depends_on: tuple[Any, ...], where: str,
+                  problems: list[str]) -> tuple[DependencySpec, ...]:
+    """Each entry of depends_on: a service name (order only) or a condition object."""
+    found = []
+    for index, entry in enumerate(depends_on):
+        place = f"{where} field 'depends_on'[{index}]"
+        if isinstance(entry, str):
+            if re.fullmatch(NAME_PATTERN.strip('^$'), entry):
+                found.append(DependencySpec(name=entry))
+            else:     # a service name, so that every later message stays short
+                problems.append(f'{place}: {shown(entry)} is not a service name')
+        elif isinstance(entry, dict):
+            values = check_object(entry, 'dependency', place, problems)
+            if values and values['name'] is not None:
+                found.append(DependencySpec(name=values['name'], condition=values['condition'],
+                                            restart_with=values['restart_with']))
+        else:
+            problems.append(f'{place}: must be a service name or an object '
+                            '{"name": ..., "condition": ...}')
+    return tuple(found)
+
+
+def _condition_problems(services: list[ServiceSpec]) -> list[str]:
+    """A `healthy` condition needs a dependency with a readiness probe (health_check)."""
+    by_name = {s.name: s for s in services}
+    problems = []
+    for spec in services:
+        for dep in spec.dependencies:
+            target = by_name.get(dep.name)
+            if dep.condition == 'healthy' and target is not None and target.health is None:
+                problems.append(f"service '{spec.name}' field 'depends_on': condition "
+                                f"'healthy' needs a health_check on '{dep.name}', which has none")
+    return problems
 
 
 def _named_probe(check: str, port: int | None, where: str,

@@ -13,6 +13,9 @@ NAME_PATTERN = r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'   # matched whole (re.fullm
 SERVICE_TYPES = ('python', 'go', 'docker', 'ros2', 'exec')
 RESTART_POLICIES = ('never', 'on-failure', 'always')
 STOP_SIGNALS = ('SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2')
+#: What a dependant waits for (docker compose's service_started / _healthy /
+#: _completed_successfully); a plain name only orders the start (see DEPENDENCY_FIELDS).
+DEPENDENCY_CONDITIONS = ('started', 'healthy', 'completed')
 PROBE_TYPES = ('tcp', 'http', 'exec', 'path', 'ros_core', 'ros_node', 'ros_topic')
 #: The original's named checks: each means "TCP port P on localhost accepts connections",
 #: where P is the service's `port`, or else the port the original checks (None: required).
@@ -108,8 +111,9 @@ SERVICE_FIELDS = (
     Field('adopt_existing', 'boolean', 'When another process already listens on `port`, take '
           'it over (running, its PID, stop ends it) instead of starting a second copy.',
           default=False),
-    Field('depends_on', 'array', 'Services started before this one, stopped after it.',
-          default=(), items='string', max_length=MAX_LIST),
+    Field('depends_on', 'array', 'Services started before this one, stopped after it: a name '
+          '(started first; this one starts once it is up or has given up) or an object with '
+          'the condition it must meet.', default=(), items='dependency', max_length=MAX_LIST),
     Field('ros_node', 'string', 'Fully qualified name of the ROS node a ros2 service runs.',
           default=None, nullable=True, max_length=256),
 )
@@ -165,9 +169,23 @@ HEALTH_FIELDS = (
           minimum=1, maximum=1000),
 )
 
+DEPENDENCY_FIELDS = (
+    Field('name', 'string', 'The service this one depends on.', pattern=NAME_PATTERN),
+    Field('condition', 'string', 'What it must be before this one starts: started (running), '
+          'healthy (running and its readiness probe passes) or completed (exited 0). While '
+          'it is not, this service waits, with the reason in its status.', default='started',
+          choices=DEPENDENCY_CONDITIONS),
+    Field('restart_with', 'boolean', 'When the dependency stops or crashes, stop this one '
+          "too, and start it again once the condition holds again (systemd's BindsTo).",
+          default=False),
+)
+
 OBJECTS: dict[str, tuple[Field, ...]] = {
     'registry': TOP_FIELDS,
     'service': SERVICE_FIELDS,
     'restart': RESTART_FIELDS,
     'health_check': HEALTH_FIELDS,
+    'dependency': DEPENDENCY_FIELDS,
 }
+#: Array fields whose items may be a plain string instead of the object (depends_on).
+STRING_OR_OBJECT_ITEMS = ('dependency',)

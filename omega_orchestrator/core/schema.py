@@ -6,7 +6,13 @@
 import json
 from typing import Any
 
-from omega_orchestrator.core.registry_model import Field, NAMED_CHECKS, OBJECTS
+from omega_orchestrator.core.registry_model import (
+    Field,
+    NAME_PATTERN,
+    NAMED_CHECKS,
+    OBJECTS,
+    STRING_OR_OBJECT_ITEMS,
+)
 
 _JSON_TYPES = {'string': 'string', 'integer': 'integer', 'number': 'number',
                'boolean': 'boolean', 'array': 'array', 'map': 'object', 'object': 'object'}
@@ -35,7 +41,10 @@ def _field_schema(field: Field) -> dict[str, Any]:
         schema[key] = field.minimum
     if field.maximum is not None:
         schema['maximum'] = field.maximum
-    if field.kind == 'array':
+    if field.kind == 'array' and field.items in STRING_OR_OBJECT_ITEMS:
+        schema['items'] = {'anyOf': [{'type': 'string', 'pattern': NAME_PATTERN},
+                                     {'$ref': f'#/$defs/{field.items}'}]}
+    elif field.kind == 'array':
         schema['items'] = ({'$ref': f'#/$defs/{field.items}'} if field.items in OBJECTS
                            else {'type': field.items or 'string'})
     if field.kind == 'map':

@@ -15,6 +15,7 @@ class ServiceState(str, Enum):
     COOLDOWN = 'cooldown'    # crashed too often in the window; retried when the cooldown ends
     FAILED = 'failed'        # could not be spawned, or ran out of retries; waits for an operator
     EXITED = 'exited'        # ended on its own with success (a oneshot's normal end)
+    WAITING = 'waiting'      # a start waits for a dependency's condition; starts when it holds
 
 
 #: States in which a process of the service may be alive.
@@ -22,7 +23,7 @@ PROCESS_STATES = frozenset({ServiceState.STARTING, ServiceState.RUNNING, Service
 #: States with no process and no pending restart: only an operator moves the service on.
 STOPPED_STATES = frozenset({
     ServiceState.STOPPED, ServiceState.CRASHED, ServiceState.FAILED, ServiceState.EXITED})
-#: States with no process but a timer that will start it again.
-WAITING_STATES = frozenset({ServiceState.BACKOFF, ServiceState.COOLDOWN})
+#: States with no process that will start it again by themselves (a timer, a dependency).
+WAITING_STATES = frozenset({ServiceState.BACKOFF, ServiceState.COOLDOWN, ServiceState.WAITING})
 #: States that signal trouble to an operator.
 ERROR_STATES = frozenset({ServiceState.CRASHED, ServiceState.FAILED})

@@ -19,6 +19,7 @@ STATE_CODES = {
     ServiceState.COOLDOWN: ServiceStatus.STATE_COOLDOWN,
     ServiceState.FAILED: ServiceStatus.STATE_FAILED,
     ServiceState.EXITED: ServiceStatus.STATE_EXITED,
+    ServiceState.WAITING: ServiceStatus.STATE_WAITING,
 }
 
 
@@ -74,14 +75,17 @@ def diagnostic_level(status: EngineStatus) -> tuple[bytes, str]:
     """The level of one service in ROS terms.
 
     OK: running and healthy, stopped (an operator's choice or never started), exited (a
-    completed oneshot). WARN: backoff/cooldown, unhealthy, starting/stopping. ERROR: crashed,
-    failed. Never STALE: diagnostic_aggregator rolls a STALE item up to ERROR, and a service
-    the operator stopped is a fact, not missing data.
+    completed oneshot). WARN: backoff/cooldown, waiting for a dependency (the reason),
+    unhealthy, starting/stopping. ERROR: crashed, failed. Never STALE: diagnostic_aggregator
+    rolls a STALE item up to ERROR, and a service the operator stopped is a fact, not
+    missing data.
     """
     state = status.state
     if state in ERROR_STATES:
         return DiagnosticStatus.ERROR, f'{state.value}: {status.message}' if status.message \
             else state.value
+    if state is ServiceState.WAITING:
+        return DiagnosticStatus.WARN, status.message or 'waiting for its dependencies'
     if state in WAITING_STATES:
         return DiagnosticStatus.WARN, f'{state.value}: restarting'
     if state is ServiceState.STOPPED:

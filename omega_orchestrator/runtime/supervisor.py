@@ -31,6 +31,7 @@ from omega_orchestrator.runtime import cgroups, lifeline, ports, process
 from omega_orchestrator.runtime.cleanup import start_stop_command, start_sweep
 from omega_orchestrator.runtime.clock import Clock, LoopClock
 from omega_orchestrator.runtime.environment import robot_environment, service_environment
+from omega_orchestrator.runtime.gates import DependencyGates
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
 from omega_orchestrator.runtime.metrics import MetricsSampler, sample_forever, Usage
 from omega_orchestrator.runtime.probes import DEFAULT_PROBES, exec_probe, Probe, probe_forever
@@ -92,6 +93,8 @@ class Supervisor:
         self.first_wave_spawned = asyncio.Event()
         self._spawner = spawner or Spawner(self._base_env, self._lifeline, self._cgroups)
         self.children = process.CHILDREN     # the process's own children (see ChildRegistry)
+        self._gates = DependencyGates(self._apply, self.clock)
+        self._gates.rebuild(self._units)
 
     # -- public API (call on the loop) ----------------------------------------------------------
 
@@ -140,6 +143,8 @@ class Supervisor:
 
         A wave starts once the one before it is up (running; a oneshot: exited 0) or has
         failed, or after wave_timeout seconds, so one stuck service cannot block the rest.
+        A service whose dependency conditions do not hold yet waits (see gates.py) and
+        starts by itself once they do; the waves do not wait for it.
         """
         self._ensure_metrics()
         auto = [s.name for s in self.registry.services if s.autostart]
@@ -148,6 +153,12 @@ class Supervisor:
         for wave in start_waves({n: u.spec.depends_on for n, u in self._units.items()}, auto):
             idle = [self._unit(n) for n in wave
                     if self._unit(n).machine.state not in PROCESS_STATES]
+            for unit in idle:
+                self._gates.refresh(unit)
+            held = [u for u in idle if u.machine.blocking is not None]
+            for unit in held:            # -> WAITING, with the reason: it starts by itself
+                self._start_quietly(unit.spec.name, 'autostart')
+            idle = [u for u in idle if u.machine.blocking is None]
             await self._spawner.prespawn(idle)
             for unit in idle:
                 if unit.prespawned is not None and unit.machine.state in PROCESS_STATES:
@@ -232,6 +243,7 @@ class Supervisor:
         for name in plan.removed:
             old[name].logs.close()
         self.registry, self._units = registry, units
+        self._gates.rebuild(units)
         for name in plan.start_after:
             self._start_quietly(name, 'registry reloaded')
         self._changed.set()
@@ -240,6 +252,7 @@ class Supervisor:
     async def close(self) -> None:
         """Stop everything (refusing new starts meanwhile) and release files and tasks."""
         self._closing = True
+        self._gates.close()
         await self._spawner.settle()   # a cancelled start-up's spawns: landed, then killed
         await self.stop_all()
         if self._cgroups is not None:
@@ -258,6 +271,7 @@ class Supervisor:
         if self._closing:
             raise WrongStateError('the orchestrator is shutting down')
         self._ensure_metrics()
+        self._gates.refresh(self._unit(name))
         status = self._request(name, event)
         if status.state is ServiceState.FAILED:
             raise SpawnFailedError(status.message, status)
@@ -265,6 +279,7 @@ class Supervisor:
 
     def _start_quietly(self, name: str, reason: str) -> None:
         """Start without raising on a spawn failure: the FAILED state says it all."""
+        self._gates.refresh(self._unit(name))
         self._request(name, ev.StartRequested(reason=reason))
 
     def _request(self, name: str, event: ev.Event) -> EngineStatus:
@@ -279,11 +294,15 @@ class Supervisor:
     def _apply(self, unit: ServiceUnit, event: ev.Event) -> None:
         """One event through the machine and its commands through the OS. A failure in
         this one service's handling fails that service (with the reason); it never escapes
-        into the loop, so the others and the engine carry on.
+        into the loop, so the others and the engine carry on. Its dependants hear of it.
         """
+        before = unit.machine.view
+        moves: list[tuple[ServiceState, ServiceState]] = []
         try:
             with self._announcer.holding():      # the OS work first, then the news
                 for command in unit.machine.handle(event, self.clock.monotonic()):
+                    if isinstance(command, cmd.AnnounceTransition):
+                        moves.append((command.from_state, command.to_state))
                     self._execute(unit, command, event)
         except OrchestratorError:      # a refused request (wrong state...): the caller's
             raise
@@ -291,6 +310,7 @@ class Supervisor:
             self._fail(unit, exc)
         finally:
             self._changed.set()
+        self._gates.changed(unit, before, moves)
 
     def _fail(self, unit: ServiceUnit, exc: Exception) -> None:
         log.exception('%s: unexpected error while handling it; the service is failed',

@@ -402,3 +402,74 @@ def test_transition_any_to_failed_on_an_internal_error():
     assert b.state is S.FAILED and 'CancelTimer' in kinds(out) and 'SignalGroup' not in kinds(out)
     b.handle(ev.StartRequested(), 6.0)          # an operator can start it again
     assert b.state is S.STARTING
+
+
+# -- dependency conditions (the gate is fed by the supervisor; core/dependencies decides it) ----
+
+def test_transition_stopped_to_waiting_while_a_dependency_is_not_ready():
+    m = make()
+    assert m.handle(ev.DependenciesChanged(blocking='cam to be healthy: starting'), 0.0) == []
+    out = m.handle(ev.StartRequested(), 0.0)
+    assert m.state is S.WAITING and kinds(out) == ['AnnounceTransition']    # no Spawn
+    assert m.view.message == 'waiting for cam to be healthy: starting'
+
+
+def test_waiting_updates_its_reason_without_a_transition():
+    m = make()
+    m.handle(ev.DependenciesChanged(blocking='cam: starting'), 0.0)
+    m.handle(ev.StartRequested(), 0.0)
+    assert m.handle(ev.DependenciesChanged(blocking='cam: failed for 3 s'), 3.0) == []
+    assert m.state is S.WAITING and m.view.message == 'waiting for cam: failed for 3 s'
+
+
+def test_transition_waiting_to_starting_when_the_conditions_hold():
+    m = make()
+    m.handle(ev.DependenciesChanged(blocking='cam: starting'), 0.0)
+    m.handle(ev.StartRequested(), 0.0)
+    out = m.handle(ev.DependenciesChanged(blocking=None), 5.0)
+    assert m.state is S.STARTING and kinds(out) == ['AnnounceTransition', 'Spawn']
+    assert m.view.restart_count == 0          # an operator's start, held back: not a restart
+
+
+def test_transition_waiting_to_stopped_by_operator():
+    m = make()
+    m.handle(ev.DependenciesChanged(blocking='cam: stopped'), 0.0)
+    m.handle(ev.StartRequested(), 0.0)
+    m.handle(ev.StopRequested(), 1.0)
+    assert m.state is S.STOPPED
+    assert kinds(m.handle(ev.DependenciesChanged(blocking=None), 2.0)) == []   # stays stopped
+
+
+def test_a_start_of_a_waiting_service_is_accepted_as_it_is():
+    m = make()
+    m.handle(ev.DependenciesChanged(blocking='cam: stopped'), 0.0)
+    m.handle(ev.StartRequested(), 0.0)
+    assert m.handle(ev.StartRequested(), 1.0) == [] and m.state is S.WAITING
+    assert m.handle(ev.RestartRequested(), 1.0) == [] and m.state is S.WAITING
+
+
+def test_transition_backoff_to_waiting_when_the_dependency_is_down():
+    m, token = backing_off()
+    m.handle(ev.DependenciesChanged(blocking='db: crashed'), 2.5)
+    m.handle(ev.TimerFired(token=token), 3.0)
+    assert m.state is S.WAITING               # not another crash against a dead dependency
+    restarts = m.view.restart_count
+    m.handle(ev.DependenciesChanged(blocking=None), 9.0)
+    assert m.state is S.STARTING and m.view.restart_count == restarts + 1
+
+
+def test_transition_running_to_stopping_to_waiting_when_a_bound_dependency_is_lost():
+    m = running(make())
+    m.handle(ev.DependenciesChanged(blocking='db: crashed'), 1.0)
+    out = m.handle(ev.DependencyLost(reason='db went down (restart_with)'), 1.0)
+    assert m.state is S.STOPPING and cmd.SignalGroup(signal='SIGTERM') in out
+    m.handle(ev.Exited(pid=100, signal=15), 1.2)
+    assert m.state is S.WAITING and m.view.message == 'waiting for db: crashed'
+    m.handle(ev.DependenciesChanged(blocking=None), 4.0)
+    assert m.state is S.STARTING
+
+
+def test_a_lost_dependency_does_not_touch_a_stopped_service():
+    m = make()
+    assert m.handle(ev.DependencyLost(reason='db went down'), 1.0) == []
+    assert m.state is S.STOPPED

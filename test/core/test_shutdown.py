@@ -1,5 +1,6 @@
 """The worst-case time of a full stop, wave by wave, against a stop grace."""
 
+from omega_orchestrator.core.dependencies import DependencySpec
 from omega_orchestrator.core.registry import Registry, ServiceSpec, StopSpec
 from omega_orchestrator.core.shutdown import (
     grace_warning,
@@ -53,7 +54,7 @@ def test_warning_names_the_total_the_grace_and_each_wave():
 def test_registry_plan_uses_each_services_stop_timeout():
     registry = Registry(path='robot.json', services=(
         ServiceSpec(name='driver', cmd='d', stop=StopSpec(timeout=20.0)),
-        ServiceSpec(name='app', cmd='a', depends_on=('driver',)),
+        ServiceSpec(name='app', cmd='a', dependencies=(DependencySpec(name='driver'),)),
     ))
     plan = registry_stop_plan(registry)
     assert [(w.slowest, w.timeout) for w in plan] == [('app', 5.0), ('driver', 20.0)]
