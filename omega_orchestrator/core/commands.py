@@ -37,12 +37,14 @@ class CancelTimer:
 
 @dataclass(frozen=True, kw_only=True)
 class StartProbes:
-    """Begin running the service's health probe."""
+    """Run exactly these of the service's probes ('startup', 'readiness', 'liveness')."""
+
+    kinds: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
 class StopProbes:
-    """Stop running the service's health probe."""
+    """Stop running the service's probes."""
 
 
 @dataclass(frozen=True, kw_only=True)

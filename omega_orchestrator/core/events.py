@@ -69,6 +69,15 @@ class HealthReported:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProbeReported:
+    """The result of one startup or liveness probe (readiness: HealthReported)."""
+
+    probe: str          # 'startup' | 'liveness'
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class InternalError:
     """Handling this service raised an unexpected exception: it is failed, the engine goes on."""
 
@@ -90,4 +99,5 @@ class DependencyLost:
 
 
 Event = (StartRequested | StopRequested | RestartRequested | Spawned | SpawnFailed | Exited
-         | TimerFired | HealthReported | InternalError | DependenciesChanged | DependencyLost)
+         | TimerFired | HealthReported | ProbeReported | InternalError | DependenciesChanged
+         | DependencyLost)

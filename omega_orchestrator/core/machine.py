@@ -26,6 +26,7 @@ class Health:
     message: str = ''
     checked_at: float | None = None
     failures: int = 0
+    successes: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +60,9 @@ class ServiceMachine:
         self._then_start = False     # a restart is waiting for the stop to finish
         self._blocking: str | None = None   # the unmet dependency condition, if any
         self._start_is_restart = False      # the start WAITING holds back is a restart
+        self._started_up = False            # the startup probe passed in this run
+        self._probe_failures: dict[str, int] = {}   # startup / liveness failures in a row
+        self._failing: str | None = None    # why a stop in progress is a failed probe's
 
     @property
     def view(self) -> MachineView:
@@ -94,6 +98,8 @@ class ServiceMachine:
                 return self._on_timer_fired(event, now)
             case ev.HealthReported():
                 return self._on_health_reported(event, now)
+            case ev.ProbeReported():
+                return self._on_probe_reported(event, now)
             case ev.InternalError():
                 return self._on_internal_error(event, now)
             case ev.DependenciesChanged():
@@ -121,6 +127,7 @@ class ServiceMachine:
     def _on_stop_requested(self, event: ev.StopRequested, now: float) -> list[cmd.Command]:
         state = self.state
         self._then_start = False
+        self._failing = None             # an operator's stop is not a failure
         if state in (S.STARTING, S.RUNNING):
             # RUNNING | STARTING -> STOPPING
             return self._begin_stop(now, event.reason, event.force)
@@ -150,6 +157,7 @@ class ServiceMachine:
         if state is S.STOPPING:
             # STOPPING -> STOPPING: start again once the stop completes
             self._then_start = True
+            self._failing = None         # the operator's restart wins over the policy
             return []
         return self._on_start_requested(ev.StartRequested(reason=event.reason), now)
 
@@ -158,7 +166,8 @@ class ServiceMachine:
     def _on_spawned(self, event: ev.Spawned, now: float) -> list[cmd.Command]:
         if self.state is not S.STARTING:
             return []
-        # STARTING -> RUNNING (no readiness probe yet: spawned means running)
+        # STARTING -> RUNNING (spawned means running; readiness is the `healthy` field)
+        self._started_up, self._probe_failures = False, {}
         return self._move(S.RUNNING, now, f'started with pid {event.pid}', pid=event.pid,
                           started_at=now, message='') + self._probe_commands(start=True)
 
@@ -178,18 +187,26 @@ class ServiceMachine:
         self._view = replace(view, pid=None, started_at=None, last_exit_code=event.code,
                              last_exit_signal=event.signal, health=Health())
         out: list[cmd.Command] = self._probe_commands(start=False)
-        if self.state is S.STOPPING:
+        failed_probe, self._failing = self._failing, None
+        if self.state is S.STOPPING and failed_probe is None:
             return out + self._finish_stop(now, how)
-        if not event.success:
+        success = event.success
+        if failed_probe is not None:
+            # stopped because a liveness or startup probe failed: a failure, for the policy
+            if self._timer:
+                out.append(cmd.CancelTimer())
+                self._timer = 0
+            self._then_start, success, how = False, False, failed_probe
+        if not success:
             self._view = replace(self._view, crash_count=self._view.crash_count + 1)
         decision, self._history = after_exit(
-            self.spec.restart, self.spec.restart_policy, self._history, success=event.success,
+            self.spec.restart, self.spec.restart_policy, self._history, success=success,
             oneshot=self.spec.oneshot, ran_for=ran_for, now=now, rng=self._rng)
-        if not (self.spec.oneshot and event.success):
+        if not (self.spec.oneshot and success):
             out.append(cmd.Sweep())
         # RUNNING -> CRASHED (failure) | EXITED (success): every end of a run is announced
         # on its own, with the exit; what the policy does next is the following transition.
-        ended = S.EXITED if event.success else S.CRASHED
+        ended = S.EXITED if success else S.CRASHED
         reason = f'{how}; {decision.why}'
         out += self._move(ended, now, how, message=reason)
         if decision.action == 'done':
@@ -223,7 +240,7 @@ class ServiceMachine:
     def _on_internal_error(self, event: ev.InternalError, now: float) -> list[cmd.Command]:
         # ANY -> FAILED: whatever went wrong, the process is not left unsupervised
         out: list[cmd.Command] = [cmd.CancelTimer()] if self._timer else []
-        self._timer, self._then_start = 0, False
+        self._timer, self._then_start, self._failing = 0, False, None
         if self.state in (S.STARTING, S.RUNNING, S.STOPPING):
             out += [cmd.SignalGroup(signal='SIGKILL'), cmd.Sweep()]
         out += self._probe_commands(start=False)
@@ -236,13 +253,45 @@ class ServiceMachine:
             return []
         old = self._view.health
         failures = 0 if event.ok else old.failures + 1
+        successes = old.successes + 1 if event.ok else 0
         probe = self.spec.health
         threshold = probe.failure_threshold if probe else 1
-        healthy = event.ok or (old.healthy and failures < threshold)
+        needed = probe.success_threshold if probe else 1
+        healthy = (event.ok and (old.healthy or successes >= needed)) or \
+            (not event.ok and old.healthy and failures < threshold)
         self._view = replace(self._view, health=Health(
             checked=True, healthy=healthy, message=event.message, checked_at=now,
-            failures=failures))
+            failures=failures, successes=successes))
         return []
+
+    def _on_probe_reported(self, event: ev.ProbeReported, now: float) -> list[cmd.Command]:
+        if self.state is not S.RUNNING:
+            return []
+        if self.spec.startup is not None and self._started_up is (event.probe == 'startup'):
+            return []       # a startup probe after it passed, a liveness probe before
+        probe = self.spec.startup if event.probe == 'startup' else self.spec.liveness
+        if probe is None:
+            return []
+        if event.ok:
+            self._probe_failures[event.probe] = 0
+            if event.probe == 'liveness':
+                return []
+            # RUNNING -> RUNNING: started up; readiness and liveness take over
+            self._started_up = True
+            self._view = replace(self._view, message='')
+            return [cmd.StartProbes(kinds=self._steady_probes())]
+        failures = self._probe_failures.get(event.probe, 0) + 1
+        self._probe_failures[event.probe] = failures
+        if failures < probe.failure_threshold:
+            if event.probe == 'startup':
+                self._view = replace(self._view, message=(
+                    f'starting up: {event.message} ({failures}/{probe.failure_threshold})'))
+            return []
+        # RUNNING -> STOPPING, then the policy decides as after a crash
+        reason = f'{event.probe}: {event.message} ({failures} checks in a row)'
+        out = self._begin_stop(now, reason, force=False)
+        self._failing = reason
+        return [cmd.StopProbes()] + out
 
     def _on_dependencies_changed(self, event: ev.DependenciesChanged,
                                  now: float) -> list[cmd.Command]:
@@ -303,10 +352,17 @@ class ServiceMachine:
         # STOPPING -> STOPPED
         return out + self._move(S.STOPPED, now, f'stopped ({how})')
 
+    def _steady_probes(self) -> tuple[str, ...]:
+        spec = self.spec
+        return (('readiness',) if spec.health else ()) + (('liveness',) if spec.liveness else ())
+
     def _probe_commands(self, *, start: bool) -> list[cmd.Command]:
-        if self.spec.health is None:
+        spec = self.spec
+        if spec.health is None and spec.liveness is None and spec.startup is None:
             return []
-        return [cmd.StartProbes()] if start else [cmd.StopProbes()]
+        if not start:
+            return [cmd.StopProbes()]
+        return [cmd.StartProbes(kinds=('startup',) if spec.startup else self._steady_probes())]
 
     def _move(self, target: S, now: float, reason: str, **changes: Any) -> list[cmd.Command]:
         source = self.state

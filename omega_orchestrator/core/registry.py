@@ -2,7 +2,8 @@
 
 Accepts the original OmegaOS registry file unchanged (its string version, its defaults, its
 named checks), plus optional extensions (env, stop_signal, stop_timeout, stop_cmd, restart,
-probe objects, oneshot, adopt_existing, depends_on, ros_node, base_dir).
+probe objects, readiness/liveness/startup probes, oneshot, adopt_existing, depends_on with
+conditions, ros_node, base_dir).
 Every problem is collected and reported at once, naming the file, the service and the field.
 """
 
@@ -60,6 +61,8 @@ class ProbeSpec:
     interval: float = 10.0
     timeout: float = 2.0
     failure_threshold: int = 1
+    success_threshold: int = 1
+    initial_delay: float | None = None     # None: the interval, at most 1 s
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,7 +85,9 @@ class ServiceSpec:
     working_dir: str = '.'
     autostart: bool = False
     restart_policy: str = 'never'
-    health: ProbeSpec | None = None
+    health: ProbeSpec | None = None          # the readiness probe (health_check)
+    liveness: ProbeSpec | None = None
+    startup: ProbeSpec | None = None
     port: int | None = None
     description: str = ''
     env: tuple[tuple[str, str], ...] = ()
@@ -245,7 +250,18 @@ def _parse_service(raw: Any, index: int, base_dir: str,
     if not values:
         return None
     restart = _restart_spec(values, where, problems)
-    health = _probe_spec(values, where, problems)
+    health = _probe_spec(values, 'health_check', where, problems)
+    if values['readiness_probe'] is not None:
+        if values['health_check'] is not None:
+            problems.append(f"{where} field 'readiness_probe': health_check says the same; "
+                            'give one of the two')
+        health = _probe_spec(values, 'readiness_probe', where, problems)
+    liveness = _probe_spec(values, 'liveness_probe', where, problems)
+    startup = _probe_spec(values, 'startup_probe', where, problems)
+    for key, probe in (('liveness_probe', liveness), ('startup_probe', startup)):
+        if probe is not None and probe.success_threshold != 1:
+            problems.append(f"{where} {key} field 'success_threshold': must be 1 for a "
+                            f'{key.split("_")[0]} probe')
     problems.extend(_env_problems(values['env'], where))
     dependencies = _dependencies(values['depends_on'], where, problems)
     if len(problems) > before:
@@ -259,7 +275,8 @@ def _parse_service(raw: Any, index: int, base_dir: str,
         name=values['name'], cmd=values['cmd'],
         display_name=values['display_name'] or values['name'], type=values['type'],
         args=values['args'], working_dir=str(workdir), autostart=values['autostart'],
-        restart_policy=values['restart_policy'], health=health, port=values['port'],
+        restart_policy=values['restart_policy'], health=health, liveness=liveness,
+        startup=startup, port=values['port'],
         description=values['description'], env=tuple(sorted((values['env'] or {}).items())),
         stop=StopSpec(signal=values['stop_signal'] or default_signal,
                       timeout=float(values['stop_timeout'])),
@@ -293,13 +310,14 @@ def _restart_spec(values: dict[str, Any], where: str, problems: list[str]) -> Re
     return RestartSpec(**{**tuned, **floats})
 
 
-def _probe_spec(values: dict[str, Any], where: str, problems: list[str]) -> ProbeSpec | None:
-    check = values['health_check']
+def _probe_spec(values: dict[str, Any], key: str, where: str,
+                problems: list[str]) -> ProbeSpec | None:
+    check = values[key]
     if check is None:
         return None
     if isinstance(check, str):
         return _named_probe(check, values['port'], where, problems)
-    place = f'{where} health_check'
+    place = f'{where} {key}'
     probe = check_object(check, 'health_check', place, problems)
     if not probe:
         return None
@@ -319,7 +337,9 @@ def _probe_spec(values: dict[str, Any], where: str, problems: list[str]) -> Prob
         expect_status=probe['expect_status'], cmd=probe['cmd'], args=probe['args'],
         path=probe['path'], node=probe['node'], topic=probe['topic'], min_rate=probe['min_rate'],
         interval=float(probe['interval']), timeout=float(probe['timeout']),
-        failure_threshold=probe['failure_threshold'])
+        failure_threshold=probe['failure_threshold'],
+        success_threshold=probe['success_threshold'],
+        initial_delay=None if probe['initial_delay'] is None else float(probe['initial_delay']))
 
 
 def _url_problems(url: str, place: str) -> list[str]:

@@ -89,6 +89,16 @@ SERVICE_FIELDS = (
           "original's default: never).", default='never', choices=RESTART_POLICIES),
     Field('health_check', 'string', 'A named check (the original style) or a probe object.',
           default=None, nullable=True, obj='health_check', alt_kinds=('object',)),
+    Field('readiness_probe', 'object', 'The same as health_check (use one of the two): '
+          'while it fails the service is unhealthy, and dependants waiting for it to be '
+          'healthy wait.', default=None, nullable=True, obj='health_check'),
+    Field('liveness_probe', 'object', 'A probe whose failure (failure_threshold checks in a '
+          'row) restarts the service through its restart policy and backoff.', default=None,
+          nullable=True, obj='health_check'),
+    Field('startup_probe', 'object', 'A probe run first after each start; readiness and '
+          'liveness wait until it passes once; failure_threshold failures in a row restart '
+          'the service (give a slow boot interval x failure_threshold seconds).',
+          default=None, nullable=True, obj='health_check'),
     Field('port', 'integer', 'TCP port the service listens on (used by named checks).',
           default=None, nullable=True, minimum=1, maximum=65535),
     Field('description', 'string', 'Free text.', default='', max_length=MAX_TEXT),
@@ -165,8 +175,14 @@ HEALTH_FIELDS = (
           exclusive_minimum=True, maximum=DAY),
     Field('timeout', 'number', 'Seconds one probe may take.', default=2.0, minimum=0,
           exclusive_minimum=True, maximum=3600),
-    Field('failure_threshold', 'integer', 'Consecutive failures before unhealthy.', default=1,
-          minimum=1, maximum=1000),
+    Field('failure_threshold', 'integer', 'Consecutive failures before unhealthy (liveness, '
+          'startup: before a restart).', default=1, minimum=1, maximum=1000),
+    Field('success_threshold', 'integer', 'Consecutive successes before healthy again '
+          '(readiness only; liveness and startup need 1).', default=1, minimum=1,
+          maximum=1000),
+    Field('initial_delay', 'number', 'Seconds after the start (after the startup probe '
+          'passed, for readiness and liveness) before the first check; default: the interval, '
+          'at most 1 s.', default=None, nullable=True, minimum=0, maximum=DAY),
 )
 
 DEPENDENCY_FIELDS = (

@@ -345,7 +345,7 @@ class Supervisor:
         elif isinstance(command, cmd.CancelTimer):
             self._cancel_timer(unit)
         elif isinstance(command, cmd.StartProbes):
-            self._start_probes(unit)
+            self._start_probes(unit, command.kinds)
         elif isinstance(command, cmd.StopProbes):
             self._stop_probes(unit)
         elif isinstance(command, cmd.AnnounceTransition):
@@ -443,17 +443,30 @@ class Supervisor:
             unit.timer.cancel()
             unit.timer = None
 
-    def _start_probes(self, unit: ServiceUnit) -> None:
-        self._stop_probes(unit)
-        assert unit.spec.health is not None
-        unit.probe_task = asyncio.get_running_loop().create_task(probe_forever(
-            unit.spec.health, unit.spec, self.probes,
-            lambda ok, message: self._apply(unit, ev.HealthReported(ok=ok, message=message))))
+    def _start_probes(self, unit: ServiceUnit, kinds: tuple[str, ...]) -> None:
+        """Run exactly the probes `kinds` of the service, each in a task of its own."""
+        for kind in [k for k in unit.probe_tasks if k not in kinds]:
+            unit.probe_tasks.pop(kind).cancel()
+        specs = {'startup': unit.spec.startup, 'readiness': unit.spec.health,
+                 'liveness': unit.spec.liveness}
+        loop = asyncio.get_running_loop()
+        for kind in kinds:
+            probe = specs[kind]
+            if kind in unit.probe_tasks or probe is None:
+                continue
+            unit.probe_tasks[kind] = loop.create_task(probe_forever(
+                probe, unit.spec, self.probes, functools.partial(self._probed, unit, kind)))
+
+    def _probed(self, unit: ServiceUnit, kind: str, ok: bool, message: str) -> None:
+        if kind == 'readiness':
+            self._apply(unit, ev.HealthReported(ok=ok, message=message))
+        else:
+            self._apply(unit, ev.ProbeReported(probe=kind, ok=ok, message=message))
 
     def _stop_probes(self, unit: ServiceUnit) -> None:
-        if unit.probe_task is not None:
-            unit.probe_task.cancel()
-            unit.probe_task = None
+        for task in unit.probe_tasks.values():
+            task.cancel()
+        unit.probe_tasks.clear()
 
     # -- metrics --------------------------------------------------------------------------------
 

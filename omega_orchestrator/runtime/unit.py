@@ -30,7 +30,7 @@ class ServiceUnit:
         self.drain: Callable[[], None] | None = None
         self.stderr_mark = 0        # where the current run's stderr begins in the logs
         self.timer: TimerHandle | None = None
-        self.probe_task: asyncio.Task | None = None
+        self.probe_tasks: dict[str, asyncio.Task] = {}     # by kind: startup, readiness...
         self.sweeps: set[asyncio.Future] = set()
         self.usage = Usage()
         # a wave's process started ahead (spawning.Spawner.prespawn), or why it failed

@@ -473,3 +473,97 @@ def test_a_lost_dependency_does_not_touch_a_stopped_service():
     m = make()
     assert m.handle(ev.DependencyLost(reason='db went down'), 1.0) == []
     assert m.state is S.STOPPED
+
+
+# -- startup, readiness and liveness probes --------------------------------------------------
+
+def probed(policy: str = 'always', **probes: ProbeSpec) -> ServiceMachine:
+    spec = ServiceSpec(name='svc', cmd='x', restart_policy=policy, stop=StopSpec(timeout=5.0),
+                       **probes)
+    return ServiceMachine(spec, rng=lambda: 0.5)
+
+
+LIVENESS = ProbeSpec(kind='http', label='http', failure_threshold=3)
+STARTUP = ProbeSpec(kind='tcp', label='tcp', failure_threshold=2)
+READINESS = ProbeSpec(kind='tcp', label='tcp', success_threshold=2, failure_threshold=2)
+
+
+def test_a_failing_liveness_probe_restarts_through_the_policy():
+    m = running(probed(liveness=LIVENESS))
+    for at in (1.0, 2.0):
+        assert m.handle(ev.ProbeReported(probe='liveness', ok=False, message='HTTP 500'),
+                        at) == []
+    out = m.handle(ev.ProbeReported(probe='liveness', ok=False, message='HTTP 500'), 3.0)
+    assert m.state is S.STOPPING and cmd.StopProbes() in out
+    assert cmd.SignalGroup(signal='SIGTERM') in out
+    out = m.handle(ev.Exited(pid=100, signal=15), 3.1)
+    reason = 'liveness: HTTP 500 (3 checks in a row)'
+    moves = [(c.from_state, c.to_state, c.reason) for c in out
+             if isinstance(c, cmd.AnnounceTransition)]
+    assert moves[0] == (S.STOPPING, S.CRASHED, reason)     # a crash, with the probe's words
+    assert moves[1][1] is S.STARTING                        # always: the first restart at once
+    assert m.view.crash_count == 1 and m.view.restart_count == 1
+
+
+def test_a_liveness_success_resets_the_count_and_policy_never_leaves_it_crashed():
+    m = running(probed('never', liveness=LIVENESS))
+    failed = ev.ProbeReported(probe='liveness', ok=False, message='down')
+    m.handle(failed, 1.0)
+    m.handle(failed, 2.0)
+    m.handle(ev.ProbeReported(probe='liveness', ok=True, message='up'), 3.0)
+    m.handle(failed, 4.0)
+    m.handle(failed, 5.0)
+    assert m.state is S.RUNNING
+    m.handle(failed, 6.0)
+    m.handle(ev.Exited(pid=100, signal=15), 6.1)
+    assert m.state is S.CRASHED and m.view.message.startswith('liveness: down (3 checks')
+
+
+def test_an_operator_stop_during_a_liveness_stop_is_not_a_crash():
+    m = running(probed(liveness=ProbeSpec(kind='tcp', label='tcp')))
+    m.handle(ev.ProbeReported(probe='liveness', ok=False, message='down'), 1.0)
+    m.handle(ev.StopRequested(), 1.1)
+    m.handle(ev.Exited(pid=100, signal=15), 1.2)
+    assert m.state is S.STOPPED and m.view.crash_count == 0
+
+
+def test_the_startup_probe_holds_liveness_off_then_hands_over():
+    m = probed(startup=STARTUP, liveness=LIVENESS, health=READINESS)
+    m.handle(ev.StartRequested(), 0.0)
+    out = m.handle(ev.Spawned(pid=100), 0.0)
+    assert cmd.StartProbes(kinds=('startup',)) in out
+    for at in range(1, 10):    # a liveness report before startup passed is not acted on
+        m.handle(ev.ProbeReported(probe='liveness', ok=False, message='no'), float(at))
+    assert m.state is S.RUNNING
+    m.handle(ev.ProbeReported(probe='startup', ok=False, message='refused'), 10.0)
+    assert m.view.message == 'starting up: refused (1/2)'
+    out = m.handle(ev.ProbeReported(probe='startup', ok=True, message='open'), 11.0)
+    assert out == [cmd.StartProbes(kinds=('readiness', 'liveness'))] and m.view.message == ''
+
+
+def test_a_startup_probe_that_never_passes_restarts_the_service():
+    m = probed(startup=STARTUP)
+    m.handle(ev.StartRequested(), 0.0)
+    m.handle(ev.Spawned(pid=100), 0.0)
+    m.handle(ev.ProbeReported(probe='startup', ok=False, message='refused'), 1.0)
+    m.handle(ev.ProbeReported(probe='startup', ok=False, message='refused'), 2.0)
+    assert m.state is S.STOPPING
+    m.handle(ev.Exited(pid=100, signal=15), 2.1)
+    assert m.view.crash_count == 1 and m.state is S.STARTING
+    assert m.view.last_exit_signal == 15
+
+
+def test_readiness_needs_success_threshold_successes_in_a_row():
+    m = running(probed(health=READINESS))
+    ok, bad = (ev.HealthReported(ok=True, message='m'), ev.HealthReported(ok=False, message='m'))
+    m.handle(ok, 1.0)
+    assert not m.view.health.healthy          # one of two
+    m.handle(bad, 2.0)
+    m.handle(ok, 3.0)
+    assert not m.view.health.healthy          # the count starts again
+    m.handle(ok, 4.0)
+    assert m.view.health.healthy
+    m.handle(bad, 5.0)
+    assert m.view.health.healthy              # failure_threshold 2
+    m.handle(bad, 6.0)
+    assert not m.view.health.healthy

@@ -284,3 +284,25 @@ def test_a_dependency_chain_of_a_thousand_is_fine_and_a_long_cycle_is_named():
     chain[0]['depends_on'] = ['s999']
     found = problems({'services': chain})
     assert len(found) == 1 and 'dependency cycle s0 -> s999' in found[0]
+
+
+def test_the_three_probes_parse_and_bad_combinations_name_the_field():
+    doc = {'services': [{'name': 'nav', 'cmd': 'x', 'port': 80,
+                         'startup_probe': {'type': 'tcp', 'interval': 1,
+                                           'failure_threshold': 40, 'initial_delay': 2},
+                         'readiness_probe': {'type': 'http', 'url': 'http://127.0.0.1:80/',
+                                             'success_threshold': 2},
+                         'liveness_probe': {'type': 'ros_topic', 'topic': '/scan',
+                                            'min_rate': 5, 'failure_threshold': 3}}]}
+    spec = parse_registry(json.dumps(doc)).get('nav')
+    assert spec.startup.kind == 'tcp' and spec.startup.initial_delay == 2.0
+    assert spec.startup.failure_threshold == 40
+    assert spec.health.kind == 'http' and spec.health.success_threshold == 2
+    assert spec.liveness.topic == '/scan' and spec.liveness.initial_delay is None
+    doc['services'][0]['health_check'] = 'port_check'
+    doc['services'][0]['liveness_probe']['success_threshold'] = 2
+    assert problems(doc) == [
+        "services[0] 'nav' field 'readiness_probe': health_check says the same; give one of "
+        'the two',
+        "services[0] 'nav' liveness_probe field 'success_threshold': must be 1 for a liveness "
+        'probe']

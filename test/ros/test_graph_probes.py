@@ -58,3 +58,54 @@ def test_ros_core_check_needs_a_node_other_than_ours(stack):
     assert lonely['message'] == 'no ROS node other than the orchestrator is on the graph'
     s.post('/api/services/start/camera')
     s.wait_for(lambda: s.service('core')['health']['healthy'], 'ros_core healthy')
+
+
+#: Publishes /scan at 20 Hz, or at 1 Hz while the file argv[1] exists (a stalling driver).
+SCANNER = """
+import os, sys, time
+import rclpy
+from std_msgs.msg import String
+flag = sys.argv[1]
+rclpy.init()
+node = rclpy.create_node("scanner")
+pub = node.create_publisher(String, "/scan", 10)
+last = [0.0]
+def tick():
+    period = 1.0 if os.path.exists(flag) else 0.05
+    if time.monotonic() - last[0] >= period:
+        last[0] = time.monotonic()
+        pub.publish(String(data="scan"))
+node.create_timer(0.02, tick)
+try:
+    rclpy.spin(node)
+except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+    pass
+"""
+
+
+def test_a_topic_rate_liveness_probe_restarts_a_stalling_driver(orchestrator, client, tmp_path):
+    from omega_orchestrator_interfaces.msg import ServiceEvent
+    events = client.collect(ServiceEvent, orchestrator.at('events'))
+    stalled = tmp_path / 'stalled'
+    orchestrator.start([py(SCANNER, name='lidar', type='ros2', autostart=True,
+                           restart_policy='always', args=['-c', SCANNER, str(stalled)],
+                           liveness_probe={'type': 'ros_topic', 'topic': '/scan',
+                                           'min_rate': 5, 'interval': 0.5, 'timeout': 1.5,
+                                           'failure_threshold': 2,
+                                           'initial_delay': 3})])
+
+    def lidar():
+        found = {s.name: s for s in client.call(ListServices, orchestrator.at('list')).services}
+        return found['lidar'] if found['lidar'].pid else None
+    first = wait_until(lidar, what='lidar running').pid
+    stalled.touch()
+
+    def crashed():
+        return next((e for e in events if e.service == 'lidar' and e.to_state_name == 'crashed'),
+                    None)
+    crash = wait_until(crashed, timeout=45, what='the liveness restart')
+    assert crash.reason.startswith('liveness: topic /scan at ')
+    assert crash.reason.endswith('below 5 Hz (2 checks in a row)')
+    stalled.unlink()
+    again = wait_until(lambda: (s := lidar()) and s.pid != first and s, what='restarted')
+    assert again.restart_count >= 1 and again.crash_count >= 1
