@@ -8,10 +8,15 @@ import logging.handlers
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from omega_orchestrator.core.registry import Registry
 from omega_orchestrator.runtime.logs import LogSettings
 from omega_orchestrator.runtime.relay import EventRelay
+
+if TYPE_CHECKING:
+    from omega_orchestrator.runtime.sdnotify import UnitLink
+    from omega_orchestrator.runtime.supervisor import Supervisor
 
 log = logging.getLogger('omega_orchestrator')
 LEVELS = {'debug': logging.DEBUG, 'info': logging.INFO, 'warn': logging.WARNING,
@@ -101,6 +106,7 @@ async def run(registry: Registry, args: argparse.Namespace,
     on_stop = lifeline.exit_with_parent(stop.set)    # SIGTERM, logged, if the parent dies
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_stop)
+    reload_on_hangup(supervisor, args, systemd)
     grace_warning = stop_grace_warning(registry, getattr(args, 'stop_grace', None))
     if grace_warning:
         log.warning(grace_warning.removeprefix('warning: '))
@@ -136,6 +142,36 @@ async def run(registry: Registry, args: argparse.Namespace,
         systemd.close()
         if face is not None:
             face.close()
+
+
+def reload_on_hangup(supervisor: 'Supervisor', args: argparse.Namespace,
+                     systemd: 'UnitLink') -> None:
+    """SIGHUP reloads the registry file, as the srv and REST reload do: validated first (a
+    broken file changes nothing and is logged with every error), then only the added,
+    removed and changed services are touched. systemd hears RELOADING=1, then READY=1.
+    """
+    from omega_orchestrator.core.errors import OrchestratorError
+    from omega_orchestrator.runtime.registry_file import RegistryReloader
+    reloader = RegistryReloader(supervisor, getattr(args, 'base_dir', None))
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task] = set()
+
+    async def reload() -> None:
+        systemd.reloading()
+        try:
+            done = await reloader.reload(wait=3600.0)
+            log.info('SIGHUP: reloaded %s: added %s, removed %s, changed %s', done.path,
+                     done.added or 'none', done.removed or 'none', done.changed or 'none')
+        except OrchestratorError as exc:
+            log.error('SIGHUP: the registry was not reloaded; nothing changed:\n%s', exc)
+        finally:
+            systemd.ready()
+
+    def hangup() -> None:
+        task = loop.create_task(reload())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    loop.add_signal_handler(signal.SIGHUP, hangup)
 
 
 def _log_failure(task: asyncio.Task) -> None:

@@ -163,6 +163,12 @@ class UnitLink:
             self.notifier.send('READY=1', field)
             self._sent_status, self._sent_at = field, self.clock()
 
+    def reloading(self) -> None:
+        """RELOADING=1 (a SIGHUP reload begins; READY=1 ends it), stamped as systemd wants."""
+        if self.notifier.enabled:
+            stamp = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+            self.notifier.send('RELOADING=1', f'MONOTONIC_USEC={stamp}')
+
     def stopping(self) -> None:
         """STOPPING=1: the unit is shutting down on purpose."""
         self.notifier.send('STOPPING=1')
