@@ -195,9 +195,11 @@ def main(argv: list[str] | None = None) -> int:
             orchestrator.send_signal(signum)
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
-    # SIGHUP (systemctl reload): the orchestrator reloads its registry; we stay as we are
-    signal.signal(signal.SIGHUP, lambda *_: orchestrator.poll() is None and
-                  orchestrator.send_signal(signal.SIGHUP))
+    def pass_hangup(_signum: int, _frame: object) -> None:
+        # SIGHUP (systemctl reload): the orchestrator reloads its registry; we stay as we are
+        if orchestrator.poll() is None:
+            orchestrator.send_signal(signal.SIGHUP)
+    signal.signal(signal.SIGHUP, pass_hangup)
     failed = None
     while orchestrator.poll() is None and failed is None:
         wait_any([orchestrator, sidecar.proc], sidecar.timeout())
