@@ -90,7 +90,7 @@ function fmtExit(code, signal) {
 }
 
 function statusNote(s) {
-  if ((s.status === 'backoff' || s.status === 'cooldown') && s.next_restart) {
+  if (['backoff', 'cooldown', 'failed'].includes(s.status) && s.next_restart) {
     const wait = Math.max(0, Math.ceil((Date.parse(s.next_restart) - Date.now()) / 1000));
     return `restart in ${wait} s`;
   }

@@ -143,8 +143,12 @@ class ServiceMachine:
             # WAITING -> STOPPED: it no longer waits to start
             return self._move(S.STOPPED, now, event.reason, message='')
         if state in (S.CRASHED, S.FAILED, S.EXITED):
-            # CRASHED | FAILED | EXITED -> STOPPED: acknowledged; leftovers are swept
-            return [cmd.Sweep()] + self._move(S.STOPPED, now, event.reason)
+            # CRASHED | FAILED | EXITED -> STOPPED: acknowledged; leftovers are swept (and a
+            # retry of a failed service is cancelled)
+            out = [cmd.CancelTimer()] if self._timer else []
+            self._timer = 0
+            return out + [cmd.Sweep()] + self._move(S.STOPPED, now, event.reason,
+                                                    next_restart_at=None)
         raise WrongStateError(f"'{self.spec.name}' is not running")
 
     def _on_restart_requested(self, event: ev.RestartRequested, now: float) -> list[cmd.Command]:
@@ -174,9 +178,9 @@ class ServiceMachine:
     def _on_spawn_failed(self, event: ev.SpawnFailed, now: float) -> list[cmd.Command]:
         if self.state is not S.STARTING:
             return []
-        # STARTING -> FAILED: the command could not be started; waits for an operator
-        return self._move(S.FAILED, now, f'spawn failed: {event.error}', pid=None,
-                          message=f'spawn failed: {event.error}')
+        # STARTING -> FAILED: the command could not be started; waits for an operator (or
+        # for retry_failed_after)
+        return self._fail_for_now(now, f'spawn failed: {event.error}', pid=None)
 
     def _on_exited(self, event: ev.Exited, now: float) -> list[cmd.Command]:
         view = self._view
@@ -212,8 +216,9 @@ class ServiceMachine:
         if decision.action == 'done':
             return out
         if decision.action == 'give_up':
-            # CRASHED | EXITED -> FAILED: out of retries; waits for an operator
-            return out + self._move(S.FAILED, now, decision.why, message=reason)
+            # CRASHED | EXITED -> FAILED: out of retries; waits for an operator (or for
+            # retry_failed_after)
+            return out + self._fail_for_now(now, decision.why, message=reason)
         if decision.action == 'restart' and decision.delay == 0:
             # CRASHED | EXITED -> STARTING: the first restart after a stable run is immediate
             return out + self._begin_start(now, decision.why, counts_as_restart=True)
@@ -230,6 +235,11 @@ class ServiceMachine:
         if self.state in (S.BACKOFF, S.COOLDOWN):
             # BACKOFF | COOLDOWN -> STARTING
             return self._begin_start(now, f'{self.state.value} over', counts_as_restart=True)
+        if self.state is S.FAILED:
+            # FAILED -> STARTING: retry_failed_after is over; a fresh set of retries
+            self._history = CrashHistory()
+            return self._begin_start(now, f'retrying {self.spec.restart.retry_failed_after:g} s '
+                                     'after the failure', counts_as_restart=True)
         if self.state is S.STOPPING:
             # STOPPING -> STOPPING: the grace period is over; escalate to SIGKILL
             self._view = replace(self._view, message=(
@@ -351,6 +361,17 @@ class ServiceMachine:
             return out + self._begin_start(now, f'{how}; restarting', counts_as_restart=True)
         # STOPPING -> STOPPED
         return out + self._move(S.STOPPED, now, f'stopped ({how})')
+
+    def _fail_for_now(self, now: float, reason: str, **changes: Any) -> list[cmd.Command]:
+        """-> FAILED; with retry_failed_after, a timer starts it again and the status says when."""
+        retry = self.spec.restart.retry_failed_after
+        message = changes.pop('message', reason)
+        if retry is None:
+            return self._move(S.FAILED, now, reason, message=message, **changes)
+        self._timer += 1
+        return [cmd.StartTimer(delay=retry, token=self._timer)] + self._move(
+            S.FAILED, now, reason, message=f'{message}; retried in {retry:g} s',
+            next_restart_at=now + retry, **changes)
 
     def _steady_probes(self) -> tuple[str, ...]:
         spec = self.spec

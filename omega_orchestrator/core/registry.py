@@ -40,6 +40,7 @@ class RestartSpec:
     crash_loop_max: int = 5
     crash_loop_window: float = 60.0
     cooldown: float = 30.0
+    retry_failed_after: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

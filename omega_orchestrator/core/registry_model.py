@@ -148,6 +148,10 @@ RESTART_FIELDS = (
           minimum=0, exclusive_minimum=True, maximum=DAY),
     Field('cooldown', 'number', 'Pause before retrying a crash-looping service (s).',
           default=30.0, minimum=0, maximum=DAY),
+    Field('retry_failed_after', 'number', 'A failed service (spawn failure, retries '
+          'exhausted) is started again after this many seconds, with fresh retries; null: '
+          'it waits for an operator (the original).', default=None, nullable=True, minimum=0,
+          exclusive_minimum=True, maximum=DAY),
 )
 
 HEALTH_FIELDS = (

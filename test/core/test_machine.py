@@ -567,3 +567,42 @@ def test_readiness_needs_success_threshold_successes_in_a_row():
     assert m.view.health.healthy              # failure_threshold 2
     m.handle(bad, 6.0)
     assert not m.view.health.healthy
+
+
+# -- retry_failed_after ----------------------------------------------------------------------
+
+def test_transition_failed_to_starting_after_retry_failed_after():
+    m = make('on-failure', retry_failed_after=600.0)
+    m.handle(ev.StartRequested(), 0.0)
+    out = m.handle(ev.SpawnFailed(error='working_dir /media/usb does not exist'), 0.0)
+    timer = next(c for c in out if isinstance(c, cmd.StartTimer))
+    assert m.state is S.FAILED and timer.delay == 600.0 and m.view.next_restart_at == 600.0
+    assert m.view.message == ('spawn failed: working_dir /media/usb does not exist; '
+                              'retried in 600 s')
+    out = m.handle(ev.TimerFired(token=timer.token), 600.0)
+    assert m.state is S.STARTING and kinds(out) == ['AnnounceTransition', 'Spawn']
+    assert m.view.restart_count == 1 and m.view.next_restart_at is None
+
+
+def test_out_of_retries_is_retried_later_with_fresh_retries():
+    m = running(make('on-failure', max_retries=1, backoff_initial=0.0, stable_after=100.0,
+                     retry_failed_after=60.0))
+    m.handle(ev.Exited(pid=100, code=1), 1.0)        # restarted at once (backoff 0)
+    m.handle(ev.Spawned(pid=101), 1.0)
+    out = m.handle(ev.Exited(pid=101, code=1), 2.0)  # out of retries
+    assert m.state is S.FAILED
+    timer = next(c for c in out if isinstance(c, cmd.StartTimer))
+    m.handle(ev.TimerFired(token=timer.token), 62.0)
+    m.handle(ev.Spawned(pid=102), 62.0)
+    m.handle(ev.Exited(pid=102, code=1), 63.0)
+    assert m.state in (S.STARTING, S.BACKOFF)        # a retry again, not failed at once
+
+
+def test_a_stop_cancels_the_retry_of_a_failed_service():
+    m = make('never', retry_failed_after=60.0)
+    m.handle(ev.StartRequested(), 0.0)
+    out = m.handle(ev.SpawnFailed(error='not found'), 0.0)
+    token = next(c for c in out if isinstance(c, cmd.StartTimer)).token
+    assert cmd.CancelTimer() in m.handle(ev.StopRequested(), 1.0)
+    assert m.state is S.STOPPED and m.view.next_restart_at is None
+    assert m.handle(ev.TimerFired(token=token), 60.0) == [] and m.state is S.STOPPED

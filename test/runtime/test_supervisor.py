@@ -246,3 +246,16 @@ async def test_a_reload_past_the_open_file_limit_changes_nothing(supervise, tmp_
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert sup.status('keep').pid == pid and sup.names() == ('keep',)   # nothing touched
     assert len(os.listdir('/proc/self/fd')) <= before                    # nothing leaked
+
+
+async def test_a_failed_service_is_retried_after_its_delay(supervise, tmp_path):
+    disk = tmp_path / 'usb'                  # a USB disk that is not mounted yet
+    sup = supervise(py('import time\ntime.sleep(600)', name='logger', autostart=True,
+                       working_dir=str(disk), restart={'retry_failed_after': 0.5}))
+    await sup.start_all()
+    status = sup.status('logger')
+    assert status.state is S.FAILED and status.next_restart is not None
+    assert status.message.endswith('; retried in 0.5 s')
+    disk.mkdir()                             # mounted
+    await wait_state(sup, 'logger', S.RUNNING)
+    assert sup.status('logger').restart_count >= 1
