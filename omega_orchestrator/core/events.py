@@ -78,6 +78,14 @@ class ProbeReported:
 
 
 @dataclass(frozen=True, kw_only=True)
+class UsageReported:
+    """A metrics sample of the service's whole process tree (for its limits)."""
+
+    memory_bytes: int
+    cpu_percent: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class InternalError:
     """Handling this service raised an unexpected exception: it is failed, the engine goes on."""
 
@@ -99,5 +107,5 @@ class DependencyLost:
 
 
 Event = (StartRequested | StopRequested | RestartRequested | Spawned | SpawnFailed | Exited
-         | TimerFired | HealthReported | ProbeReported | InternalError | DependenciesChanged
-         | DependencyLost)
+         | TimerFired | HealthReported | ProbeReported | UsageReported | InternalError
+         | DependenciesChanged | DependencyLost)

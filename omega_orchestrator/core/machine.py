@@ -12,6 +12,7 @@ from typing import Any
 from omega_orchestrator.core import commands as cmd
 from omega_orchestrator.core import events as ev
 from omega_orchestrator.core.errors import WrongStateError
+from omega_orchestrator.core.limits import judge
 from omega_orchestrator.core.policy import after_exit, CrashHistory
 from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.core.states import ServiceState as S
@@ -46,6 +47,7 @@ class MachineView:
     last_change_at: float | None = None
     next_restart_at: float | None = None
     health: Health = Health()
+    limit_warning: str = ''     # what is over a soft (or hard) limit now, in words
 
 
 class ServiceMachine:
@@ -62,7 +64,8 @@ class ServiceMachine:
         self._start_is_restart = False      # the start WAITING holds back is a restart
         self._started_up = False            # the startup probe passed in this run
         self._probe_failures: dict[str, int] = {}   # startup / liveness failures in a row
-        self._failing: str | None = None    # why a stop in progress is a failed probe's
+        self._failing: str | None = None    # why a stop in progress is a failure (probe, limit)
+        self._over_hard = 0                 # samples over a hard limit in a row
 
     @property
     def view(self) -> MachineView:
@@ -100,6 +103,8 @@ class ServiceMachine:
                 return self._on_health_reported(event, now)
             case ev.ProbeReported():
                 return self._on_probe_reported(event, now)
+            case ev.UsageReported():
+                return self._on_usage_reported(event, now)
             case ev.InternalError():
                 return self._on_internal_error(event, now)
             case ev.DependenciesChanged():
@@ -171,7 +176,7 @@ class ServiceMachine:
         if self.state is not S.STARTING:
             return []
         # STARTING -> RUNNING (spawned means running; readiness is the `healthy` field)
-        self._started_up, self._probe_failures = False, {}
+        self._started_up, self._probe_failures, self._over_hard = False, {}, 0
         return self._move(S.RUNNING, now, f'started with pid {event.pid}', pid=event.pid,
                           started_at=now, message='') + self._probe_commands(start=True)
 
@@ -189,7 +194,7 @@ class ServiceMachine:
         how = _describe_exit(event)
         ran_for = now - view.started_at if view.started_at is not None else 0.0
         self._view = replace(view, pid=None, started_at=None, last_exit_code=event.code,
-                             last_exit_signal=event.signal, health=Health())
+                             last_exit_signal=event.signal, health=Health(), limit_warning='')
         out: list[cmd.Command] = self._probe_commands(start=False)
         failed_probe, self._failing = self._failing, None
         if self.state is S.STOPPING and failed_probe is None:
@@ -297,8 +302,30 @@ class ServiceMachine:
                 self._view = replace(self._view, message=(
                     f'starting up: {event.message} ({failures}/{probe.failure_threshold})'))
             return []
+        return self._stop_as_failure(
+            now, f'{event.probe}: {event.message} ({failures} checks in a row)')
+
+    def _on_usage_reported(self, event: ev.UsageReported, now: float) -> list[cmd.Command]:
+        if self.state is not S.RUNNING:
+            return []
+        limits = self.spec.limits
+        verdict = judge(limits, event.memory_bytes, event.cpu_percent)
+        out: list[cmd.Command] = []
+        was = self._view.limit_warning
+        self._view = replace(self._view, limit_warning=verdict.soft or '')
+        if bool(verdict.soft) != bool(was):
+            # RUNNING -> RUNNING: over a soft limit, or back under it, is an event of its own
+            out.append(cmd.AnnounceTransition(
+                from_state=S.RUNNING, to_state=S.RUNNING,
+                reason=verdict.soft or f'back under its limits ({was.split(" (")[0]})'))
+        self._over_hard = self._over_hard + 1 if verdict.hard else 0
+        if verdict.hard is None or self._over_hard < limits.over_samples:
+            return out
+        return out + self._stop_as_failure(
+            now, f'{verdict.hard} for {self._over_hard} samples in a row')
+
+    def _stop_as_failure(self, now: float, reason: str) -> list[cmd.Command]:
         # RUNNING -> STOPPING, then the policy decides as after a crash
-        reason = f'{event.probe}: {event.message} ({failures} checks in a row)'
         out = self._begin_stop(now, reason, force=False)
         self._failing = reason
         return [cmd.StopProbes()] + out

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from omega_orchestrator.core.dependencies import DependencySpec
 from omega_orchestrator.core.errors import RegistryError
 from omega_orchestrator.core.graph import dependency_problems
+from omega_orchestrator.core.limits import LimitsSpec
 from omega_orchestrator.core.registry_model import (
     NAME_PATTERN,
     NAMED_CHECKS,
@@ -100,6 +101,7 @@ class ServiceSpec:
     adopt_existing: bool = False
     dependencies: tuple[DependencySpec, ...] = ()
     ros_node: str | None = None
+    limits: LimitsSpec = field(default_factory=LimitsSpec)
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -265,6 +267,7 @@ def _parse_service(raw: Any, index: int, base_dir: str,
                             f'{key.split("_")[0]} probe')
     problems.extend(_env_problems(values['env'], where))
     dependencies = _dependencies(values['depends_on'], where, problems)
+    limits = _limits_spec(values['limits'], where, problems)
     if len(problems) > before:
         return None
     default_signal = 'SIGINT' if values['type'] == 'ros2' else 'SIGTERM'
@@ -284,7 +287,7 @@ def _parse_service(raw: Any, index: int, base_dir: str,
         restart=restart, oneshot=oneshot, stop_cmd=tuple(values['stop_cmd'] or ()),
         stop_cmd_timeout=float(values['stop_cmd_timeout']),
         adopt_existing=values['adopt_existing'], dependencies=dependencies,
-        ros_node=values['ros_node'])
+        ros_node=values['ros_node'], limits=limits)
 
 
 def detaches(cmd: str, args: tuple[str, ...]) -> bool:
@@ -387,6 +390,28 @@ def _dependencies(depends_on: tuple[Any, ...], where: str,
             problems.append(f'{place}: must be a service name or an object '
                             '{"name": ..., "condition": ...}')
     return tuple(found)
+
+
+def _limits_spec(raw: Any, where: str, problems: list[str]) -> LimitsSpec:
+    if raw is None:
+        return LimitsSpec()
+    place = f'{where} limits'
+    values = check_object(raw, 'limits', place, problems)
+    if not values:
+        return LimitsSpec()
+    for soft, hard in (('memory_soft_mb', 'memory_mb'), ('cpu_soft_percent', 'cpu_percent')):
+        if values[soft] is not None and values[hard] is not None and values[soft] > values[hard]:
+            problems.append(f"{place} field '{soft}': {values[soft]:g} is above {hard} "
+                            f'{values[hard]:g}')
+    cpus = values['cpu_affinity'] or ()
+    bad = [c for c in cpus if isinstance(c, bool) or not isinstance(c, int) or c < 0]
+    if bad:
+        problems.append(f"{place} field 'cpu_affinity': CPU numbers are integers from 0, "
+                        f'got {bad[0]!r}'[:200])
+    if values['cpu_affinity'] is not None and not cpus:
+        problems.append(f"{place} field 'cpu_affinity': must list at least one CPU")
+    return LimitsSpec(**{k: v for k, v in values.items() if k != 'cpu_affinity'},
+                      cpu_affinity=tuple(sorted(set(cpus))) if not bad else ())
 
 
 def _condition_problems(services: list[ServiceSpec]) -> list[str]:

@@ -124,6 +124,8 @@ SERVICE_FIELDS = (
     Field('depends_on', 'array', 'Services started before this one, stopped after it: a name '
           '(started first; this one starts once it is up or has given up) or an object with '
           'the condition it must meet.', default=(), items='dependency', max_length=MAX_LIST),
+    Field('limits', 'object', 'Memory and CPU limits (soft: a warning; hard: a restart), '
+          'nice and CPU affinity.', default=None, nullable=True, obj='limits'),
     Field('ros_node', 'string', 'Fully qualified name of the ROS node a ros2 service runs.',
           default=None, nullable=True, max_length=256),
 )
@@ -189,6 +191,27 @@ HEALTH_FIELDS = (
           'at most 1 s.', default=None, nullable=True, minimum=0, maximum=DAY),
 )
 
+LIMITS_FIELDS = (
+    Field('memory_mb', 'number', 'Hard memory limit of the whole process tree (resident, MB): '
+          'over it for over_samples samples in a row, the service is restarted through its '
+          'policy; the kernel enforces it too where it can (cgroup memory.max, else '
+          'RLIMIT_AS per process).', default=None, nullable=True, minimum=1,
+          maximum=1_048_576),
+    Field('memory_soft_mb', 'number', 'Soft memory limit (MB): above it the service is WARN, '
+          'with an event.', default=None, nullable=True, minimum=1, maximum=1_048_576),
+    Field('cpu_percent', 'number', 'Hard CPU limit (100 = one core): over it for '
+          'over_samples samples in a row, the service is restarted.', default=None,
+          nullable=True, minimum=1, maximum=100_000),
+    Field('cpu_soft_percent', 'number', 'Soft CPU limit: above it the service is WARN, with '
+          'an event.', default=None, nullable=True, minimum=1, maximum=100_000),
+    Field('over_samples', 'integer', 'Consecutive metrics samples over a hard limit before '
+          'the restart.', default=3, minimum=1, maximum=1000),
+    Field('nice', 'integer', 'Scheduling niceness of the main process (-20..19).',
+          default=None, nullable=True, minimum=-20, maximum=19),
+    Field('cpu_affinity', 'array', 'CPUs the main process may run on, e.g. [2, 3].',
+          default=None, nullable=True, items='integer', max_length=1024),
+)
+
 DEPENDENCY_FIELDS = (
     Field('name', 'string', 'The service this one depends on.', pattern=NAME_PATTERN),
     Field('condition', 'string', 'What it must be before this one starts: started (running), '
@@ -206,6 +229,7 @@ OBJECTS: dict[str, tuple[Field, ...]] = {
     'restart': RESTART_FIELDS,
     'health_check': HEALTH_FIELDS,
     'dependency': DEPENDENCY_FIELDS,
+    'limits': LIMITS_FIELDS,
 }
 #: Array fields whose items may be a plain string instead of the object (depends_on).
 STRING_OR_OBJECT_ITEMS = ('dependency',)

@@ -57,7 +57,8 @@ def status_to_msg(status: EngineStatus) -> ServiceStatus:
         health_checked_at=to_time(health.checked_at), port=spec.port or 0,
         ros_node=spec.ros_node or '', message=status.message,
         start_time=to_time(status.start_time), has_health_check=spec.health is not None,
-        paused=status.paused, adopted=status.adopted)
+        paused=status.paused, adopted=status.adopted, limits=status.limits,
+        limit_warning=status.limit_warning)
 
 
 def event_to_msg(event: TransitionEvent) -> ServiceEvent:
@@ -94,6 +95,8 @@ def diagnostic_level(status: EngineStatus) -> tuple[bytes, str]:
         return DiagnosticStatus.OK, 'completed' if status.spec.oneshot else 'exited'
     if state is ServiceState.RUNNING and status.log_problem:
         return DiagnosticStatus.WARN, f'running; {status.log_problem}'
+    if state is ServiceState.RUNNING and status.limit_warning:
+        return DiagnosticStatus.WARN, status.limit_warning
     if state is ServiceState.RUNNING and status.paused:
         return DiagnosticStatus.WARN, 'paused: stopped by a signal (SIGSTOP), not running'
     if state is ServiceState.RUNNING and status.health.checked and not status.health.healthy:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import concurrent.futures
 import subprocess
 
-from omega_orchestrator.runtime import guardian, ports, process
+from omega_orchestrator.runtime import guardian, limits, ports, process
 from omega_orchestrator.runtime.cgroups import CgroupTracker
 from omega_orchestrator.runtime.environment import service_environment
 from omega_orchestrator.runtime.lifeline import Lifeline
@@ -56,8 +56,12 @@ class Spawner:
                         '' if spec.adopt_existing else
                         '; stop it, or set "adopt_existing": true to take it over'))
             proc = process.spawn([spec.cmd, *spec.args], cwd=spec.working_dir, env=env)
-            if self.cgroups is not None:
-                self.cgroups.add(run_key, proc.pid)
+            in_cgroup = self.cgroups is not None and self.cgroups.add(run_key, proc.pid)
+            if spec.limits.watched() or spec.limits.nice is not None or spec.limits.cpu_affinity:
+                unit.enforcement = limits.enforce(
+                    proc.pid, spec.limits,
+                    self.cgroups.path(run_key) if self.cgroups is not None and in_cgroup
+                    else None)
             self.lifeline.watch(proc.pid, spec.stop.signal, spec.stop.timeout)
             return proc
         return launch

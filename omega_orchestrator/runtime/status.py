@@ -32,6 +32,8 @@ class EngineStatus:
     paused: bool = False
     adopted: bool = False
     log_problem: str = ''     # why output is not reaching the log files ('' when it is)
+    limit_warning: str = ''   # what is over a soft limit now ('' when nothing is)
+    limits: str = ''          # the limits in words, each with who enforces it
 
     @property
     def name(self) -> str:

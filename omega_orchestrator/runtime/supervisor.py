@@ -480,7 +480,10 @@ class Supervisor:
                     if u.machine.view.pid is not None}
 
         def publish(usage: dict[str, Usage]) -> None:
-            for name, unit in self._units.items():
+            for name, unit in list(self._units.items()):
                 unit.usage = usage.get(name, Usage())
+                if unit.spec.limits.watched() and name in usage:
+                    self._apply(unit, ev.UsageReported(memory_bytes=unit.usage.memory_bytes,
+                                                       cpu_percent=unit.usage.cpu_percent))
         await sample_forever(self._sampler, roots, publish, self.metrics_interval,
                              before=self.children.reap_orphans)

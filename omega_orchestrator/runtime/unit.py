@@ -10,6 +10,7 @@ from omega_orchestrator.core.readiness import settled
 from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.runtime import ports
 from omega_orchestrator.runtime.clock import Clock, TimerHandle
+from omega_orchestrator.runtime.limits import describe as describe_limits
 from omega_orchestrator.runtime.logs import ServiceLogs
 from omega_orchestrator.runtime.metrics import Usage
 from omega_orchestrator.runtime.status import EngineStatus
@@ -36,6 +37,7 @@ class ServiceUnit:
         # a wave's process started ahead (spawning.Spawner.prespawn), or why it failed
         self.prespawned: subprocess.Popen | ports.Holder | BaseException | None = None
         self.adopted: int | None = None    # pid of a process taken over (adopt_existing)
+        self.enforcement: dict[str, str] = {}   # who enforces which limit (runtime.limits)
 
     def settled(self) -> bool:
         """Up or given up: dependants may start (core.readiness decides)."""
@@ -55,6 +57,8 @@ class ServiceUnit:
         if self.adopted is not None and not message:
             message = f'adopted pid {self.adopted} (it was already running): its output is ' \
                       'not captured'
+        if view.limit_warning:    # over a soft limit (or a hard one, for a few samples)
+            message = f'{message}; {view.limit_warning}' if message else view.limit_warning
         if self.logs.problem:     # the service runs on; its output is kept in memory only
             message = f'{message}; {self.logs.problem}' if message else self.logs.problem
         return EngineStatus(
@@ -68,4 +72,5 @@ class ServiceUnit:
             usage=self.usage if view.pid is not None else Usage(),
             adopted=self.adopted is not None,
             paused=view.pid is not None and self.usage.paused,
-            log_problem=self.logs.problem)
+            log_problem=self.logs.problem, limit_warning=view.limit_warning,
+            limits=describe_limits(self.spec.limits, self.enforcement))

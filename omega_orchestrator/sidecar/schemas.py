@@ -48,6 +48,8 @@ class Service(BaseModel):
     paused: bool = Field(description='alive but stopped by a signal (SIGSTOP)')
     adopted: bool = Field(description='already running when the orchestrator took it over')
     message: str
+    limits: str | None = Field(description='the limits in words, each with who enforces it')
+    limit_warning: str | None = Field(description='what is over a soft limit now')
 
 
 class ServiceList(BaseModel):

@@ -606,3 +606,28 @@ def test_a_stop_cancels_the_retry_of_a_failed_service():
     assert cmd.CancelTimer() in m.handle(ev.StopRequested(), 1.0)
     assert m.state is S.STOPPED and m.view.next_restart_at is None
     assert m.handle(ev.TimerFired(token=token), 60.0) == [] and m.state is S.STOPPED
+
+
+# -- limits --------------------------------------------------------------------------------
+
+def test_usage_over_the_soft_then_the_hard_limit():
+    from omega_orchestrator.core.limits import LimitsSpec, MB
+    spec = ServiceSpec(name='svc', cmd='x', restart_policy='never', limits=LimitsSpec(
+        memory_mb=100, memory_soft_mb=50, cpu_percent=150, over_samples=2))
+    m = running(ServiceMachine(spec))
+    out = m.handle(ev.UsageReported(memory_bytes=60 * MB, cpu_percent=10), 1.0)
+    assert [(c.from_state, c.to_state, c.reason) for c in out] == [
+        (S.RUNNING, S.RUNNING, 'memory 60 MB above the soft limit 50 MB')]
+    assert m.handle(ev.UsageReported(memory_bytes=61 * MB, cpu_percent=10), 2.0) == []
+    out = m.handle(ev.UsageReported(memory_bytes=40 * MB, cpu_percent=10), 3.0)
+    assert out[0].reason == 'back under its limits (memory 61 MB above the soft limit 50 MB)'
+    assert m.view.limit_warning == ''
+    m.handle(ev.UsageReported(memory_bytes=10 * MB, cpu_percent=200), 4.0)   # cpu, once
+    m.handle(ev.UsageReported(memory_bytes=10 * MB, cpu_percent=20), 5.0)    # the count resets
+    m.handle(ev.UsageReported(memory_bytes=10 * MB, cpu_percent=200), 6.0)
+    assert m.state is S.RUNNING
+    out = m.handle(ev.UsageReported(memory_bytes=10 * MB, cpu_percent=210), 7.0)
+    assert m.state is S.STOPPING
+    m.handle(ev.Exited(pid=100, signal=15), 7.1)
+    assert m.state is S.CRASHED
+    assert m.view.message.startswith('cpu limit 150 % (210 %) for 2 samples in a row')

@@ -16,7 +16,7 @@ def never_ready(port: int) -> dict:
 
 
 def vision() -> dict:
-    return py(SLEEP, name='vision', autostart=True,
+    return py(SLEEP, name='vision', autostart=True, limits={'memory_mb': 256, 'nice': 3},
               depends_on=[{'name': 'camera', 'condition': 'healthy'}])
 
 
@@ -47,5 +47,7 @@ def test_waiting_in_the_rest_api(stack):
     status = s.wait_for(lambda: (v := s.service('vision'))['status'] == 'waiting' and
                         'refused' in v['message'] and v, 'vision waiting over REST')
     assert status['message'].startswith('waiting for camera to be healthy: unhealthy for ')
+    assert status['limits'] == 'memory 256 MB (samples); nice 3'      # not started: no kernel
+    assert status['limit_warning'] is None
     assert s.post('/api/services/stop/vision').status_code == 200
     s.wait_for(lambda: s.service('vision')['status'] == 'stopped', 'the wait ended by a stop')
