@@ -107,6 +107,8 @@ async def run(registry: Registry, args: argparse.Namespace,
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_stop)
     reload_on_hangup(supervisor, args, systemd)
+    if ros_args is None:
+        supervisor.use_lifecycle(None)     # no ROS node: managed nodes cannot be driven
     grace_warning = stop_grace_warning(registry, getattr(args, 'stop_grace', None))
     if grace_warning:
         log.warning(grace_warning.removeprefix('warning: '))

@@ -48,6 +48,15 @@ class StopProbes:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DriveLifecycle:
+    """Take the service's managed node to `goal` ('active' or 'finalized'); answer with
+    LifecycleReported.
+    """
+
+    goal: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class AnnounceTransition:
     """Tell listeners the state changed (published on ~/events and the status topic)."""
 
@@ -57,4 +66,4 @@ class AnnounceTransition:
 
 
 Command = (Spawn | SignalGroup | Sweep | StartTimer | CancelTimer | StartProbes | StopProbes
-           | AnnounceTransition)
+           | DriveLifecycle | AnnounceTransition)

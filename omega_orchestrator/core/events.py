@@ -86,6 +86,17 @@ class UsageReported:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LifecycleReported:
+    """How driving the managed node of run `pid` toward `goal` ended."""
+
+    pid: int
+    goal: str           # 'active' (configure + activate) | 'finalized' (deactivate + shutdown)
+    ok: bool
+    state: str          # the node's lifecycle state afterwards, e.g. 'active'
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class InternalError:
     """Handling this service raised an unexpected exception: it is failed, the engine goes on."""
 
@@ -107,5 +118,5 @@ class DependencyLost:
 
 
 Event = (StartRequested | StopRequested | RestartRequested | Spawned | SpawnFailed | Exited
-         | TimerFired | HealthReported | ProbeReported | UsageReported | InternalError
-         | DependenciesChanged | DependencyLost)
+         | TimerFired | HealthReported | ProbeReported | UsageReported | LifecycleReported
+         | InternalError | DependenciesChanged | DependencyLost)

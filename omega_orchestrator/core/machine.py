@@ -48,6 +48,7 @@ class MachineView:
     next_restart_at: float | None = None
     health: Health = Health()
     limit_warning: str = ''     # what is over a soft (or hard) limit now, in words
+    lifecycle_state: str = ''   # of a managed node: 'unconfigured', 'active'...; '' otherwise
 
 
 class ServiceMachine:
@@ -66,6 +67,7 @@ class ServiceMachine:
         self._probe_failures: dict[str, int] = {}   # startup / liveness failures in a row
         self._failing: str | None = None    # why a stop in progress is a failure (probe, limit)
         self._over_hard = 0                 # samples over a hard limit in a row
+        self._signal_after_lifecycle = False   # a stop waits for the node's shutdown first
 
     @property
     def view(self) -> MachineView:
@@ -105,6 +107,8 @@ class ServiceMachine:
                 return self._on_probe_reported(event, now)
             case ev.UsageReported():
                 return self._on_usage_reported(event, now)
+            case ev.LifecycleReported():
+                return self._on_lifecycle_reported(event, now)
             case ev.InternalError():
                 return self._on_internal_error(event, now)
             case ev.DependenciesChanged():
@@ -177,8 +181,12 @@ class ServiceMachine:
             return []
         # STARTING -> RUNNING (spawned means running; readiness is the `healthy` field)
         self._started_up, self._probe_failures, self._over_hard = False, {}, 0
-        return self._move(S.RUNNING, now, f'started with pid {event.pid}', pid=event.pid,
-                          started_at=now, message='') + self._probe_commands(start=True)
+        out = self._move(S.RUNNING, now, f'started with pid {event.pid}', pid=event.pid,
+                         started_at=now, message='') + self._probe_commands(start=True)
+        if self.spec.lifecycle:    # configure and activate the managed node, every run
+            self._view = replace(self._view, lifecycle_state='unknown')
+            out.append(cmd.DriveLifecycle(goal='active'))
+        return out
 
     def _on_spawn_failed(self, event: ev.SpawnFailed, now: float) -> list[cmd.Command]:
         if self.state is not S.STARTING:
@@ -194,7 +202,9 @@ class ServiceMachine:
         how = _describe_exit(event)
         ran_for = now - view.started_at if view.started_at is not None else 0.0
         self._view = replace(view, pid=None, started_at=None, last_exit_code=event.code,
-                             last_exit_signal=event.signal, health=Health(), limit_warning='')
+                             last_exit_signal=event.signal, health=Health(), limit_warning='',
+                             lifecycle_state='')
+        self._signal_after_lifecycle = False
         out: list[cmd.Command] = self._probe_commands(start=False)
         failed_probe, self._failing = self._failing, None
         if self.state is S.STOPPING and failed_probe is None:
@@ -245,6 +255,12 @@ class ServiceMachine:
             self._history = CrashHistory()
             return self._begin_start(now, f'retrying {self.spec.restart.retry_failed_after:g} s '
                                      'after the failure', counts_as_restart=True)
+        if self.state is S.STOPPING and self._signal_after_lifecycle:
+            # STOPPING -> STOPPING: the node's shutdown took the whole grace: signal, then wait
+            self._signal_after_lifecycle = False
+            self._timer += 1
+            return [cmd.SignalGroup(signal=self.spec.stop.signal),
+                    cmd.StartTimer(delay=self.spec.stop.timeout, token=self._timer)]
         if self.state is S.STOPPING:
             # STOPPING -> STOPPING: the grace period is over; escalate to SIGKILL
             self._view = replace(self._view, message=(
@@ -324,6 +340,23 @@ class ServiceMachine:
         return out + self._stop_as_failure(
             now, f'{verdict.hard} for {self._over_hard} samples in a row')
 
+    def _on_lifecycle_reported(self, event: ev.LifecycleReported,
+                               now: float) -> list[cmd.Command]:
+        if event.pid != self._view.pid:
+            return []               # about an earlier run
+        self._view = replace(self._view, lifecycle_state=event.state)
+        if event.goal == 'finalized':
+            if self.state is not S.STOPPING or not self._signal_after_lifecycle:
+                return []
+            # STOPPING -> STOPPING: the node is shut down (or refused): now the stop signal
+            self._signal_after_lifecycle = False
+            if not event.ok:
+                self._view = replace(self._view, message=f'lifecycle: {event.message}')
+            return [cmd.SignalGroup(signal=self.spec.stop.signal)]
+        if self.state is not S.RUNNING or event.ok:
+            return []               # RUNNING -> RUNNING: configured and activated
+        return self._stop_as_failure(now, f'lifecycle: {event.message}')
+
     def _stop_as_failure(self, now: float, reason: str) -> list[cmd.Command]:
         # RUNNING -> STOPPING, then the policy decides as after a crash
         out = self._begin_stop(now, reason, force=False)
@@ -371,6 +404,11 @@ class ServiceMachine:
     def _begin_stop(self, now: float, reason: str, force: bool) -> list[cmd.Command]:
         signal = 'SIGKILL' if force else self.spec.stop.signal
         out: list[cmd.Command] = [cmd.SignalGroup(signal=signal)]
+        if not force and self._view.lifecycle_state in ('active', 'inactive'):
+            # a managed node is deactivated and shut down first; the signal follows
+            self._signal_after_lifecycle = True
+            out = [cmd.DriveLifecycle(goal='finalized')]
+            signal = f'lifecycle shutdown, then {signal}'
         if not force:
             self._timer += 1
             out.append(cmd.StartTimer(delay=self.spec.stop.timeout, token=self._timer))

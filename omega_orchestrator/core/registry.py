@@ -102,6 +102,8 @@ class ServiceSpec:
     dependencies: tuple[DependencySpec, ...] = ()
     ros_node: str | None = None
     limits: LimitsSpec = field(default_factory=LimitsSpec)
+    lifecycle: bool = False
+    lifecycle_timeout: float = 30.0
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -268,6 +270,9 @@ def _parse_service(raw: Any, index: int, base_dir: str,
     problems.extend(_env_problems(values['env'], where))
     dependencies = _dependencies(values['depends_on'], where, problems)
     limits = _limits_spec(values['limits'], where, problems)
+    if values['lifecycle'] and not values['ros_node']:
+        problems.append(f"{where} field 'lifecycle': needs 'ros_node', the managed node's "
+                        "name (e.g. '/camera/driver')")
     if len(problems) > before:
         return None
     default_signal = 'SIGINT' if values['type'] == 'ros2' else 'SIGTERM'
@@ -287,7 +292,8 @@ def _parse_service(raw: Any, index: int, base_dir: str,
         restart=restart, oneshot=oneshot, stop_cmd=tuple(values['stop_cmd'] or ()),
         stop_cmd_timeout=float(values['stop_cmd_timeout']),
         adopt_existing=values['adopt_existing'], dependencies=dependencies,
-        ros_node=values['ros_node'], limits=limits)
+        ros_node=values['ros_node'], limits=limits, lifecycle=values['lifecycle'],
+        lifecycle_timeout=float(values['lifecycle_timeout']))
 
 
 def detaches(cmd: str, args: tuple[str, ...]) -> bool:

@@ -128,6 +128,12 @@ SERVICE_FIELDS = (
           'nice and CPU affinity.', default=None, nullable=True, obj='limits'),
     Field('ros_node', 'string', 'Fully qualified name of the ROS node a ros2 service runs.',
           default=None, nullable=True, max_length=256),
+    Field('lifecycle', 'boolean', 'ros_node is a managed (lifecycle) node: after every start '
+          'the orchestrator configures and activates it, before every stop it deactivates '
+          'and shuts it down; a failed transition is a failure of the service.',
+          default=False),
+    Field('lifecycle_timeout', 'number', 'Seconds the node may take to appear and to finish '
+          'each transition.', default=30.0, minimum=0, exclusive_minimum=True, maximum=3600),
 )
 
 RESTART_FIELDS = (

@@ -16,6 +16,7 @@ from rclpy.signals import SignalHandlerOptions
 from omega_orchestrator.ros import rosout
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.graph_probes import make_graph_probes
+from omega_orchestrator.ros.lifecycle import RosLifecycleDriver
 from omega_orchestrator.ros.node import OrchestratorNode
 from omega_orchestrator.runtime.relay import EventRelay
 from omega_orchestrator.runtime.status import TransitionEvent
@@ -109,6 +110,7 @@ class RosFace:
         self.spinner.start()
         self.log_forwarding = rosout.attach(log, self.node.get_logger())
         self.supervisor.probes.update(make_graph_probes(self.node))
+        self.supervisor.use_lifecycle(RosLifecycleDriver(self.node, asyncio.get_running_loop()))
         relay.connect(self._on_transition)
         self.periodic = asyncio.get_running_loop().create_task(self.publisher.run_periodic())
         log.info('orchestrator node %s is up with %d service(s)',

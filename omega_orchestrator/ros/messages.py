@@ -58,7 +58,7 @@ def status_to_msg(status: EngineStatus) -> ServiceStatus:
         ros_node=spec.ros_node or '', message=status.message,
         start_time=to_time(status.start_time), has_health_check=spec.health is not None,
         paused=status.paused, adopted=status.adopted, limits=status.limits,
-        limit_warning=status.limit_warning)
+        limit_warning=status.limit_warning, lifecycle_state=status.lifecycle_state)
 
 
 def event_to_msg(event: TransitionEvent) -> ServiceEvent:
@@ -95,6 +95,9 @@ def diagnostic_level(status: EngineStatus) -> tuple[bytes, str]:
         return DiagnosticStatus.OK, 'completed' if status.spec.oneshot else 'exited'
     if state is ServiceState.RUNNING and status.log_problem:
         return DiagnosticStatus.WARN, f'running; {status.log_problem}'
+    if state is ServiceState.RUNNING and status.spec.lifecycle and \
+            status.lifecycle_state != 'active':
+        return DiagnosticStatus.WARN, f'running; lifecycle {status.lifecycle_state}'
     if state is ServiceState.RUNNING and status.limit_warning:
         return DiagnosticStatus.WARN, status.limit_warning
     if state is ServiceState.RUNNING and status.paused:

@@ -34,6 +34,7 @@ class EngineStatus:
     log_problem: str = ''     # why output is not reaching the log files ('' when it is)
     limit_warning: str = ''   # what is over a soft limit now ('' when nothing is)
     limits: str = ''          # the limits in words, each with who enforces it
+    lifecycle_state: str = ''  # of a managed node ('active'...); '' when it is not one
 
     @property
     def name(self) -> str:

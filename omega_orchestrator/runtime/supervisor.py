@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import sys
+from typing import Protocol
 
 from omega_orchestrator.core import commands as cmd
 from omega_orchestrator.core import events as ev
@@ -42,6 +43,14 @@ from omega_orchestrator.runtime.unit import ServiceUnit
 
 log = logging.getLogger('omega_orchestrator')
 Listener = Callable[[TransitionEvent], None]
+
+
+class LifecycleDriver(Protocol):
+    """Drives managed ROS nodes (the ROS face provides one; see ros/lifecycle.py)."""
+
+    async def drive(self, node: str, goal: str, timeout: float) -> tuple[bool, str, str]:
+        """Take `node` to `goal` ('active' | 'finalized'): (ok, its state after, message)."""
+
 DEPENDENCY_WAIT = 30.0
 GUARDIAN_EXIT_WAIT = 15.0   # the guardian's grace is at most 10 s
 
@@ -95,6 +104,8 @@ class Supervisor:
         self.children = process.CHILDREN     # the process's own children (see ChildRegistry)
         self._gates = DependencyGates(self._apply, self.clock)
         self._gates.rebuild(self._units)
+        self._lifecycle: LifecycleDriver | None = None
+        self._lifecycle_known = asyncio.Event()    # the driver was given, or there is none
 
     # -- public API (call on the loop) ----------------------------------------------------------
 
@@ -105,6 +116,13 @@ class Supervisor:
     def add_listener(self, listener: Listener) -> None:
         """Call listener(TransitionEvent) on every state change (on the loop; must not block)."""
         self._announcer.add_listener(listener)
+
+    def use_lifecycle(self, driver: LifecycleDriver | None) -> None:
+        """Managed nodes are driven by `driver` (the ROS face's); None: there is no ROS node
+        (--no-ros), so a lifecycle service fails at once instead of waiting for one.
+        """
+        self._lifecycle = driver
+        self._lifecycle_known.set()
 
     def start(self, name: str, reason: str = 'start requested') -> EngineStatus:
         """Start a service; returns once accepted.
@@ -348,6 +366,8 @@ class Supervisor:
             self._start_probes(unit, command.kinds)
         elif isinstance(command, cmd.StopProbes):
             self._stop_probes(unit)
+        elif isinstance(command, cmd.DriveLifecycle):
+            self._drive_lifecycle(unit, command.goal)
         elif isinstance(command, cmd.AnnounceTransition):
             self._announcer.announce(unit, command, cause)
 
@@ -467,6 +487,28 @@ class Supervisor:
         for task in unit.probe_tasks.values():
             task.cancel()
         unit.probe_tasks.clear()
+
+    def _drive_lifecycle(self, unit: ServiceUnit, goal: str) -> None:
+        pid, node, timeout = unit.machine.view.pid, unit.spec.ros_node or '', \
+            unit.spec.lifecycle_timeout
+        assert pid is not None
+
+        async def drive() -> None:
+            try:
+                await asyncio.wait_for(self._lifecycle_known.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            if self._lifecycle is None:
+                ok, state, message = False, 'unknown', (
+                    'managing a lifecycle node needs the ROS node, which is not running '
+                    '(--no-ros, or it did not come up)')
+            else:
+                ok, state, message = await self._lifecycle.drive(node, goal, timeout)
+            self._apply(unit, ev.LifecycleReported(pid=pid, goal=goal, ok=ok, state=state,
+                                                   message=message))
+        if unit.lifecycle_task is not None:
+            unit.lifecycle_task.cancel()
+        unit.lifecycle_task = asyncio.get_running_loop().create_task(drive())
 
     # -- metrics --------------------------------------------------------------------------------
 

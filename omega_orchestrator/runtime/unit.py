@@ -38,6 +38,7 @@ class ServiceUnit:
         self.prespawned: subprocess.Popen | ports.Holder | BaseException | None = None
         self.adopted: int | None = None    # pid of a process taken over (adopt_existing)
         self.enforcement: dict[str, str] = {}   # who enforces which limit (runtime.limits)
+        self.lifecycle_task: asyncio.Task | None = None   # driving the managed node
 
     def settled(self) -> bool:
         """Up or given up: dependants may start (core.readiness decides)."""
@@ -73,4 +74,5 @@ class ServiceUnit:
             adopted=self.adopted is not None,
             paused=view.pid is not None and self.usage.paused,
             log_problem=self.logs.problem, limit_warning=view.limit_warning,
+            lifecycle_state=view.lifecycle_state,
             limits=describe_limits(self.spec.limits, self.enforcement))

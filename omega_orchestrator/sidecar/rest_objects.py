@@ -78,6 +78,7 @@ def service_dict(msg: Any) -> dict:
         'last_change': iso_time(msg.last_change), 'next_restart': iso_time(msg.next_restart),
         'paused': bool(msg.paused), 'adopted': bool(msg.adopted), 'message': msg.message,
         'limits': msg.limits or None, 'limit_warning': msg.limit_warning or None,
+        'lifecycle_state': msg.lifecycle_state or None,
     }
 
 

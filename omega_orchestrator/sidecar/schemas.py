@@ -50,6 +50,7 @@ class Service(BaseModel):
     message: str
     limits: str | None = Field(description='the limits in words, each with who enforces it')
     limit_warning: str | None = Field(description='what is over a soft limit now')
+    lifecycle_state: str | None = Field(description="a managed node's state, e.g. 'active'")
 
 
 class ServiceList(BaseModel):

@@ -631,3 +631,60 @@ def test_usage_over_the_soft_then_the_hard_limit():
     m.handle(ev.Exited(pid=100, signal=15), 7.1)
     assert m.state is S.CRASHED
     assert m.view.message.startswith('cpu limit 150 % (210 %) for 2 samples in a row')
+
+
+# -- lifecycle nodes -------------------------------------------------------------------------
+
+def managed_machine() -> ServiceMachine:
+    spec = ServiceSpec(name='arm', cmd='x', type='ros2', ros_node='/arm', lifecycle=True,
+                       restart_policy='always', stop=StopSpec(signal='SIGINT', timeout=5.0))
+    return ServiceMachine(spec, rng=lambda: 0.5)
+
+
+def test_a_managed_node_is_activated_after_the_spawn_and_shut_down_before_the_signal():
+    m = managed_machine()
+    m.handle(ev.StartRequested(), 0.0)
+    out = m.handle(ev.Spawned(pid=100), 0.0)
+    assert cmd.DriveLifecycle(goal='active') in out and m.view.lifecycle_state == 'unknown'
+    m.handle(ev.LifecycleReported(pid=100, goal='active', ok=True, state='active',
+                                  message='configure, activate done'), 1.0)
+    assert m.view.lifecycle_state == 'active' and m.state is S.RUNNING
+    out = m.handle(ev.StopRequested(), 2.0)
+    assert cmd.DriveLifecycle(goal='finalized') in out
+    assert not any(isinstance(c, cmd.SignalGroup) for c in out)     # not yet
+    out = m.handle(ev.LifecycleReported(pid=100, goal='finalized', ok=True, state='finalized',
+                                        message='deactivate, shutdown done'), 2.5)
+    assert out == [cmd.SignalGroup(signal='SIGINT')]
+    m.handle(ev.Exited(pid=100, code=0), 2.6)
+    assert m.state is S.STOPPED and m.view.lifecycle_state == ''
+
+
+def test_a_failed_activation_restarts_and_a_stale_report_is_ignored():
+    m = managed_machine()
+    m.handle(ev.StartRequested(), 0.0)
+    m.handle(ev.Spawned(pid=100), 0.0)
+    assert m.handle(ev.LifecycleReported(pid=99, goal='active', ok=False, state='x',
+                                         message='old run'), 0.5) == []
+    out = m.handle(ev.LifecycleReported(pid=100, goal='active', ok=False, state='inactive',
+                                        message='activate of /arm failed (inactive)'), 1.0)
+    assert m.state is S.STOPPING and cmd.DriveLifecycle(goal='finalized') in out
+    m.handle(ev.LifecycleReported(pid=100, goal='finalized', ok=True, state='finalized',
+                                  message='shutdown done'), 1.5)
+    out = m.handle(ev.Exited(pid=100, code=0), 1.6)
+    assert [c.reason for c in out if isinstance(c, cmd.AnnounceTransition)][0] == \
+        'lifecycle: activate of /arm failed (inactive)'
+    assert m.view.crash_count == 1 and m.state is S.STARTING
+
+
+def test_a_shutdown_that_takes_the_whole_grace_still_sends_the_signal_then_sigkill():
+    m = managed_machine()
+    m.handle(ev.StartRequested(), 0.0)
+    m.handle(ev.Spawned(pid=100), 0.0)
+    m.handle(ev.LifecycleReported(pid=100, goal='active', ok=True, state='active',
+                                  message='done'), 1.0)
+    out = m.handle(ev.StopRequested(), 2.0)
+    token = next(c.token for c in out if isinstance(c, cmd.StartTimer))
+    out = m.handle(ev.TimerFired(token=token), 7.0)
+    assert cmd.SignalGroup(signal='SIGINT') in out
+    token = next(c.token for c in out if isinstance(c, cmd.StartTimer))
+    assert m.handle(ev.TimerFired(token=token), 12.0) == [cmd.SignalGroup(signal='SIGKILL')]

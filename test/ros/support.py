@@ -23,7 +23,8 @@ LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 #: Services whose calls change nothing: sent again when the first answer is lost.
-QUERIES = frozenset({'ListServices', 'GetLogs', 'GetParameters', 'DescribeParameters'})
+QUERIES = frozenset({'ListServices', 'GetLogs', 'GetParameters', 'DescribeParameters',
+                     'GetState'})
 
 
 

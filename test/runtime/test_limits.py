@@ -1,5 +1,6 @@
 """Resource limits on real processes: soft warnings, the restart at a hard limit, the kernel's
-own enforcement, nice and CPU affinity."""
+own enforcement, nice and CPU affinity.
+"""
 
 import os
 
@@ -11,12 +12,12 @@ from test.support import py, until
 
 SLEEP = 'import time\ntime.sleep(600)'
 #: A tree that grows: two children, each holding 60 MB (each under a 100 MB address space).
-HOG_TREE = '''
+HOG_TREE = """
 import subprocess, sys, time
 hold = "x = bytearray(60_000_000)\\nimport time\\ntime.sleep(600)"
 kids = [subprocess.Popen([sys.executable, "-c", hold]) for _ in range(2)]
 time.sleep(600)
-'''
+"""
 
 
 async def test_a_memory_hog_is_restarted_at_its_hard_limit(supervise):

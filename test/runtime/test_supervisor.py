@@ -259,3 +259,14 @@ async def test_a_failed_service_is_retried_after_its_delay(supervise, tmp_path):
     disk.mkdir()                             # mounted
     await wait_state(sup, 'logger', S.RUNNING)
     assert sup.status('logger').restart_count >= 1
+
+
+async def test_a_lifecycle_service_without_the_ros_node_fails_with_the_reason(supervise):
+    sup = supervise(py('import time\ntime.sleep(600)', name='arm', type='ros2',
+                       ros_node='/arm_driver', lifecycle=True))
+    sup.use_lifecycle(None)                  # --no-ros
+    ends = []
+    sup.add_listener(lambda e: ends.append(e) if e.to_state is S.CRASHED else None)
+    sup.start('arm')
+    await wait_state(sup, 'arm', S.CRASHED)
+    assert ends[0].reason.startswith('lifecycle: managing a lifecycle node needs the ROS node')
