@@ -84,6 +84,7 @@ async def run(registry: Registry, args: argparse.Namespace,
     from omega_orchestrator.runtime.environment import control_plane, robot_environment
     from omega_orchestrator.runtime.sdnotify import UnitLink
     from omega_orchestrator.runtime.supervisor import Supervisor
+    from omega_orchestrator.runtime.webhook import WebhookNotifier
     systemd = UnitLink.from_environment()  # first: takes NOTIFY_SOCKET etc. from os.environ
     # services get the robot's environment, taken before our own DDS settings are applied
     robot = robot_environment(os.environ, sys.prefix, drop=tuple(args.drop_env))
@@ -100,6 +101,8 @@ async def run(registry: Registry, args: argparse.Namespace,
              supervisor.tracking)
     relay = EventRelay()
     supervisor.add_listener(relay)
+    webhook = WebhookNotifier(lambda: supervisor.registry.webhook)   # the current registry's
+    supervisor.add_listener(webhook)
     systemd.watch(supervisor.snapshot, supervisor.add_listener)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -141,6 +144,7 @@ async def run(registry: Registry, args: argparse.Namespace,
         if not starting.done():
             starting.cancel()
         await supervisor.close()
+        await webhook.close()          # the last crash notifications, briefly
         systemd.close()
         if face is not None:
             face.close()

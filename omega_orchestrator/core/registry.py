@@ -24,6 +24,7 @@ from omega_orchestrator.core.registry_model import (
     NAMED_PATH_CHECKS,
     NAMED_PORT_CHECKS,
     NAMED_ROS_CHECKS,
+    WEBHOOK_EVENTS,
 )
 from omega_orchestrator.core.validate import check_object, did_you_mean, shown
 
@@ -112,6 +113,16 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WebhookSpec:
+    """Where crash notifications go, and which."""
+
+    url: str
+    timeout: float = 5.0
+    retries: int = 3
+    events: tuple[str, ...] = ('crash', 'give_up', 'recover')
+
+
+@dataclass(frozen=True, kw_only=True)
 class Registry:
     """The whole validated registry."""
 
@@ -120,6 +131,7 @@ class Registry:
     description: str = ''
     base_dir: str = '.'
     services: tuple[ServiceSpec, ...] = ()
+    webhook: WebhookSpec | None = None
 
     def names(self) -> tuple[str, ...]:
         """Service names in declaration order."""
@@ -224,6 +236,7 @@ def parse_registry(text: str, source: str = '<registry>', base_dir: str = '.',
     problems: list[str] = []
     top = check_object(raw, 'registry', 'registry', problems)
     base = base_override or str(PurePath(base_dir) / (top.get('base_dir') or '.'))
+    webhook = _webhook_spec(top.get('webhook'), problems)
     services = []
     seen: dict[str, int] = {}
     for index, item in enumerate(top.get('services') or ()):
@@ -242,7 +255,7 @@ def parse_registry(text: str, source: str = '<registry>', base_dir: str = '.',
     if problems:
         raise registry_error(source, problems)
     return Registry(path=source, version=str(top['version']), description=top['description'],
-                    base_dir=base, services=tuple(services))
+                    base_dir=base, services=tuple(services), webhook=webhook)
 
 
 def _parse_service(raw: Any, index: int, base_dir: str,
@@ -418,6 +431,29 @@ def _limits_spec(raw: Any, where: str, problems: list[str]) -> LimitsSpec:
         problems.append(f"{place} field 'cpu_affinity': must list at least one CPU")
     return LimitsSpec(**{k: v for k, v in values.items() if k != 'cpu_affinity'},
                       cpu_affinity=tuple(sorted(set(cpus))) if not bad else ())
+
+
+def _webhook_spec(raw: Any, problems: list[str]) -> WebhookSpec | None:
+    if raw is None:
+        return None
+    values = check_object(raw, 'webhook', 'webhook', problems)
+    if not values or values['url'] is None:
+        return None
+    try:
+        parts = urlsplit(values['url'])
+        parts.port       # noqa: B018 (raises ValueError for a bad port)
+        good = parts.scheme in ('http', 'https') and bool(parts.hostname)
+    except ValueError:
+        good = False
+    if not good:
+        problems.append(f"webhook field 'url': {shown(values['url'], 100)} must be "
+                        'http(s)://HOST[:PORT]/PATH')
+    unknown = [e for e in values['events'] if e not in WEBHOOK_EVENTS]
+    if unknown:
+        problems.append(f"webhook field 'events': unknown event {shown(str(unknown[0]), 40)}"
+                        f"; expected {', '.join(WEBHOOK_EVENTS)}")
+    return WebhookSpec(url=values['url'], timeout=float(values['timeout']),
+                       retries=values['retries'], events=tuple(values['events']))
 
 
 def _condition_problems(services: list[ServiceSpec]) -> list[str]:

@@ -68,8 +68,23 @@ TOP_FIELDS = (
     Field('base_dir', 'string', "Folder that relative working_dir values are resolved against, "
           "relative to this file's folder (the original OmegaOS layout: '..'); --base-dir "
           'overrides it.', default=None, nullable=True, max_length=MAX_TEXT),
+    Field('webhook', 'object', 'Crash notifications: a JSON POST when a service crashes, '
+          'gives up or recovers.', default=None, nullable=True, obj='webhook'),
     Field('services', 'array', 'The services, in declaration order.', items='service',
           max_length=MAX_SERVICES),
+)
+
+WEBHOOK_EVENTS = ('crash', 'give_up', 'recover')
+WEBHOOK_FIELDS = (
+    Field('url', 'string', 'http:// or https:// address the notifications are POSTed to.',
+          max_length=MAX_TEXT),
+    Field('timeout', 'number', 'Seconds one attempt may take.', default=5.0, minimum=0,
+          exclusive_minimum=True, maximum=300),
+    Field('retries', 'integer', 'Further attempts after a failed one (0.5 s, 1 s, 2 s... '
+          'apart).', default=3, minimum=0, maximum=10),
+    Field('events', 'array', 'Which events are posted: crash, give_up (failed), recover '
+          '(running again after a crash or failure).', default=WEBHOOK_EVENTS,
+          items='string', max_length=3),
 )
 
 SERVICE_FIELDS = (
@@ -236,6 +251,7 @@ OBJECTS: dict[str, tuple[Field, ...]] = {
     'health_check': HEALTH_FIELDS,
     'dependency': DEPENDENCY_FIELDS,
     'limits': LIMITS_FIELDS,
+    'webhook': WEBHOOK_FIELDS,
 }
 #: Array fields whose items may be a plain string instead of the object (depends_on).
 STRING_OR_OBJECT_ITEMS = ('dependency',)
