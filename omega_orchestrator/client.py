@@ -80,7 +80,8 @@ def format_table(services: list[dict]) -> str:
         health = s['health']
         shown = '-' if health is None else \
             ('ok' if health['healthy'] else 'FAIL') + f": {health['message']}"
-        rows.append((s['name'], s['status'], str(s['pid'] or '-'), f"{s['cpu_percent']:.1f}",
+        state = s['status'] + (' (maint.)' if s.get('maintenance') else '')
+        rows.append((s['name'], state, str(s['pid'] or '-'), f"{s['cpu_percent']:.1f}",
                      f"{s['memory_mb']:.1f}", str(s['restart_count']),
                      _age(s['uptime_sec']) if s['pid'] else '-', shown))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
@@ -106,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument('-n', '--lines', type=int, default=50)
     logs.add_argument('-f', '--follow', action='store_true', help='keep printing new lines')
     commands.add_parser('reload', help='re-read the registry file')
+    pause = commands.add_parser('maintenance', help="pause or resume a service's supervision")
+    pause.add_argument('name')
+    pause.add_argument('switch', choices=('on', 'off'))
+    group = commands.add_parser('group', help='start, stop or restart a whole group')
+    group.add_argument('group')
+    group.add_argument('action', choices=('start', 'stop', 'restart'))
     return parser
 
 
@@ -124,6 +131,13 @@ def run(args: argparse.Namespace, api: Api, out: Any = sys.stdout) -> int:
     elif args.command == 'reload':
         body = api.request('POST', 'reload')
         text = body['message']
+    elif args.command == 'maintenance':
+        body = api.request('POST', f'maintenance/{args.name}',
+                           enabled='true' if args.switch == 'on' else 'false')
+        text = body['message']
+    elif args.command == 'group':
+        body = api.request('POST', f'group/{args.group}/{args.action}')
+        text = f"{body['message']}: {', '.join(body['services'])}"
     else:
         params = {'force': 'true'} if getattr(args, 'force', False) else {}
         body = api.request('POST', f'{args.command}/{args.name}', **params)

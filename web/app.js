@@ -137,6 +137,7 @@ function createRow(name) {
     title: el('span', {class: 'svc-title'}),
     badge: el('span', {class: 'badge'}),
     note: el('span', {class: 'status-note'}),
+    tags: el('span', {class: 'tags'}),
     health: el('span', {class: 'health', role: 'img'}),
     pid: cell('num pid', 'PID'),
     cpu: el('span', {class: 'metric-value'}),
@@ -149,19 +150,21 @@ function createRow(name) {
     stop: action('Stop', () => control('stop', name)),
     restart: action('Restart', () => control('restart', name)),
     logs: action('Logs', () => toggleLogs(name)),
+    maintain: action('Maintenance', () => setMaintenance(name)),
   };
   row.head = el('th', {scope: 'row', class: 'svc', 'data-label': 'Service'},
     [row.title, el('span', {class: 'svc-name', text: name})]);
   row.tr = el('tr', {'data-service': name}, [
     row.head,
-    cell('status', 'Status', [row.badge, row.note]),
+    cell('status', 'Status', [row.badge, row.note, row.tags]),
     cell('health-cell', 'Health', [row.health]),
     row.pid,
     cell('metric', 'CPU', [row.cpu, row.cpuSpark]),
     cell('metric', 'Memory', [row.mem, row.memSpark]),
     row.restarts, row.uptime,
     cell('actions', 'Actions',
-      [el('div', {class: 'action-group'}, [row.start, row.stop, row.restart, row.logs])]),
+      [el('div', {class: 'action-group'},
+        [row.start, row.stop, row.restart, row.logs, row.maintain])]),
   ]);
   state.rows.set(name, row);
   return row;
@@ -194,6 +197,7 @@ function updateRow(row, s) {
   row.badge.title = s.paused ? 'stopped by a signal (SIGSTOP): alive, not running'
     : s.message || s.status;
   setText(row.note, statusNote(s));
+  updateTags(row.tags, s);
   updateHealth(row.health, s);
   setText(row.pid, s.pid ?? '—');
   setText(row.cpu, s.pid ? `${s.cpu_percent.toFixed(1)}%` : '—');
@@ -208,10 +212,30 @@ function updateRow(row, s) {
     row[action].setAttribute('aria-label', `${row[action].textContent} ${shown}`);
   }
   row.logs.setAttribute('aria-label', `Logs of ${shown}`);
+  row.maintain.disabled = busy;
+  row.maintain.setAttribute('aria-pressed', String(Boolean(s.maintenance)));
+  row.maintain.setAttribute('aria-label', s.maintenance
+    ? `Resume the supervision of ${shown}` : `Pause the supervision of ${shown} (maintenance)`);
   row.logs.setAttribute('aria-pressed', String(selected));
   row.tr.classList.toggle('selected', selected);
   row.tr.classList.toggle('busy', busy);
   row.tr.hidden = !matchesFilter(s);
+}
+
+/* Small labels beside the state: maintenance, a managed node's lifecycle state, the group. */
+function updateTags(node, s) {
+  const tags = [];
+  if (s.maintenance) tags.push(['maintenance', 'maintenance',
+    'supervision paused: no automatic restart; probes and limits are not acted on']);
+  if (s.lifecycle_state) tags.push(['lifecycle', `lifecycle: ${s.lifecycle_state}`,
+    'the managed node\'s lifecycle state']);
+  if (s.limit_warning) tags.push(['limit', 'over limit', s.limit_warning]);
+  if (s.group) tags.push(['group', s.group, `group ${s.group}`]);
+  const key = JSON.stringify(tags);
+  if (node.dataset.key === key) return;
+  node.dataset.key = key;
+  node.replaceChildren(...tags.map(([kind, text, title]) =>
+    el('span', {class: 'tag', 'data-kind': kind, text, title})));
 }
 
 function refreshRow(name) {
@@ -222,7 +246,8 @@ function refreshRow(name) {
 
 function matchesFilter(s) {
   const f = state.filter;
-  return !f || [s.name, s.display_name, s.status].some((v) => (v || '').toLowerCase().includes(f));
+  return !f || [s.name, s.display_name, s.status, s.group]
+    .some((v) => (v || '').toLowerCase().includes(f));
 }
 
 function applyServices(list) {
@@ -242,7 +267,51 @@ function applyServices(list) {
     if (body.children[index] !== row.tr) body.insertBefore(row.tr, body.children[index] || null);
   });
   state.loaded = true;
+  updateGroups(list);
   updateTableState();
+}
+
+/* One bar per registry group: start, stop or restart all of its services in one call. */
+function updateGroups(list) {
+  const groups = [...new Set(list.map((s) => s.group).filter(Boolean))];
+  const bar = $('groups');
+  const key = JSON.stringify(groups);
+  if (bar.dataset.key === key) return;
+  bar.dataset.key = key;
+  bar.hidden = !groups.length;
+  bar.replaceChildren(...groups.map((group) => el('div', {class: 'group', 'data-group': group}, [
+    el('span', {class: 'group-name', text: group}),
+    ...['start', 'stop', 'restart'].map((action) => el('button', {
+      class: `btn btn-${action}`, type: 'button', text: action[0].toUpperCase() + action.slice(1),
+      'aria-label': `${action} group ${group}`, onclick: () => groupAction(group, action)})),
+  ])));
+}
+
+async function groupAction(group, action) {
+  if (action === 'stop' && !window.confirm(`Stop every service of group “${group}”?`)) return;
+  try {
+    const body = await authorized('POST',
+      `${API}/group/${encodeURIComponent(group)}/${action}`);
+    if (body) toast(`${body.message}: ${body.services.join(', ')}`, 'ok');
+  } catch (err) {
+    toast(`Could not ${action} group ${group}: ${err.message}`, 'error');
+  }
+}
+
+async function setMaintenance(name) {
+  const on = !(state.services.get(name) || {}).maintenance;
+  state.busy.add(name);
+  refreshRow(name);
+  try {
+    const body = await authorized('POST',
+      `${API}/maintenance/${encodeURIComponent(name)}?enabled=${on}`);
+    if (body) toast(`${label(name)}: ${body.message}`, 'ok');
+  } catch (err) {
+    toast(`Could not change the maintenance of ${label(name)}: ${err.message}`, 'error');
+  } finally {
+    state.busy.delete(name);
+    refreshRow(name);
+  }
 }
 
 function updateTableState() {

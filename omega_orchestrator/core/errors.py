@@ -27,8 +27,9 @@ class ServiceNotFoundError(OrchestratorError):
 
     code = ErrorCode.NOT_FOUND
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"no service named '{name}'")
+    def __init__(self, name: str, what: str = 'service') -> None:
+        super().__init__(f"no service named '{name}'" if what == 'service' else
+                         f"no service in {what} '{name}'")
         self.name = name
 
 

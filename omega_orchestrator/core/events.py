@@ -97,6 +97,15 @@ class LifecycleReported:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MaintenanceSet:
+    """An operator pauses (or resumes) supervision: no automatic restart, probes and limits
+    shown but not acted on.
+    """
+
+    enabled: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class InternalError:
     """Handling this service raised an unexpected exception: it is failed, the engine goes on."""
 
@@ -119,4 +128,4 @@ class DependencyLost:
 
 Event = (StartRequested | StopRequested | RestartRequested | Spawned | SpawnFailed | Exited
          | TimerFired | HealthReported | ProbeReported | UsageReported | LifecycleReported
-         | InternalError | DependenciesChanged | DependencyLost)
+         | MaintenanceSet | InternalError | DependenciesChanged | DependencyLost)

@@ -49,6 +49,7 @@ class MachineView:
     health: Health = Health()
     limit_warning: str = ''     # what is over a soft (or hard) limit now, in words
     lifecycle_state: str = ''   # of a managed node: 'unconfigured', 'active'...; '' otherwise
+    maintenance: bool = False   # supervision paused by an operator
 
 
 class ServiceMachine:
@@ -109,6 +110,8 @@ class ServiceMachine:
                 return self._on_usage_reported(event, now)
             case ev.LifecycleReported():
                 return self._on_lifecycle_reported(event, now)
+            case ev.MaintenanceSet():
+                return self._on_maintenance_set(event, now)
             case ev.InternalError():
                 return self._on_internal_error(event, now)
             case ev.DependenciesChanged():
@@ -226,6 +229,10 @@ class ServiceMachine:
         # RUNNING -> CRASHED (failure) | EXITED (success): every end of a run is announced
         # on its own, with the exit; what the policy does next is the following transition.
         ended = S.EXITED if success else S.CRASHED
+        if self._view.maintenance and decision.action != 'done':
+            # CRASHED | EXITED, and no further step: supervision is paused
+            return out + self._move(ended, now, how, message=f'{how}; maintenance: not '
+                                    'restarted')
         reason = f'{how}; {decision.why}'
         out += self._move(ended, now, how, message=reason)
         if decision.action == 'done':
@@ -357,7 +364,31 @@ class ServiceMachine:
             return []               # RUNNING -> RUNNING: configured and activated
         return self._stop_as_failure(now, f'lifecycle: {event.message}')
 
+    def _on_maintenance_set(self, event: ev.MaintenanceSet, now: float) -> list[cmd.Command]:
+        if event.enabled == self._view.maintenance:
+            return []
+        self._view = replace(self._view, maintenance=event.enabled)
+        out: list[cmd.Command] = []
+        if event.enabled and self.state in (S.BACKOFF, S.COOLDOWN, S.FAILED) and self._timer:
+            # BACKOFF | COOLDOWN -> CRASHED (FAILED stays): the pending restart is cancelled
+            self._timer = 0
+            out.append(cmd.CancelTimer())
+            if self.state is not S.FAILED:
+                out += self._move(S.CRASHED, now, 'maintenance: automatic restart cancelled',
+                                  next_restart_at=None)
+            else:
+                self._view = replace(self._view, next_restart_at=None)
+        what = 'maintenance: supervision paused' if event.enabled else \
+            'maintenance over: supervision resumed'
+        # an event of its own, in the state it is in
+        return out + [cmd.AnnounceTransition(from_state=self.state, to_state=self.state,
+                                             reason=what)]
+
     def _stop_as_failure(self, now: float, reason: str) -> list[cmd.Command]:
+        if self._view.maintenance:
+            # RUNNING -> RUNNING: in maintenance a failed probe or limit is shown, not acted on
+            self._view = replace(self._view, message=f'maintenance: not acted on: {reason}')
+            return []
         # RUNNING -> STOPPING, then the policy decides as after a crash
         out = self._begin_stop(now, reason, force=False)
         self._failing = reason
@@ -377,7 +408,7 @@ class ServiceMachine:
                                  counts_as_restart=self._start_is_restart)
 
     def _on_dependency_lost(self, event: ev.DependencyLost, now: float) -> list[cmd.Command]:
-        if self.state not in (S.STARTING, S.RUNNING):
+        if self.state not in (S.STARTING, S.RUNNING) or self._view.maintenance:
             return []
         # RUNNING | STARTING -> STOPPING, then STARTING (or WAITING) once it is gone
         out = self._begin_stop(now, event.reason, force=False)

@@ -105,6 +105,7 @@ class ServiceSpec:
     limits: LimitsSpec = field(default_factory=LimitsSpec)
     lifecycle: bool = False
     lifecycle_timeout: float = 30.0
+    group: str | None = None
 
     @property
     def depends_on(self) -> tuple[str, ...]:
@@ -306,7 +307,7 @@ def _parse_service(raw: Any, index: int, base_dir: str,
         stop_cmd_timeout=float(values['stop_cmd_timeout']),
         adopt_existing=values['adopt_existing'], dependencies=dependencies,
         ros_node=values['ros_node'], limits=limits, lifecycle=values['lifecycle'],
-        lifecycle_timeout=float(values['lifecycle_timeout']))
+        lifecycle_timeout=float(values['lifecycle_timeout']), group=values['group'])
 
 
 def detaches(cmd: str, args: tuple[str, ...]) -> bool:

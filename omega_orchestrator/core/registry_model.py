@@ -117,6 +117,8 @@ SERVICE_FIELDS = (
     Field('port', 'integer', 'TCP port the service listens on (used by named checks).',
           default=None, nullable=True, minimum=1, maximum=65535),
     Field('description', 'string', 'Free text.', default='', max_length=MAX_TEXT),
+    Field('group', 'string', 'A group name: start, stop and restart a whole group in one '
+          'call (REST, srv, CLI, page).', default=None, nullable=True, pattern=NAME_PATTERN),
     Field('env', 'map', 'Variables added to the environment the orchestrator was started in.',
           default=None, nullable=True, items='string', max_length=MAX_LIST),
     Field('stop_signal', 'string', 'First signal of a stop (SIGINT for type ros2).',

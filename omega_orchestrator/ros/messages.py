@@ -58,7 +58,8 @@ def status_to_msg(status: EngineStatus) -> ServiceStatus:
         ros_node=spec.ros_node or '', message=status.message,
         start_time=to_time(status.start_time), has_health_check=spec.health is not None,
         paused=status.paused, adopted=status.adopted, limits=status.limits,
-        limit_warning=status.limit_warning, lifecycle_state=status.lifecycle_state)
+        limit_warning=status.limit_warning, lifecycle_state=status.lifecycle_state,
+        group=spec.group or '', maintenance=status.maintenance)
 
 
 def event_to_msg(event: TransitionEvent) -> ServiceEvent:
@@ -82,6 +83,8 @@ def diagnostic_level(status: EngineStatus) -> tuple[bytes, str]:
     missing data.
     """
     state = status.state
+    if status.maintenance:
+        return DiagnosticStatus.WARN, f'maintenance: supervision paused ({state.value})'
     if state in ERROR_STATES:
         return DiagnosticStatus.ERROR, f'{state.value}: {status.message}' if status.message \
             else state.value

@@ -19,9 +19,11 @@ from diagnostic_msgs.msg import DiagnosticArray
 from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatusArray
 from omega_orchestrator_interfaces.srv import (
     GetLogs,
+    GroupAction,
     ListServices,
     ReloadRegistry,
     RestartService,
+    SetMaintenance,
     StartService,
     StopService,
 )
@@ -83,7 +85,9 @@ class OrchestratorNode(Node):
                 (RestartService, '~/restart', self._on_restart),
                 (ListServices, '~/list', self._on_list),
                 (GetLogs, '~/get_logs', self._on_get_logs),
-                (ReloadRegistry, '~/reload', self._on_reload)):
+                (ReloadRegistry, '~/reload', self._on_reload),
+                (SetMaintenance, '~/set_maintenance', self._on_set_maintenance),
+                (GroupAction, '~/group', self._on_group)):
             self.create_service(srv_type, name, _guarded(self, handler), qos_profile=SERVICES,
                                 callback_group=group)
         # answers the calls the loop did not take up in time (a busy or wedged engine); it
@@ -152,6 +156,22 @@ class OrchestratorNode(Node):
         _require_name(request)
         status = await self.bridge.call(lambda: self.supervisor.restart(request.name))
         return _ok(response, f"'{request.name}' is {status.state.value}", status)
+
+    async def _on_set_maintenance(self, request: Any, response: Any) -> Any:
+        _require_name(request)
+        status = await self.bridge.call(
+            lambda: self.supervisor.set_maintenance(request.name, request.enabled))
+        what = 'in maintenance' if status.maintenance else 'supervised'
+        return _ok(response, f"'{request.name}' is {what} ({status.state.value})", status)
+
+    async def _on_group(self, request: Any, response: Any) -> Any:
+        if not request.group:
+            raise InvalidArgumentError('the request needs a group name')
+        names = await self.bridge.call(
+            lambda: self.supervisor.act_on_group(request.group, request.action))
+        response.names = names
+        return _ok(response, f"group '{request.group}': {request.action} of "
+                             f"{len(names)} service(s) accepted")
 
     async def _on_list(self, request: Any, response: Any) -> Any:
         snapshot = await self.bridge.call(self.supervisor.snapshot)

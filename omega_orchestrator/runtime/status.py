@@ -35,6 +35,7 @@ class EngineStatus:
     limit_warning: str = ''   # what is over a soft limit now ('' when nothing is)
     limits: str = ''          # the limits in words, each with who enforces it
     lifecycle_state: str = ''  # of a managed node ('active'...); '' when it is not one
+    maintenance: bool = False  # supervision paused by an operator
 
     @property
     def name(self) -> str:

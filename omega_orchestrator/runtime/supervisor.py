@@ -16,6 +16,7 @@ from typing import Protocol
 from omega_orchestrator.core import commands as cmd
 from omega_orchestrator.core import events as ev
 from omega_orchestrator.core.errors import (
+    InvalidArgumentError,
     OrchestratorError,
     ServiceNotFoundError,
     SpawnFailedError,
@@ -106,6 +107,7 @@ class Supervisor:
         self._gates.rebuild(self._units)
         self._lifecycle: LifecycleDriver | None = None
         self._lifecycle_known = asyncio.Event()    # the driver was given, or there is none
+        self._group_tasks: set[asyncio.Task] = set()
 
     # -- public API (call on the loop) ----------------------------------------------------------
 
@@ -143,6 +145,55 @@ class Supervisor:
     def restart(self, name: str, reason: str = 'restart requested') -> EngineStatus:
         """Stop (if running), then start again; a stopped service is started at once."""
         return self._request_start(name, ev.RestartRequested(reason=reason))
+
+    def set_maintenance(self, name: str, enabled: bool) -> EngineStatus:
+        """Pause (or resume) a service's supervision: no automatic restart; its probes and
+        limits are shown but not acted on. Starting and stopping it by hand still work.
+        """
+        return self._request(name, ev.MaintenanceSet(enabled=enabled))
+
+    def group(self, group: str) -> list[str]:
+        """The services of a registry group, in start order; ServiceNotFoundError if none."""
+        members = [n for n, u in self._units.items() if u.spec.group == group]
+        if not members:
+            raise ServiceNotFoundError(group, what='group')
+        deps = {n: u.spec.depends_on for n, u in self._units.items()}
+        return [n for wave in start_waves(deps, members) for n in wave]
+
+    def act_on_group(self, group: str, action: str) -> list[str]:
+        """Start, stop or restart a whole group; returns its services once accepted.
+
+        Starts go out in dependency order (conditions gate them as usual); a stop or a
+        restart stops dependants first, each wave waited for, in a task of its own.
+        """
+        if action not in ('start', 'stop', 'restart'):
+            raise InvalidArgumentError(f"action must be start, stop or restart, not '{action}'")
+        names = self.group(group)
+        if self._closing:
+            raise WrongStateError('the orchestrator is shutting down')
+        if action == 'start':
+            self._start_group(names, group)
+        else:
+            task = asyncio.get_running_loop().create_task(
+                self._stop_group(names, group, then_start=action == 'restart'))
+            self._group_tasks.add(task)
+            task.add_done_callback(self._group_tasks.discard)
+        return names
+
+    def _start_group(self, names: list[str], group: str) -> None:
+        for name in names:
+            if self._unit(name).machine.state not in (*PROCESS_STATES, ServiceState.WAITING):
+                self._start_quietly(name, f'group {group} started')
+
+    async def _stop_group(self, names: list[str], group: str, then_start: bool) -> None:
+        deps = {n: u.spec.depends_on for n, u in self._units.items()}
+        for wave in stop_waves(deps, names):
+            for name in wave:
+                if self._unit(name).machine.state is not ServiceState.STOPPED:
+                    self.stop(name, reason=f'group {group} stopped')
+            await asyncio.gather(*(self.wait_stopped(n) for n in wave))
+        if then_start and not self._closing:
+            self._start_group(names, group)
 
     def status(self, name: str) -> EngineStatus:
         """The current status of one service."""

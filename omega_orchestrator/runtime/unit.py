@@ -74,5 +74,5 @@ class ServiceUnit:
             adopted=self.adopted is not None,
             paused=view.pid is not None and self.usage.paused,
             log_problem=self.logs.problem, limit_warning=view.limit_warning,
-            lifecycle_state=view.lifecycle_state,
+            lifecycle_state=view.lifecycle_state, maintenance=view.maintenance,
             limits=describe_limits(self.spec.limits, self.enforcement))

@@ -30,8 +30,10 @@ from typing import Any
 from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatusArray
 from omega_orchestrator_interfaces.srv import (
     GetLogs,
+    GroupAction,
     ReloadRegistry,
     RestartService,
+    SetMaintenance,
     StartService,
     StopService,
 )
@@ -87,7 +89,9 @@ class RosGateway:
         self._clients = {kind: self.node.create_client(srv, f'{self.orchestrator}/{kind}',
                                                        qos_profile=_SERVICES)
                          for kind, srv in (*_CONTROL.items(), ('get_logs', GetLogs),
-                                           ('reload', ReloadRegistry))}
+                                           ('reload', ReloadRegistry),
+                                           ('set_maintenance', SetMaintenance),
+                                           ('group', GroupAction))}
         self.node.create_subscription(ServiceStatusArray, f'{self.orchestrator}/status',
                                       self._on_status, _LATCHED)
         self.node.create_subscription(ServiceEvent, f'{self.orchestrator}/events',
@@ -144,6 +148,17 @@ class RosGateway:
             fields['force'] = force
         response = await self._call(action, _CONTROL[action].Request(**fields))
         return response.message, service_dict(response.status)
+
+    async def maintenance(self, name: str, enabled: bool) -> tuple[str, dict]:
+        """Pause or resume one service's supervision."""
+        response = await self._call('set_maintenance',
+                                    SetMaintenance.Request(name=name, enabled=enabled))
+        return response.message, service_dict(response.status)
+
+    async def group(self, group: str, action: str) -> tuple[str, list[str]]:
+        """Start, stop or restart a whole group -> (message, its services)."""
+        response = await self._call('group', GroupAction.Request(group=group, action=action))
+        return response.message, list(response.names)
 
     async def logs(self, name: str, lines: int) -> dict[str, list[str]]:
         """The last lines of both streams."""

@@ -21,6 +21,12 @@ class OrchestratorGateway(Protocol):
     async def control(self, action: str, name: str, force: bool = False) -> tuple[str, dict]:
         """'start' | 'stop' | 'restart' one service -> (message, service object)."""
 
+    async def maintenance(self, name: str, enabled: bool) -> tuple[str, dict]:
+        """Pause (enabled) or resume one service's supervision -> (message, service)."""
+
+    async def group(self, group: str, action: str) -> tuple[str, list[str]]:
+        """'start' | 'stop' | 'restart' a registry group -> (message, its services)."""
+
     async def logs(self, name: str, lines: int) -> dict[str, list[str]]:
         """The last lines of stdout and stderr."""
 

@@ -78,7 +78,8 @@ def service_dict(msg: Any) -> dict:
         'last_change': iso_time(msg.last_change), 'next_restart': iso_time(msg.next_restart),
         'paused': bool(msg.paused), 'adopted': bool(msg.adopted), 'message': msg.message,
         'limits': msg.limits or None, 'limit_warning': msg.limit_warning or None,
-        'lifecycle_state': msg.lifecycle_state or None,
+        'lifecycle_state': msg.lifecycle_state or None, 'group': msg.group or None,
+        'maintenance': bool(msg.maintenance),
     }
 
 

@@ -51,6 +51,8 @@ class Service(BaseModel):
     limits: str | None = Field(description='the limits in words, each with who enforces it')
     limit_warning: str | None = Field(description='what is over a soft limit now')
     lifecycle_state: str | None = Field(description="a managed node's state, e.g. 'active'")
+    group: str | None = Field(description="the registry's group of the service")
+    maintenance: bool = Field(description='supervision paused by an operator')
 
 
 class ServiceList(BaseModel):
@@ -97,6 +99,14 @@ class ServiceHealth(BaseModel):
     ok: bool = True
     service: str
     health: HealthObject
+
+
+class GroupResult(BaseModel):
+    """POST /api/services/group/{group}/{action}."""
+
+    ok: bool
+    message: str
+    services: list[str] = Field(description='the services of the group, in the order acted on')
 
 
 class ReloadResult(BaseModel):

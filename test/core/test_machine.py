@@ -688,3 +688,29 @@ def test_a_shutdown_that_takes_the_whole_grace_still_sends_the_signal_then_sigki
     assert cmd.SignalGroup(signal='SIGINT') in out
     token = next(c.token for c in out if isinstance(c, cmd.StartTimer))
     assert m.handle(ev.TimerFired(token=token), 12.0) == [cmd.SignalGroup(signal='SIGKILL')]
+
+
+# -- maintenance -------------------------------------------------------------------------------
+
+def test_in_maintenance_a_crash_is_not_restarted_and_probes_are_not_acted_on():
+    m = running(probed(liveness=ProbeSpec(kind='tcp', label='tcp')))
+    out = m.handle(ev.MaintenanceSet(enabled=True), 1.0)
+    assert [(c.from_state, c.to_state, c.reason) for c in out] == [
+        (S.RUNNING, S.RUNNING, 'maintenance: supervision paused')]
+    assert m.handle(ev.ProbeReported(probe='liveness', ok=False, message='down'), 2.0) == []
+    assert m.state is S.RUNNING and m.view.message == \
+        'maintenance: not acted on: liveness: down (1 checks in a row)'
+    m.handle(ev.Exited(pid=100, code=1), 3.0)
+    assert m.state is S.CRASHED and m.view.message.endswith('maintenance: not restarted')
+    m.handle(ev.MaintenanceSet(enabled=False), 4.0)
+    assert not m.view.maintenance and m.state is S.CRASHED       # an operator starts it
+    m.handle(ev.StartRequested(), 5.0)
+    assert m.state is S.STARTING
+
+
+def test_maintenance_cancels_a_pending_restart():
+    m, token = backing_off()
+    out = m.handle(ev.MaintenanceSet(enabled=True), 2.5)
+    assert cmd.CancelTimer() in out and m.state is S.CRASHED
+    assert m.view.next_restart_at is None
+    assert m.handle(ev.TimerFired(token=token), 10.0) == [] and m.state is S.CRASHED

@@ -56,6 +56,19 @@ class FakeGateway:
         item['status'] = 'stopping' if action == 'stop' else 'running'
         return f"'{name}' is {item['status']}", item
 
+    async def maintenance(self, name: str, enabled: bool) -> tuple[str, dict]:
+        self.calls.append(('maintenance', name, enabled))
+        item = self._get(name)
+        item['maintenance'] = enabled
+        return f"'{name}' is {'in maintenance' if enabled else 'supervised'}", item
+
+    async def group(self, group: str, action: str) -> tuple[str, list[str]]:
+        self.calls.append(('group', group, action))
+        names = [n for n, s in self.items.items() if s.get('group') == group]
+        if not names:
+            raise GatewayError(ERR_NOT_FOUND, f"no service in group '{group}'")
+        return f"group '{group}': {action} accepted", names
+
     async def logs(self, name: str, lines: int) -> dict[str, list[str]]:
         self.calls.append(('logs', name, lines))
         self._get(name)

@@ -44,6 +44,24 @@ def test_cli_commands_and_exit_codes(stack):
     assert unreachable.returncode == 3
 
 
+def test_cli_groups_and_maintenance_over_ros(stack):
+    """The CLI, the REST API, the sidecar's srv calls and the orchestrator's srv, end to end."""
+    s = stack([py(SLEEP, name='driver', group='arm', restart_policy='always'),
+               py(SLEEP, name='planner', group='arm', depends_on=['driver'])])
+    started = cli(s, 'group', 'arm', 'start')
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "group 'arm': start of 2 service(s) accepted: driver, planner"
+    s.wait_for(lambda: s.service('planner')['status'] == 'running', 'the group running')
+    paused = cli(s, 'maintenance', 'driver', 'on')
+    assert paused.returncode == 0 and "'driver' is in maintenance" in paused.stdout
+    s.wait_for(lambda: s.service('driver')['maintenance'], 'maintenance in the status')
+    assert '(maint.)' in cli(s, 'list').stdout
+    assert cli(s, 'group', 'legs', 'stop').returncode == 1
+    assert cli(s, 'group', 'arm', 'stop').returncode == 0
+    s.wait_for(lambda: s.service('driver')['status'] == 'stopped', 'the group stopped')
+    assert cli(s, 'maintenance', 'driver', 'off').returncode == 0
+
+
 def test_cli_sends_the_token(stack):
     s = stack([py(SLEEP, name='a')], token='t0ken')
     assert cli(s, 'start', 'a').returncode == 4

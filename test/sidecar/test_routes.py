@@ -76,6 +76,23 @@ def test_control_routes(http, gateway):
     assert http.post('/api/services/reload').json()['ok']
 
 
+def test_maintenance_and_group_routes(http, gateway):
+    gateway.items['camera']['group'] = gateway.items['motors']['group'] = 'base'
+    body = http.post('/api/services/maintenance/camera').json()
+    assert body['ok'] and body['service']['maintenance'] is True
+    assert gateway.calls[-1] == ('maintenance', 'camera', True)
+    http.post('/api/services/maintenance/camera?enabled=false')
+    assert gateway.calls[-1] == ('maintenance', 'camera', False)
+    body = http.post('/api/services/group/base/restart').json()
+    assert body == {'ok': True, 'message': "group 'base': restart accepted",
+                    'services': ['camera', 'motors']}
+    assert http.post('/api/services/group/legs/start').status_code == 404
+    assert http.post('/api/services/group/base/explode').status_code in (404, 422)
+    guarded = TestClient(create_app(gateway, Settings(token='s3cret')))
+    assert guarded.post('/api/services/group/base/stop').status_code == 401
+    assert guarded.post('/api/services/maintenance/camera').status_code == 401
+
+
 @pytest.mark.parametrize('method, path, status, error', [
     ('get', '/api/services/status/ghost', 404, 'not_found'),
     ('post', '/api/services/start/ghost', 404, 'not_found'),
@@ -379,6 +396,10 @@ ERRORS_OF = {
     ('post', '/api/services/start/{name}'): {400, 401, 403, 404, 409, 422, 502, 503, 504},
     ('post', '/api/services/stop/{name}'): {400, 401, 403, 404, 409, 422, 502, 503, 504},
     ('post', '/api/services/restart/{name}'): {400, 401, 403, 404, 409, 422, 502, 503, 504},
+    ('post', '/api/services/maintenance/{name}'): {400, 401, 403, 404, 409, 422, 502, 503,
+                                                    504},
+    ('post', '/api/services/group/{group}/{action}'): {400, 401, 403, 404, 409, 422, 502, 503,
+                                                       504},
     ('post', '/api/services/reload'): {400, 401, 403, 409, 422, 503, 504},
     ('get', '/api/services/events'): {400},
     ('get', '/api/health'): {400},

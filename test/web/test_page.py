@@ -277,3 +277,31 @@ def test_empty_registry(stack, page):
     expect(page.locator('#table-state')).to_have_text(
         'No services are configured in the registry.', timeout=T)
     expect(page.locator('#connection')).to_have_attribute('data-state', 'live', timeout=T)
+
+
+def test_waiting_maintenance_lifecycle_and_groups_on_the_page(stack, page):
+    s = stack([py(SLEEP, name='db', group='base'),
+               py(SLEEP, name='app', group='base', autostart=True, restart_policy='always',
+                  depends_on=[{'name': 'db', 'condition': 'started'}])])
+    open_page(page, s)
+    app = row_of(page, 'app')
+    expect(app.locator('.badge')).to_have_text('waiting', timeout=T)
+    expect(app.locator('.status-note')).to_have_text('waiting for db: stopped', timeout=T)
+    expect(app.locator('.tag[data-kind="group"]')).to_have_text('base')
+    # a whole group in one click: db starts, app follows by itself
+    page.get_by_role('button', name='start group base', exact=True).click()
+    expect(app.locator('.badge')).to_have_text('running', timeout=T)
+    expect(row_of(page, 'db').locator('.badge')).to_have_text('running', timeout=T)
+    # maintenance: shown as a tag, the button pressed; a crash is not restarted
+    button(app, 'Pause the supervision of').click()
+    expect(app.locator('.tag[data-kind="maintenance"]')).to_have_text('maintenance', timeout=T)
+    expect(button(app, 'Resume the supervision of')).to_have_attribute('aria-pressed', 'true')
+    os.kill(s.service('app')['pid'], signal.SIGKILL)
+    expect(app.locator('.badge')).to_have_text('crashed', timeout=T)
+    assert s.service('app')['message'].endswith('maintenance: not restarted')
+    button(app, 'Resume the supervision of').click()
+    expect(app.locator('.tag[data-kind="maintenance"]')).to_have_count(0, timeout=T)
+    page.on('dialog', lambda dialog: dialog.accept())
+    page.get_by_role('button', name='stop group base', exact=True).click()
+    expect(row_of(page, 'db').locator('.badge')).to_have_text('stopped', timeout=T)
+    expect(app.locator('.badge')).to_have_text('stopped', timeout=T)

@@ -39,7 +39,11 @@ def machine_in(state: S) -> ServiceMachine:
     m = ServiceMachine(spec, rng=lambda: 0.5)
     if state is S.STOPPED:
         return m
+    if state is S.WAITING:
+        m.handle(ev.DependenciesChanged(blocking='db: stopped'), 0.0)
     m.handle(ev.StartRequested(), 0.0)
+    if state is S.WAITING:
+        return m
     if state is S.FAILED:
         m.handle(ev.SpawnFailed(error='no'), 0.0)
     if state in (S.STARTING, S.FAILED):

@@ -80,6 +80,28 @@ async def restart_service(name: Name, gateway: Gateway) -> dict:
     return {'ok': True, 'message': message, 'service': service}
 
 
+@router.post('/maintenance/{name}', response_model=schemas.ControlResult, responses=CHANGE,
+             dependencies=[Authorized])
+async def set_maintenance(name: Name, gateway: Gateway, enabled: bool = True) -> dict:
+    """Pause (enabled=true) or resume a service's supervision: no automatic restart; its
+    probes and limits are shown but not acted on.
+    """
+    message, service = await gateway.maintenance(name, enabled)
+    return {'ok': True, 'message': message, 'service': service}
+
+
+@router.post('/group/{group}/{action}', response_model=schemas.GroupResult,
+             responses=CHANGE, dependencies=[Authorized])
+async def group_action(group: Name, action: Annotated[str, Path(
+        pattern='^(start|stop|restart)$', description='start, stop or restart')],
+        gateway: Gateway) -> dict:
+    """Start (in dependency order), stop or restart (dependants first) a whole group;
+    answers once accepted.
+    """
+    message, names = await gateway.group(group, action)
+    return {'ok': True, 'message': message, 'services': names}
+
+
 @router.post('/reload', response_model=schemas.ReloadResult,
              responses=errors(401, 403, 409, 422, 503, 504), dependencies=[Authorized])
 async def reload_registry(gateway: Gateway) -> dict:
