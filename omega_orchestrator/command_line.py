@@ -12,7 +12,7 @@ from omega_orchestrator import DEFAULT_API_PORT
 from omega_orchestrator.core.dependencies import DependencySpec
 from omega_orchestrator.core.errors import RegistryError
 from omega_orchestrator.core.graph import start_waves
-from omega_orchestrator.core.registry import detaches, load_registry, Registry
+from omega_orchestrator.core.registry import detaches, load_registry, Registry, ServiceSpec
 from omega_orchestrator.core.shutdown import grace_warning, registry_stop_plan
 from omega_orchestrator.runtime.environment import DISCOVERY_RANGES, robot_environment
 from omega_orchestrator.runtime.preflight import registry_problems
@@ -110,6 +110,9 @@ def describe_plan(registry: Registry, stop_grace: float | None = None) -> str:
             if spec.dependencies:
                 lines.append('       after ' + ', '.join(
                     _dependency_text(d) for d in spec.dependencies))
+            extras = _supervision_text(spec)
+            if extras:
+                lines.append(f'       {extras}')
     manual = [s.name for s in registry.services if not s.autostart]
     if manual:
         lines.append('Manual start only: ' + ', '.join(manual))
@@ -121,6 +124,26 @@ def describe_plan(registry: Registry, stop_grace: float | None = None) -> str:
     if warning:
         lines.append(warning)
     return '\n'.join(lines)
+
+
+def _supervision_text(spec: ServiceSpec) -> str:
+    """What else watches the service: probes, lifecycle, limits, retries, group."""
+    parts = [f'{kind} probe {probe.kind}' for kind, probe in
+             (('startup', spec.startup), ('liveness', spec.liveness)) if probe is not None]
+    if spec.lifecycle:
+        parts.append(f'lifecycle node {spec.ros_node}')
+    limits = spec.limits
+    for label, value, unit in (('memory', limits.memory_mb, ' MB'),
+                               ('memory soft', limits.memory_soft_mb, ' MB'),
+                               ('cpu', limits.cpu_percent, ' %'),
+                               ('cpu soft', limits.cpu_soft_percent, ' %')):
+        if value is not None:
+            parts.append(f'{label} limit {value:g}{unit}')
+    if spec.restart.retry_failed_after is not None:
+        parts.append(f'retried {spec.restart.retry_failed_after:g} s after a failure')
+    if spec.group:
+        parts.append(f'group {spec.group}')
+    return '; '.join(parts)
 
 
 def _dependency_text(dep: DependencySpec) -> str:

@@ -43,7 +43,9 @@ def test_check_prints_the_start_plan_as_levels_with_each_condition(tmp_path: Pat
         {'name': 'b', 'cmd': sys.executable, 'args': sleeper, 'autostart': True,
          'depends_on': [{'name': 'a', 'condition': 'healthy', 'restart_with': True}]},
         {'name': 'c', 'cmd': sys.executable, 'args': sleeper, 'autostart': True,
-         'depends_on': ['a', {'name': 'b', 'condition': 'completed'}]}]}))
+         'depends_on': ['a', {'name': 'b', 'condition': 'completed'}], 'group': 'arm',
+         'liveness_probe': {'type': 'ros_topic', 'topic': '/scan', 'min_rate': 5},
+         'limits': {'memory_mb': 512}, 'restart': {'retry_failed_after': 600}}]}))
     result = check(path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [line.strip() for line in result.stdout.splitlines()]
@@ -51,6 +53,8 @@ def test_check_prints_the_start_plan_as_levels_with_each_condition(tmp_path: Pat
         '1. a', '2. b', '3. c']
     assert 'after a is healthy (restarts with it)' in lines
     assert 'after a is up or has given up, b has completed' in lines
+    assert ('liveness probe ros_topic; memory limit 512 MB; retried 600 s after a failure; '
+            'group arm') in lines
     cycle = tmp_path / 'cycle.json'
     cycle.write_text(json.dumps({'services': [
         {'name': 'a', 'cmd': 'x', 'depends_on': [{'name': 'b', 'condition': 'healthy'}]},

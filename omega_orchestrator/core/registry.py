@@ -61,6 +61,8 @@ class ProbeSpec:
     node: str | None = None
     topic: str | None = None
     min_rate: float | None = None
+    service: str | None = None
+    call: bool = False
     interval: float = 10.0
     timeout: float = 2.0
     failure_threshold: int = 1
@@ -347,7 +349,7 @@ def _probe_spec(values: dict[str, Any], key: str, where: str,
         return None
     kind = probe['type']
     needs = {'http': 'url', 'exec': 'cmd', 'path': 'path', 'ros_node': 'node',
-             'ros_topic': 'topic'}
+             'ros_topic': 'topic', 'ros_service': 'service'}
     if kind in needs and not probe[needs[kind]]:
         problems.append(f"{place} field '{needs[kind]}': is required for type '{kind}'")
     port = probe['port'] or values['port']
@@ -360,6 +362,7 @@ def _probe_spec(values: dict[str, Any], key: str, where: str,
         kind=kind, label=kind, host=probe['host'], port=port, url=probe['url'],
         expect_status=probe['expect_status'], cmd=probe['cmd'], args=probe['args'],
         path=probe['path'], node=probe['node'], topic=probe['topic'], min_rate=probe['min_rate'],
+        service=probe['service'], call=probe['call'],
         interval=float(probe['interval']), timeout=float(probe['timeout']),
         failure_threshold=probe['failure_threshold'],
         success_threshold=probe['success_threshold'],

@@ -16,7 +16,8 @@ STOP_SIGNALS = ('SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 
 #: What a dependant waits for (docker compose's service_started / _healthy /
 #: _completed_successfully); a plain name only orders the start (see DEPENDENCY_FIELDS).
 DEPENDENCY_CONDITIONS = ('started', 'healthy', 'completed')
-PROBE_TYPES = ('tcp', 'http', 'exec', 'path', 'ros_core', 'ros_node', 'ros_topic')
+PROBE_TYPES = ('tcp', 'http', 'exec', 'path', 'ros_core', 'ros_node', 'ros_topic',
+               'ros_service')
 #: The original's named checks: each means "TCP port P on localhost accepts connections",
 #: where P is the service's `port`, or else the port the original checks (None: required).
 NAMED_PORT_CHECKS: dict[str, int | None] = {
@@ -200,6 +201,12 @@ HEALTH_FIELDS = (
           max_length=256),
     Field('min_rate', 'number', 'Minimum publish rate (Hz) for ros_topic probes.',
           default=None, nullable=True, minimum=0, maximum=100000),
+    Field('service', 'string', 'ROS service for ros_service probes: healthy when a server '
+          'is on the graph, or, with call, when it answers.', default=None, nullable=True,
+          max_length=256),
+    Field('call', 'boolean', 'ros_service: call it with an empty request (e.g. a '
+          'std_srvs/Trigger health check; a `success` field must be true); only for '
+          'services without side effects.', default=False),
     Field('interval', 'number', 'Seconds between probes.', default=10.0, minimum=0,
           exclusive_minimum=True, maximum=DAY),
     Field('timeout', 'number', 'Seconds one probe may take.', default=2.0, minimum=0,

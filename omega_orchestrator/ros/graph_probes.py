@@ -1,4 +1,4 @@
-"""ROS-aware health probes for the registry: ros_core, ros_node and ros_topic.
+"""ROS-aware health probes for the registry: ros_core, ros_node, ros_topic and ros_service.
 
 They read the ROS graph through the orchestrator's node. Graph queries are blocking rcl
 calls, so they run in a worker thread, never on the engine's loop.
@@ -9,10 +9,12 @@ import importlib
 import threading
 import time
 
+from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 
 from omega_orchestrator.core.registry import ProbeSpec, ServiceSpec
+from omega_orchestrator.ros.calls import query
 from omega_orchestrator.runtime.probes import Probe, ProbeResult
 
 #: This project's own nodes, which never make the ROS graph count as "up".
@@ -55,17 +57,47 @@ def make_graph_probes(node: Node) -> dict[str, Probe]:
             return False, f'topic {topic} at {rate:.1f} Hz, below {spec.min_rate:g} Hz'
         return True, f'topic {topic} at {rate:.1f} Hz'
 
-    return {'ros_core': ros_core, 'ros_node': ros_node, 'ros_topic': ros_topic}
+    clients: dict[tuple[str, str], Client] = {}
+
+    async def ros_service(spec: ProbeSpec, service: ServiceSpec) -> ProbeResult:
+        wanted = spec.service if (spec.service or '').startswith('/') else \
+            '/' + (spec.service or '')
+        types = dict(await asyncio.to_thread(node.get_service_names_and_types)).get(wanted)
+        if not types:
+            return False, f'service {wanted} has no server'
+        if not spec.call:
+            return True, f'service {wanted} has a server ({types[0]})'
+        srv_type = _interface(types[0], '/srv/')
+        if srv_type is None:
+            return False, f'service {wanted}: type {types[0]} is not installed here'
+        client = clients.get((wanted, types[0]))
+        if client is None:
+            client = clients[(wanted, types[0])] = node.create_client(srv_type, wanted)
+        response = await query(client, srv_type.Request())   # bounded by the probe's timeout
+        if getattr(response, 'success', True) is False:
+            return False, f'service {wanted} answered success=false: ' \
+                f'{getattr(response, "message", "")}'[:300]
+        return True, f'service {wanted} answered'
+
+    return {'ros_core': ros_core, 'ros_node': ros_node, 'ros_topic': ros_topic,
+            'ros_service': ros_service}
+
+
+def _interface(full: str, kind: str) -> type | None:
+    """The Python class of 'pkg/srv/Name' (kind '/srv/') or 'pkg/msg/Name', or None."""
+    package, _, name = full.partition(kind)
+    try:
+        return getattr(importlib.import_module(f'{package}.{kind.strip("/")}'), name)
+    except (ImportError, AttributeError):
+        return None
 
 
 async def _measure_rate(node: Node, topic: str, window: float) -> float | None:
     types = dict(await asyncio.to_thread(node.get_topic_names_and_types)).get(topic)
     if not types:
         return None
-    package, _, name = types[0].partition('/msg/')
-    try:
-        msg_type = getattr(importlib.import_module(f'{package}.msg'), name)
-    except (ImportError, AttributeError):
+    msg_type = _interface(types[0], '/msg/')
+    if msg_type is None:
         return None
     lock, count = threading.Lock(), [0]
 

@@ -16,6 +16,8 @@ from rclpy.client import Client
 from rclpy.node import Node
 from rclpy.task import Future
 
+from omega_orchestrator.ros.calls import answer
+
 #: The transition that leads from each primary state toward each goal.
 TOWARD = {
     'active': {State.PRIMARY_STATE_UNCONFIGURED: Transition.TRANSITION_CONFIGURE,
@@ -97,7 +99,7 @@ class RosLifecycleDriver:
         """One transition: (succeeded, the state after). Never sent twice: while its answer
         is missing (lost, or a long on_configure), the state says whether it happened.
         """
-        future = self._send(change, ChangeState.Request(transition=Transition(id=transition)))
+        future = change.call_async(ChangeState.Request(transition=Transition(id=transition)))
         expected = AFTER[transition]
         while True:
             answer = await self._wait(change, future, deadline, RETRY_AFTER, keep=True)
@@ -108,34 +110,21 @@ class RosLifecycleDriver:
                 change.remove_pending_request(future)
                 return True, state
 
-    def _send(self, client: Client, request: object) -> Future:
-        return client.call_async(request)
-
     async def _call(self, client: Client, request: object, deadline: float,
                     patience: float) -> object | None:
         """One call: its answer, or None when none came within `patience` s (the request is
         forgotten); TimeoutError at the deadline.
         """
-        return await self._wait(client, self._send(client, request), deadline, patience)
+        return await self._wait(client, client.call_async(request), deadline, patience)
 
     async def _wait(self, client: Client, future: Future, deadline: float, patience: float,
                     keep: bool = False) -> object | None:
-        answered = self._loop.create_future()
-
-        def settle(_: object) -> None:
-            self._loop.call_soon_threadsafe(
-                lambda: answered.done() or answered.set_result(None))
-        future.add_done_callback(settle)
         left = deadline - self._loop.time()
         if left <= 0:
             client.remove_pending_request(future)
             raise TimeoutError
-        try:
-            await asyncio.wait_for(answered, min(patience, left))
-        except asyncio.TimeoutError:
-            if not keep or patience >= left:
-                client.remove_pending_request(future)
-            if patience >= left:
-                raise TimeoutError from None
-            return None
-        return future.result()
+        response = await answer(client, future, min(patience, left),
+                                forget=not keep or patience >= left)
+        if response is None and patience >= left:
+            raise TimeoutError
+        return response

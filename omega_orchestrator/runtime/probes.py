@@ -99,7 +99,7 @@ async def unavailable_probe(spec: ProbeSpec, service: ServiceSpec) -> ProbeResul
 DEFAULT_PROBES: dict[str, Probe] = {
     'tcp': tcp_probe, 'http': http_probe, 'exec': exec_probe, 'path': path_probe,
     'ros_core': unavailable_probe, 'ros_node': unavailable_probe,
-    'ros_topic': unavailable_probe,
+    'ros_topic': unavailable_probe, 'ros_service': unavailable_probe,
 }
 
 

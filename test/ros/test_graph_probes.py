@@ -109,3 +109,48 @@ def test_a_topic_rate_liveness_probe_restarts_a_stalling_driver(orchestrator, cl
     stalled.unlink()
     again = wait_until(lambda: (s := lidar()) and s.pid != first and s, what='restarted')
     assert again.restart_count >= 1 and again.crash_count >= 1
+
+
+#: A std_srvs/Trigger health endpoint that answers success only once the file argv[1] exists.
+HEALTH_SERVER = """
+import os, sys
+import rclpy
+from std_srvs.srv import Trigger
+flag = sys.argv[1]
+rclpy.init()
+node = rclpy.create_node("planner")
+def check(request, response):
+    response.success = os.path.exists(flag)
+    response.message = "ready" if response.success else "map not loaded"
+    return response
+node.create_service(Trigger, "/planner/health", check)
+try:
+    rclpy.spin(node)
+except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+    pass
+"""
+
+
+def test_a_ros_service_probe_calls_the_service(orchestrator, client, tmp_path):
+    loaded = tmp_path / 'map-loaded'
+    fast = {'interval': 0.3, 'timeout': 3.0}
+    orchestrator.start([
+        py(HEALTH_SERVER, name='planner', type='ros2', autostart=True,
+           args=['-c', HEALTH_SERVER, str(loaded)],
+           readiness_probe={'type': 'ros_service', 'service': '/planner/health', 'call': True,
+                            **fast}),
+        py('import time\ntime.sleep(600)', name='watcher', autostart=True,
+           readiness_probe={'type': 'ros_service', 'service': '/planner/health', **fast})])
+
+    def statuses(ready: bool):
+        found = {s.name: s for s in client.call(ListServices, orchestrator.at('list')).services}
+        return found if found['planner'].health_checked and found['watcher'].healthy and \
+            found['planner'].healthy is ready else None
+    found = wait_until(lambda: statuses(False), timeout=45, what='the server up, not ready')
+    assert found['planner'].health_message == \
+        'service /planner/health answered success=false: map not loaded'
+    assert found['watcher'].health_message == \
+        'service /planner/health has a server (std_srvs/srv/Trigger)'
+    loaded.touch()
+    found = wait_until(lambda: statuses(True), timeout=45, what='the planner ready')
+    assert found['planner'].health_message == 'service /planner/health answered'
