@@ -150,7 +150,7 @@ function createRow(name) {
     stop: action('Stop', () => control('stop', name)),
     restart: action('Restart', () => control('restart', name)),
     logs: action('Logs', () => toggleLogs(name)),
-    maintain: action('Maintenance', () => setMaintenance(name)),
+    maintain: action('Maint.', () => setMaintenance(name)),
   };
   row.head = el('th', {scope: 'row', class: 'svc', 'data-label': 'Service'},
     [row.title, el('span', {class: 'svc-name', text: name})]);
@@ -214,6 +214,8 @@ function updateRow(row, s) {
   row.logs.setAttribute('aria-label', `Logs of ${shown}`);
   row.maintain.disabled = busy;
   row.maintain.setAttribute('aria-pressed', String(Boolean(s.maintenance)));
+  row.maintain.title = s.maintenance ? 'Maintenance: resume supervision'
+    : 'Maintenance: pause supervision (no automatic restart)';
   row.maintain.setAttribute('aria-label', s.maintenance
     ? `Resume the supervision of ${shown}` : `Pause the supervision of ${shown} (maintenance)`);
   row.logs.setAttribute('aria-pressed', String(selected));

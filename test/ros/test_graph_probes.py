@@ -144,7 +144,8 @@ def test_a_ros_service_probe_calls_the_service(orchestrator, client, tmp_path):
 
     def statuses(ready: bool):
         found = {s.name: s for s in client.call(ListServices, orchestrator.at('list')).services}
-        return found if found['planner'].health_checked and found['watcher'].healthy and \
+        answered = 'answered' in found['planner'].health_message     # the server is up
+        return found if answered and found['watcher'].healthy and \
             found['planner'].healthy is ready else None
     found = wait_until(lambda: statuses(False), timeout=45, what='the server up, not ready')
     assert found['planner'].health_message == \
