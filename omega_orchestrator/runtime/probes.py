@@ -1,4 +1,5 @@
-"""Health probes: tcp, http, exec and path, each bounded by its timeout; pluggable by kind.
+"""Health probes: tcp, http, exec and path, each bounded by its timeout; pluggable by kind;
+and running a service's startup, readiness and liveness probes, each in a task of its own.
 
 A probe is `async def probe(spec: ProbeSpec, service: ServiceSpec) -> (ok, message)`.
 The ROS layer registers the ros_* kinds; without it they report that ROS is not available.
@@ -11,9 +12,11 @@ import os
 import socket
 from urllib.parse import urlsplit
 
+from omega_orchestrator.core import events as ev
 from omega_orchestrator.core.registry import ProbeSpec, ServiceSpec
 from omega_orchestrator.runtime import process
 from omega_orchestrator.runtime.environment import service_environment
+from omega_orchestrator.runtime.unit import ServiceUnit
 
 ProbeResult = tuple[bool, str]
 Probe = Callable[[ProbeSpec, ServiceSpec], Awaitable[ProbeResult]]
@@ -130,3 +133,32 @@ async def probe_forever(spec: ProbeSpec, service: ServiceSpec, probes: dict[str,
         ok, message = await run_probe(probes[spec.kind], spec, service)
         report(ok, message)
         await asyncio.sleep(spec.interval)
+
+
+def run_probes(unit: ServiceUnit, kinds: tuple[str, ...], probes: dict[str, Probe],
+               report: Callable[[ServiceUnit, ev.Event], None]) -> None:
+    """Run exactly the probes `kinds` ('startup', 'readiness', 'liveness') of a service,
+    each in a task of its own; readiness reports HealthReported, the others ProbeReported.
+    """
+    for kind in [k for k in unit.probe_tasks if k not in kinds]:
+        unit.probe_tasks.pop(kind).cancel()
+    specs = {'startup': unit.spec.startup, 'readiness': unit.spec.health,
+             'liveness': unit.spec.liveness}
+    loop = asyncio.get_running_loop()
+    for kind in kinds:
+        probe = specs[kind]
+        if kind in unit.probe_tasks or probe is None:
+            continue
+
+        def probed(ok: bool, message: str, kind: str = kind) -> None:
+            report(unit, ev.HealthReported(ok=ok, message=message) if kind == 'readiness'
+                   else ev.ProbeReported(probe=kind, ok=ok, message=message))
+        unit.probe_tasks[kind] = loop.create_task(
+            probe_forever(probe, unit.spec, probes, probed))
+
+
+def stop_probes(unit: ServiceUnit) -> None:
+    """Stop every probe of the service."""
+    for task in unit.probe_tasks.values():
+        task.cancel()
+    unit.probe_tasks.clear()

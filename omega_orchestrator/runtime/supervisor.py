@@ -11,12 +11,10 @@ import logging
 import os
 import subprocess
 import sys
-from typing import Protocol
 
 from omega_orchestrator.core import commands as cmd
 from omega_orchestrator.core import events as ev
 from omega_orchestrator.core.errors import (
-    InvalidArgumentError,
     OrchestratorError,
     ServiceNotFoundError,
     SpawnFailedError,
@@ -34,9 +32,17 @@ from omega_orchestrator.runtime.cleanup import start_stop_command, start_sweep
 from omega_orchestrator.runtime.clock import Clock, LoopClock
 from omega_orchestrator.runtime.environment import robot_environment, service_environment
 from omega_orchestrator.runtime.gates import DependencyGates
+from omega_orchestrator.runtime.groups import Groups
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
+from omega_orchestrator.runtime.managed_nodes import LifecycleDriver, ManagedNodes
 from omega_orchestrator.runtime.metrics import MetricsSampler, sample_forever, Usage
-from omega_orchestrator.runtime.probes import DEFAULT_PROBES, exec_probe, Probe, probe_forever
+from omega_orchestrator.runtime.probes import (
+    DEFAULT_PROBES,
+    exec_probe,
+    Probe,
+    run_probes,
+    stop_probes,
+)
 from omega_orchestrator.runtime.spawning import Spawner
 from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
 from omega_orchestrator.runtime.transitions import Announcer
@@ -44,14 +50,6 @@ from omega_orchestrator.runtime.unit import ServiceUnit
 
 log = logging.getLogger('omega_orchestrator')
 Listener = Callable[[TransitionEvent], None]
-
-
-class LifecycleDriver(Protocol):
-    """Drives managed ROS nodes (the ROS face provides one; see ros/lifecycle.py)."""
-
-    async def drive(self, node: str, goal: str, timeout: float) -> tuple[bool, str, str]:
-        """Take `node` to `goal` ('active' | 'finalized'): (ok, its state after, message)."""
-
 DEPENDENCY_WAIT = 30.0
 GUARDIAN_EXIT_WAIT = 15.0   # the guardian's grace is at most 10 s
 
@@ -105,11 +103,15 @@ class Supervisor:
         self.children = process.CHILDREN     # the process's own children (see ChildRegistry)
         self._gates = DependencyGates(self._apply, self.clock)
         self._gates.rebuild(self._units)
-        self._lifecycle: LifecycleDriver | None = None
-        self._lifecycle_known = asyncio.Event()    # the driver was given, or there is none
-        self._group_tasks: set[asyncio.Task] = set()
+        self._managed = ManagedNodes()
+        self._groups = Groups(self)
 
     # -- public API (call on the loop) ----------------------------------------------------------
+
+    @property
+    def closing(self) -> bool:
+        """True once close() began: no new starts are accepted."""
+        return self._closing
 
     def names(self) -> tuple[str, ...]:
         """Service names in registry order."""
@@ -123,8 +125,7 @@ class Supervisor:
         """Managed nodes are driven by `driver` (the ROS face's); None: there is no ROS node
         (--no-ros), so a lifecycle service fails at once instead of waiting for one.
         """
-        self._lifecycle = driver
-        self._lifecycle_known.set()
+        self._managed.use(driver)
 
     def start(self, name: str, reason: str = 'start requested') -> EngineStatus:
         """Start a service; returns once accepted.
@@ -154,46 +155,13 @@ class Supervisor:
 
     def group(self, group: str) -> list[str]:
         """The services of a registry group, in start order; ServiceNotFoundError if none."""
-        members = [n for n, u in self._units.items() if u.spec.group == group]
-        if not members:
-            raise ServiceNotFoundError(group, what='group')
-        deps = {n: u.spec.depends_on for n, u in self._units.items()}
-        return [n for wave in start_waves(deps, members) for n in wave]
+        return self._groups.members(group)
 
     def act_on_group(self, group: str, action: str) -> list[str]:
-        """Start, stop or restart a whole group; returns its services once accepted.
-
-        Starts go out in dependency order (conditions gate them as usual); a stop or a
-        restart stops dependants first, each wave waited for, in a task of its own.
+        """Start (in dependency order), stop or restart (dependants first) a whole group;
+        returns its services once accepted (see groups.py).
         """
-        if action not in ('start', 'stop', 'restart'):
-            raise InvalidArgumentError(f"action must be start, stop or restart, not '{action}'")
-        names = self.group(group)
-        if self._closing:
-            raise WrongStateError('the orchestrator is shutting down')
-        if action == 'start':
-            self._start_group(names, group)
-        else:
-            task = asyncio.get_running_loop().create_task(
-                self._stop_group(names, group, then_start=action == 'restart'))
-            self._group_tasks.add(task)
-            task.add_done_callback(self._group_tasks.discard)
-        return names
-
-    def _start_group(self, names: list[str], group: str) -> None:
-        for name in names:
-            if self._unit(name).machine.state not in (*PROCESS_STATES, ServiceState.WAITING):
-                self._start_quietly(name, f'group {group} started')
-
-    async def _stop_group(self, names: list[str], group: str, then_start: bool) -> None:
-        deps = {n: u.spec.depends_on for n, u in self._units.items()}
-        for wave in stop_waves(deps, names):
-            for name in wave:
-                if self._unit(name).machine.state is not ServiceState.STOPPED:
-                    self.stop(name, reason=f'group {group} stopped')
-            await asyncio.gather(*(self.wait_stopped(n) for n in wave))
-        if then_start and not self._closing:
-            self._start_group(names, group)
+        return self._groups.act(group, action)
 
     def status(self, name: str) -> EngineStatus:
         """The current status of one service."""
@@ -226,14 +194,14 @@ class Supervisor:
                 self._gates.refresh(unit)
             held = [u for u in idle if u.machine.blocking is not None]
             for unit in held:            # -> WAITING, with the reason: it starts by itself
-                self._start_quietly(unit.spec.name, 'autostart')
+                self.start_quietly(unit.spec.name, 'autostart')
             idle = [u for u in idle if u.machine.blocking is None]
             await self._spawner.prespawn(idle)
             for unit in idle:
                 if unit.prespawned is not None and unit.machine.state in PROCESS_STATES:
                     self._spawner.discard(unit)   # started meanwhile by a request
                 elif unit.prespawned is not None:
-                    self._start_quietly(unit.spec.name, 'autostart')
+                    self.start_quietly(unit.spec.name, 'autostart')
             self.first_wave_spawned.set()
             await self._wait_settled([self._unit(n) for n in wave], wave_timeout)
 
@@ -314,7 +282,7 @@ class Supervisor:
         self.registry, self._units = registry, units
         self._gates.rebuild(units)
         for name in plan.start_after:
-            self._start_quietly(name, 'registry reloaded')
+            self.start_quietly(name, 'registry reloaded')
         self._changed.set()
         return list(plan.added), list(plan.removed), list(plan.changed)
 
@@ -346,8 +314,8 @@ class Supervisor:
             raise SpawnFailedError(status.message, status)
         return status
 
-    def _start_quietly(self, name: str, reason: str) -> None:
-        """Start without raising on a spawn failure: the FAILED state says it all."""
+    def start_quietly(self, name: str, reason: str) -> None:
+        """Start without raising on a spawn failure (the FAILED state says it all)."""
         self._gates.refresh(self._unit(name))
         self._request(name, ev.StartRequested(reason=reason))
 
@@ -414,11 +382,11 @@ class Supervisor:
         elif isinstance(command, cmd.CancelTimer):
             self._cancel_timer(unit)
         elif isinstance(command, cmd.StartProbes):
-            self._start_probes(unit, command.kinds)
+            run_probes(unit, command.kinds, self.probes, self._apply)
         elif isinstance(command, cmd.StopProbes):
-            self._stop_probes(unit)
+            stop_probes(unit)
         elif isinstance(command, cmd.DriveLifecycle):
-            self._drive_lifecycle(unit, command.goal)
+            self._managed.drive(unit, command.goal, self._apply)
         elif isinstance(command, cmd.AnnounceTransition):
             self._announcer.announce(unit, command, cause)
 
@@ -513,53 +481,6 @@ class Supervisor:
         if unit.timer is not None:
             unit.timer.cancel()
             unit.timer = None
-
-    def _start_probes(self, unit: ServiceUnit, kinds: tuple[str, ...]) -> None:
-        """Run exactly the probes `kinds` of the service, each in a task of its own."""
-        for kind in [k for k in unit.probe_tasks if k not in kinds]:
-            unit.probe_tasks.pop(kind).cancel()
-        specs = {'startup': unit.spec.startup, 'readiness': unit.spec.health,
-                 'liveness': unit.spec.liveness}
-        loop = asyncio.get_running_loop()
-        for kind in kinds:
-            probe = specs[kind]
-            if kind in unit.probe_tasks or probe is None:
-                continue
-            unit.probe_tasks[kind] = loop.create_task(probe_forever(
-                probe, unit.spec, self.probes, functools.partial(self._probed, unit, kind)))
-
-    def _probed(self, unit: ServiceUnit, kind: str, ok: bool, message: str) -> None:
-        if kind == 'readiness':
-            self._apply(unit, ev.HealthReported(ok=ok, message=message))
-        else:
-            self._apply(unit, ev.ProbeReported(probe=kind, ok=ok, message=message))
-
-    def _stop_probes(self, unit: ServiceUnit) -> None:
-        for task in unit.probe_tasks.values():
-            task.cancel()
-        unit.probe_tasks.clear()
-
-    def _drive_lifecycle(self, unit: ServiceUnit, goal: str) -> None:
-        pid, node, timeout = unit.machine.view.pid, unit.spec.ros_node or '', \
-            unit.spec.lifecycle_timeout
-        assert pid is not None
-
-        async def drive() -> None:
-            try:
-                await asyncio.wait_for(self._lifecycle_known.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
-            if self._lifecycle is None:
-                ok, state, message = False, 'unknown', (
-                    'managing a lifecycle node needs the ROS node, which is not running '
-                    '(--no-ros, or it did not come up)')
-            else:
-                ok, state, message = await self._lifecycle.drive(node, goal, timeout)
-            self._apply(unit, ev.LifecycleReported(pid=pid, goal=goal, ok=ok, state=state,
-                                                   message=message))
-        if unit.lifecycle_task is not None:
-            unit.lifecycle_task.cancel()
-        unit.lifecycle_task = asyncio.get_running_loop().create_task(drive())
 
     # -- metrics --------------------------------------------------------------------------------
 
