@@ -134,3 +134,65 @@ def status_to_diagnostic(status: EngineStatus, node_fqn: str,
         level=level, name=f'{node_fqn}: {status.name}', message=message,
         hardware_id=status.spec.ros_node or status.name,
         values=[KeyValue(key=k, value=v) for k, v in values.items()])
+
+
+def _stable(status: EngineStatus) -> tuple:
+    """Everything a service's messages show except what moves every period (uptime, usage)."""
+    return (status.spec, status.state, status.pid, status.message, status.restart_count,
+            status.crash_count, status.last_exit_code, status.last_exit_signal,
+            status.start_time, status.last_restart, status.last_change, status.next_restart,
+            status.health, status.paused, status.adopted, status.log_problem,
+            status.limit_warning, status.limits, status.lifecycle_state, status.maintenance)
+
+
+class MessageCache:
+    """The periodic ~/status and /diagnostics, cheap: a service's messages are rebuilt only
+    when something besides its uptime and usage changed; those few fields are set in place.
+    (Building one ServiceStatus and one DiagnosticStatus costs about 0.25 ms: at 1 Hz and 50
+    services that alone was 1.3 % of a core.)
+    """
+
+    def __init__(self) -> None:
+        self._status: dict[str, tuple[tuple, ServiceStatus]] = {}
+        self._diagnostic: dict[str, tuple[tuple, DiagnosticStatus, dict[str, KeyValue]]] = {}
+
+    def statuses(self, snapshot: tuple[EngineStatus, ...]) -> list[ServiceStatus]:
+        """One ServiceStatus per service, reused where possible."""
+        kept: dict[str, tuple[tuple, ServiceStatus]] = {}
+        out = []
+        for status in snapshot:
+            key = _stable(status)
+            hit = self._status.get(status.name)
+            if hit is None or hit[0] != key:
+                hit = (key, status_to_msg(status))
+            else:
+                msg, usage = hit[1], status.usage
+                msg.uptime_sec = status.uptime
+                msg.cpu_percent = float(usage.cpu_percent)
+                msg.memory_bytes = usage.memory_bytes
+                msg.threads = usage.threads
+            kept[status.name] = hit
+            out.append(hit[1])
+        self._status = kept
+        return out
+
+    def diagnostics(self, snapshot: tuple[EngineStatus, ...], node_fqn: str,
+                    tracking: str) -> list[DiagnosticStatus]:
+        """One DiagnosticStatus per service, reused where possible."""
+        kept: dict[str, tuple[tuple, DiagnosticStatus, dict[str, KeyValue]]] = {}
+        out = []
+        for status in snapshot:
+            key = (_stable(status), node_fqn, tracking)
+            hit = self._diagnostic.get(status.name)
+            if hit is None or hit[0] != key:
+                diagnostic = status_to_diagnostic(status, node_fqn, tracking)
+                hit = (key, diagnostic, {kv.key: kv for kv in diagnostic.values})
+            else:
+                moving = hit[2]
+                moving['cpu_percent'].value = f'{status.usage.cpu_percent:.1f}'
+                moving['memory_mb'].value = f'{status.usage.memory_bytes / 1e6:.1f}'
+                moving['uptime_sec'].value = f'{status.uptime:.0f}'
+            kept[status.name] = hit
+            out.append(hit[1])
+        self._diagnostic = kept
+        return out

@@ -38,7 +38,7 @@ from omega_orchestrator.core.errors import (
     RegistryError,
 )
 from omega_orchestrator.ros.bridge import LoopBridge
-from omega_orchestrator.ros.messages import event_to_msg, status_to_diagnostic, status_to_msg
+from omega_orchestrator.ros.messages import event_to_msg, MessageCache, status_to_msg
 from omega_orchestrator.ros.parameters import NodeParameters
 from omega_orchestrator.runtime.registry_file import RegistryFileReader, RegistryReloader, Reloaded
 from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
@@ -75,6 +75,7 @@ class OrchestratorNode(Node):
         self.fqn = self.get_fully_qualified_name()
         self.params = NodeParameters(self, registry=registry_path, log_dir=log_dir,
                                      status_rate=status_rate, on_rate_change=on_rate_change)
+        self._messages = MessageCache()
         self.status_pub = self.create_publisher(ServiceStatusArray, '~/status', LATCHED)
         self.events_pub = self.create_publisher(ServiceEvent, '~/events', EVENTS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -127,11 +128,11 @@ class OrchestratorNode(Node):
     def publish_snapshot(self, snapshot: tuple[EngineStatus, ...]) -> None:
         """Publish ~/status and /diagnostics for this snapshot."""
         stamp = self.get_clock().now().to_msg()
-        array = ServiceStatusArray(services=[status_to_msg(s) for s in snapshot])
+        array = ServiceStatusArray(services=self._messages.statuses(snapshot))
         array.header.stamp = stamp
         self.status_pub.publish(array)
-        diag = DiagnosticArray(
-            status=[status_to_diagnostic(s, self.fqn, self.supervisor.tracking) for s in snapshot])
+        diag = DiagnosticArray(status=self._messages.diagnostics(snapshot, self.fqn,
+                                                                 self.supervisor.tracking))
         diag.header.stamp = stamp
         self.diag_pub.publish(diag)
 

@@ -5,6 +5,7 @@ service's stop_cmd. Both are tracked in unit.sweeps, which wait_stopped waits fo
 import asyncio
 from collections.abc import Callable
 import logging
+import time
 
 from omega_orchestrator.runtime import process
 from omega_orchestrator.runtime.cgroups import CgroupTracker
@@ -29,9 +30,11 @@ def start_sweep(unit: ServiceUnit, *, cgroups: CgroupTracker | None, lifeline: L
     unit.pgid = None
     run_key = f'{unit.spec.name}-{unit.generation}'
 
+    requested_at = time.monotonic()
+
     def sweep() -> int:
         escaped = cgroups.kill(run_key) if cgroups is not None else 0
-        return escaped + process.sweep(marker, subreaper, pgid)
+        return escaped + process.sweep(marker, subreaper, pgid, requested_at)
     future = asyncio.get_running_loop().run_in_executor(None, sweep)
     unit.sweeps.add(future)
 

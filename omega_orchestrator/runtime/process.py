@@ -65,13 +65,15 @@ class ChildRegistry:
         with self._cond:
             self._pids.discard(pid)
 
-    def reap_orphans(self) -> int:
-        """Collect exit statuses of re-parented orphans (never of our own children)."""
+    def reap_orphans(self, children: list[int] | None = None) -> int:
+        """Collect exit statuses of re-parented orphans (never of our own children);
+        `children`: a recent listing of our children to use instead of listing them now.
+        """
         reaped = 0
         with self._cond:
             if not self._cond.wait_for(lambda: self._spawning == 0, timeout=1.0):
                 return 0          # spawns keep coming: reap next time
-            for child in child_pids(os.getpid()):
+            for child in (child_pids(os.getpid()) if children is None else children):
                 if child in self._pids or not _is_zombie(child):
                     continue
                 try:
@@ -255,11 +257,40 @@ def _has_marker(proc: psutil.Process, marker: str) -> bool:
         return False
 
 
-def find_escaped(marker: str, subreaper: bool) -> list[psutil.Process]:
-    """Live processes carrying `marker`: our re-parented orphans, or (fallback) any process."""
+class _ChildrenSnapshot:
+    """Our children as listed at one moment, shared by the sweeps that run together.
+
+    Listing them costs O(children); 1,000 services stopping at once made 1,000 sweeps list
+    1,000 children each. A sweep may use a listing made after it was requested (after its
+    run's leader was reaped, so its orphans were already re-parented to us), never an older
+    one: each listing then serves every sweep queued before it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._taken = float('-inf')
+        self._pids: list[int] = []
+
+    def since(self, not_before: float) -> list[int]:
+        with self._lock:
+            if self._taken < not_before:
+                self._taken = time.monotonic()       # before the listing: conservative
+                self._pids = child_pids(os.getpid())
+            return self._pids
+
+
+_CHILDREN_NOW = _ChildrenSnapshot()
+
+
+def find_escaped(marker: str, subreaper: bool,
+                 listed_since: float | None = None) -> list[psutil.Process]:
+    """Live processes carrying `marker`: our re-parented orphans, or (fallback) any process.
+    `listed_since`: a listing of our children made at or after this monotonic time will do.
+    """
     if subreaper:
-        candidates = _processes([pid for pid in child_pids(os.getpid())
-                                 if not CHILDREN.owns(pid)])
+        children = _CHILDREN_NOW.since(time.monotonic() if listed_since is None
+                                       else listed_since)
+        candidates = _processes([pid for pid in children if not CHILDREN.owns(pid)])
     else:
         candidates = [p for p in psutil.process_iter() if p.pid != os.getpid()]
     found = []
@@ -277,27 +308,32 @@ def wait_group_gone(pgid: int, timeout: float = 1.0) -> bool:
     """Wait (reaping re-parented members) until no process is left in the group."""
     deadline = time.monotonic() + timeout
     while True:
-        reap_orphans()
-        try:
+        try:        # usually gone already: its leader was reaped before the sweep began
             os.killpg(pgid, 0)
         except (ProcessLookupError, PermissionError):
             return True
+        reap_orphans()
         if time.monotonic() > deadline:
             return False
         time.sleep(0.005)
 
 
-def sweep(marker: str, subreaper: bool, killed_group: int | None = None) -> int:
+def sweep(marker: str, subreaper: bool, killed_group: int | None = None,
+          requested_at: float | None = None) -> int:
     """SIGKILL every escaped process with the marker; return how many there were.
 
     `killed_group`: a process group just sent SIGKILL; its members are waited for first, so
-    descendants they leave are re-parented to us before we look. Blocking: run it in a thread.
+    descendants they leave are re-parented to us before we look. `requested_at`: when the
+    sweep was asked for (monotonic), after the run's leader was reaped: the first look may use
+    a listing of our children made since. Blocking: run it in a thread.
     """
     if killed_group is not None:
         wait_group_gone(killed_group)
     killed = 0
+    listed_since = requested_at
     for _ in range(3):   # a process may fork while we look; look again until nothing is found
-        found = [p for p in find_escaped(marker, subreaper) if p.is_running()]
+        found = [p for p in find_escaped(marker, subreaper, listed_since) if p.is_running()]
+        listed_since = None                      # a second look lists afresh
         if not found:
             break
         for proc in found:
@@ -307,7 +343,10 @@ def sweep(marker: str, subreaper: bool, killed_group: int | None = None) -> int:
             except psutil.Error:
                 pass
         psutil.wait_procs(found, timeout=1.0)
-    reap_orphans()
+    # collect what we killed (re-parented to us) at once; otherwise zombie orphans already
+    # listed since the request (a fresh listing per sweep made 1,000 stops O(n^2))
+    CHILDREN.reap_orphans(None if killed or requested_at is None
+                          else _CHILDREN_NOW.since(requested_at))
     return killed
 
 

@@ -4,9 +4,11 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from omega_orchestrator_interfaces.msg import ServiceStatus
 from omega_orchestrator_interfaces.srv import (
     GetLogs,
+    GroupAction,
     ListServices,
     ReloadRegistry,
     RestartService,
+    SetMaintenance,
     StartService,
     StopService,
 )
@@ -18,6 +20,7 @@ from omega_orchestrator.core.states import ServiceState
 from omega_orchestrator.ros.messages import (
     diagnostic_level,
     from_time,
+    MessageCache,
     STATE_CODES,
     status_to_diagnostic,
     status_to_msg,
@@ -39,7 +42,7 @@ def engine_status(state: ServiceState, **changes) -> EngineStatus:
 
 def test_error_codes_are_the_srv_constants():
     for srv in (StartService, StopService, RestartService, ListServices, GetLogs,
-                ReloadRegistry):
+                ReloadRegistry, SetMaintenance, GroupAction):
         for code in ErrorCode:
             assert getattr(srv.Response, f'ERR_{code.name}') == code.value, (srv, code)
 
@@ -88,3 +91,21 @@ def test_diagnostic_names_carry_the_node_namespace():
     one = status_to_diagnostic(status, '/robot1/omega_orchestrator')
     two = status_to_diagnostic(status, '/robot2/omega_orchestrator')
     assert one.name == '/robot1/omega_orchestrator: cam' and one.name != two.name
+
+
+def test_the_periodic_messages_are_reused_while_only_uptime_and_usage_move():
+    cache = MessageCache()
+    first = engine_status(ServiceState.RUNNING)
+    (msg,) = cache.statuses((first,))
+    (diag,) = cache.diagnostics((first,), '/ns/omega_orchestrator', 'subreaper')
+    later = engine_status(ServiceState.RUNNING, uptime=9.0,
+                          usage=Usage(cpu_percent=12.5, memory_bytes=5 * 10 ** 6, threads=4))
+    (again,) = cache.statuses((later,))
+    (diag_again,) = cache.diagnostics((later,), '/ns/omega_orchestrator', 'subreaper')
+    assert again is msg and diag_again is diag                 # reused...
+    assert again == status_to_msg(later)                        # ...and equal to a fresh one
+    assert diag_again == status_to_diagnostic(later, '/ns/omega_orchestrator', 'subreaper')
+    changed = engine_status(ServiceState.CRASHED, pid=None, message='killed by signal 9')
+    (rebuilt,) = cache.statuses((changed,))
+    assert rebuilt is not msg and rebuilt == status_to_msg(changed)
+    assert cache.statuses(()) == []                              # a removed service is forgotten

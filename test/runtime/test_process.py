@@ -24,3 +24,22 @@ def test_a_spawn_in_progress_holds_the_reaper_off():
         assert registry.reap_orphans() == 0   # waits (bounded), then reaps nothing
         record(12345)
     assert registry.owns(12345)
+
+
+def test_a_listing_of_children_serves_only_sweeps_requested_before_it():
+    import subprocess
+    import sys
+    import time
+
+    from omega_orchestrator.runtime.process import _ChildrenSnapshot
+    listing = _ChildrenSnapshot()
+    asked = time.monotonic()
+    first = listing.since(asked)
+    assert listing.since(asked) is first                 # the same moment: reused
+    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+    try:
+        later = listing.since(time.monotonic())          # asked after the spawn: listed anew
+        assert later is not first and child.pid in later and child.pid not in first
+    finally:
+        child.kill()
+        child.wait()

@@ -1,0 +1,227 @@
+"""How the orchestrator grows with the number of services: 10, 50, 200, 1,000.
+
+    .venv/bin/python bench/scale.py [--sizes 10 50 200 1000] [--idle-seconds 20]
+                                    [--json bench/scale.json]
+
+For each size, the whole product as a robot runs it (the orchestrator with its ROS node and
+the sidecar, on a private ROS domain and a free port on 127.0.0.1) over N autostart services
+whose command is a light binary (`sleep 3600`), and measures from outside:
+- start-all: the spread of the services' process start times (first to last spawn);
+- idle CPU (% of one core) and RSS of the orchestrator, and CPU of the sidecar without
+  clients, over --idle-seconds once everything runs;
+- GET /api/services/list p50 / p99 (sequential requests on one connection);
+- the size of one serialized `~/status` message;
+- stop-all: SIGINT to the orchestrator -> every service gone, and the orchestrator exited.
+A Markdown table goes to stdout, the raw numbers to --json.
+"""
+
+import argparse
+import json
+import os
+from pathlib import Path
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from benchstack import free_port, percentile, ROOT
+import httpx
+import psutil
+
+ENGINE_ARGS: list[str] = []     # e.g. --no-ros (set by --engine-only)
+
+
+def registry(count: int) -> dict:
+    sleep = shutil.which('sleep') or '/bin/sleep'
+    return {'services': [{'name': f's{i:04d}', 'cmd': sleep, 'args': ['3600'],
+                          'autostart': True} for i in range(count)]}
+
+
+def wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.05)
+
+
+def services_of(orchestrator: psutil.Process) -> list[psutil.Process]:
+    """The sleepers among the orchestrator's children."""
+    found = []
+    for child in orchestrator.children():
+        try:
+            if child.name() == 'sleep':
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def status_size(domain: int, stop: threading.Event, sizes: list[int]) -> None:
+    """Subscribe raw to ~/status on `domain` and record serialized sizes until `stop`."""
+    from omega_orchestrator_interfaces.msg import ServiceStatusArray
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain)
+    node = rclpy.create_node('scale_bench', context=context)
+    qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                     reliability=ReliabilityPolicy.RELIABLE)
+    node.create_subscription(ServiceStatusArray, '/omega_orchestrator/status',
+                             lambda raw: sizes.append(len(raw)), qos, raw=True)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.2)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        context.try_shutdown()
+
+
+def cpu_percent(proc: psutil.Process, seconds: float) -> float:
+    before = proc.cpu_times()
+    time.sleep(seconds)
+    after = proc.cpu_times()
+    used = (after.user + after.system) - (before.user + before.system)
+    return 100.0 * used / seconds
+
+
+def measure(count: int, idle_seconds: float, requests: int) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix=f'omega-scale-{count}-'))
+    (folder / 'r.json').write_text(json.dumps(registry(count)))
+    domain = random.randint(1, 100)
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')
+    port = free_port()
+    quiet = {'env': env, 'cwd': ROOT, 'stdout': subprocess.DEVNULL,
+             'stderr': subprocess.DEVNULL}
+    orchestrator = subprocess.Popen(
+        [sys.executable, '-m', 'omega_orchestrator', '--registry', str(folder / 'r.json'),
+         '--log-dir', str(folder / 'logs'), *ENGINE_ARGS], **quiet)
+    sidecar = subprocess.Popen([sys.executable, '-m', 'omega_orchestrator.sidecar', '--port',
+                                str(port)], **quiet)
+    sizes: list[int] = []
+    stop_listening = threading.Event()
+    listener = threading.Thread(target=status_size, args=(domain, stop_listening, sizes),
+                                daemon=True)
+    listener.start()
+    result: dict = {'services': count}
+    try:
+        me = psutil.Process(orchestrator.pid)
+        procs = wait(lambda: p if len(p := services_of(me)) == count else None, 120,
+                     'every service spawned')
+        starts = sorted(p.create_time() for p in procs)
+        result['start_spread_s'] = starts[-1] - starts[0]
+        if '--no-ros' in ENGINE_ARGS:
+            time.sleep(3)                      # settle: the first metrics
+            result['engine_idle_cpu_percent'] = cpu_percent(me, idle_seconds)
+            result['engine_rss_mb'] = me.memory_info().rss / 2**20
+        else:
+            result.update(measure_api(me, psutil.Process(sidecar.pid), port, count,
+                                      idle_seconds, requests))
+        result['status_message_bytes'] = max(sizes) if sizes else None
+        pids = [p.pid for p in procs]
+        began = time.monotonic()
+        orchestrator.send_signal(signal.SIGINT)
+        wait(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() !=
+                             psutil.STATUS_ZOMBIE for pid in pids), 120, 'every service gone')
+        result['stop_services_gone_s'] = time.monotonic() - began
+        orchestrator.wait(120)
+        result['stop_orchestrator_exited_s'] = time.monotonic() - began
+    finally:
+        stop_listening.set()
+        for proc in (orchestrator, sidecar):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in (orchestrator, sidecar):
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        listener.join(5)
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def measure_api(me: psutil.Process, side: psutil.Process, port: int, count: int,
+                idle_seconds: float, requests: int) -> dict:
+    """Idle cost of the orchestrator and the sidecar, then the list latency."""
+    result: dict = {}
+    url = f'http://127.0.0.1:{port}/api/services/list'
+    with httpx.Client(timeout=10) as http:
+        def listed() -> bool:
+            try:
+                body = http.get(url).json()
+            except (httpx.TransportError, ValueError):
+                return False
+            return body.get('count') == count
+        wait(listed, 120, 'the API lists every service')
+        time.sleep(3)                      # settle: the first metrics and statuses
+        result['engine_idle_cpu_percent'] = cpu_percent(me, idle_seconds)
+        result['sidecar_idle_cpu_percent'] = cpu_percent(side, min(idle_seconds, 10))
+        result['engine_rss_mb'] = me.memory_info().rss / 2**20
+        result['sidecar_rss_mb'] = side.memory_info().rss / 2**20
+        samples = []
+        for _ in range(requests):
+            began = time.perf_counter()
+            http.get(url).raise_for_status()
+            samples.append((time.perf_counter() - began) * 1000)
+    result['list_p50_ms'] = statistics.median(samples)
+    result['list_p99_ms'] = percentile(samples, 0.99)
+    return result
+
+
+COLUMNS = (('services', 'services', '{}'), ('start_spread_s', 'start-all spread', '{:.3f} s'),
+           ('engine_idle_cpu_percent', 'idle CPU', '{:.2f} %'),
+           ('sidecar_idle_cpu_percent', 'sidecar idle', '{:.2f} %'),
+           ('engine_rss_mb', 'RSS', '{:.0f} MB'), ('list_p50_ms', 'list p50', '{:.2f} ms'),
+           ('list_p99_ms', 'list p99', '{:.2f} ms'),
+           ('status_message_bytes', '~/status msg', '{} B'),
+           ('stop_services_gone_s', 'stop: services gone', '{:.3f} s'),
+           ('stop_orchestrator_exited_s', 'stop: exited', '{:.3f} s'))
+
+
+def table(rows: list[dict]) -> str:
+    lines = ['| ' + ' | '.join(title for _, title, _ in COLUMNS) + ' |',
+             '|' + ' ---: |' * len(COLUMNS)]
+    for row in rows:
+        lines.append('| ' + ' | '.join(
+            fmt.format(row[key]) if row.get(key) is not None else '-'
+            for key, _, fmt in COLUMNS) + ' |')
+    return '\n'.join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--sizes', type=int, nargs='+', default=[10, 50, 200, 1000])
+    parser.add_argument('--idle-seconds', type=float, default=20.0)
+    parser.add_argument('--requests', type=int, default=300)
+    parser.add_argument('--json', default=str(ROOT / 'bench' / 'scale.json'))
+    parser.add_argument('--engine-only', action='store_true',
+                        help='the orchestrator without its ROS node (no API: list and '
+                             'status columns stay empty)')
+    args = parser.parse_args()
+    if args.engine_only:
+        ENGINE_ARGS.append('--no-ros')
+    rows = []
+    for count in args.sizes:
+        print(f'scale: {count} services...', file=sys.stderr)
+        rows.append(measure(count, args.idle_seconds, args.requests))
+    Path(args.json).write_text(json.dumps({'date': time.strftime('%Y-%m-%d'),
+                                           'cpus': os.cpu_count(), 'rows': rows}, indent=2))
+    print(table(rows))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
