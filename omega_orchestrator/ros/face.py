@@ -40,19 +40,27 @@ class StatusPublisher:
     def __init__(self, supervisor: Supervisor, node: OrchestratorNode) -> None:
         self.supervisor = supervisor
         self.node = node
-        self._pending = False
+        self._due: asyncio.TimerHandle | None = None
+        self._closed = False
         self._last = float('-inf')
         self._rate_changed = asyncio.Event()
 
     def poke(self) -> None:
         """Something changed: publish once the current burst of work is done."""
-        if not self._pending:
-            self._pending = True
+        if self._due is None and not self._closed:
             loop = asyncio.get_running_loop()
-            loop.call_at(max(loop.time(), self._last + self.MIN_GAP), self._publish)
+            self._due = loop.call_at(max(loop.time(), self._last + self.MIN_GAP),
+                                     self._publish)
+
+    def close(self) -> None:
+        """No more publications: cancel one still due (the node is about to go)."""
+        self._closed = True
+        if self._due is not None:
+            self._due.cancel()
+            self._due = None
 
     def _publish(self) -> None:
-        self._pending = False
+        self._due = None
         self._last = asyncio.get_running_loop().time()
         self.node.publish_snapshot(self.supervisor.snapshot())
 
@@ -135,6 +143,7 @@ class RosFace:
         """Publish the final state, then shut the node down."""
         if self.periodic is not None:
             self.periodic.cancel()
+        self.publisher.close()
         if self.log_forwarding is not None:
             self.log_forwarding.close()
         self.node.publish_snapshot(self.supervisor.snapshot())
