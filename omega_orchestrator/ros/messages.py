@@ -153,46 +153,40 @@ class MessageCache:
     """
 
     def __init__(self) -> None:
-        self._status: dict[str, tuple[tuple, ServiceStatus]] = {}
-        self._diagnostic: dict[str, tuple[tuple, DiagnosticStatus, dict[str, KeyValue]]] = {}
+        self._kept: dict[str, _Cached] = {}
 
-    def statuses(self, snapshot: tuple[EngineStatus, ...]) -> list[ServiceStatus]:
-        """One ServiceStatus per service, reused where possible."""
-        kept: dict[str, tuple[tuple, ServiceStatus]] = {}
-        out = []
-        for status in snapshot:
-            key = _stable(status)
-            hit = self._status.get(status.name)
-            if hit is None or hit[0] != key:
-                hit = (key, status_to_msg(status))
-            else:
-                msg, usage = hit[1], status.usage
-                msg.uptime_sec = status.uptime
-                msg.cpu_percent = float(usage.cpu_percent)
-                msg.memory_bytes = usage.memory_bytes
-                msg.threads = usage.threads
-            kept[status.name] = hit
-            out.append(hit[1])
-        self._status = kept
-        return out
-
-    def diagnostics(self, snapshot: tuple[EngineStatus, ...], node_fqn: str,
-                    tracking: str) -> list[DiagnosticStatus]:
-        """One DiagnosticStatus per service, reused where possible."""
-        kept: dict[str, tuple[tuple, DiagnosticStatus, dict[str, KeyValue]]] = {}
-        out = []
+    def messages(self, snapshot: tuple[EngineStatus, ...], node_fqn: str,
+                 tracking: str) -> tuple[list[ServiceStatus], list[DiagnosticStatus]]:
+        """One ServiceStatus and one DiagnosticStatus per service, reused where possible."""
+        kept: dict[str, _Cached] = {}
         for status in snapshot:
             key = (_stable(status), node_fqn, tracking)
-            hit = self._diagnostic.get(status.name)
-            if hit is None or hit[0] != key:
+            hit = self._kept.get(status.name)
+            if hit is None or hit.key != key:
                 diagnostic = status_to_diagnostic(status, node_fqn, tracking)
-                hit = (key, diagnostic, {kv.key: kv for kv in diagnostic.values})
+                hit = _Cached(key, status_to_msg(status), diagnostic,
+                              {kv.key: kv for kv in diagnostic.values})
             else:
-                moving = hit[2]
-                moving['cpu_percent'].value = f'{status.usage.cpu_percent:.1f}'
-                moving['memory_mb'].value = f'{status.usage.memory_bytes / 1e6:.1f}'
-                moving['uptime_sec'].value = f'{status.uptime:.0f}'
+                hit.moved(status)
             kept[status.name] = hit
-            out.append(hit[1])
-        self._diagnostic = kept
-        return out
+        self._kept = kept
+        return [c.status for c in kept.values()], [c.diagnostic for c in kept.values()]
+
+
+class _Cached:
+    """One service's messages and what they were built from."""
+
+    def __init__(self, key: tuple, status: ServiceStatus, diagnostic: DiagnosticStatus,
+                 values: dict[str, KeyValue]) -> None:
+        self.key, self.status, self.diagnostic, self._values = key, status, diagnostic, values
+
+    def moved(self, status: EngineStatus) -> None:
+        """Only uptime and usage changed: set those fields in place."""
+        msg, usage = self.status, status.usage
+        msg.uptime_sec = status.uptime
+        msg.cpu_percent = float(usage.cpu_percent)
+        msg.memory_bytes = usage.memory_bytes
+        msg.threads = usage.threads
+        self._values['cpu_percent'].value = f'{usage.cpu_percent:.1f}'
+        self._values['memory_mb'].value = f'{usage.memory_bytes / 1e6:.1f}'
+        self._values['uptime_sec'].value = f'{status.uptime:.0f}'

@@ -128,11 +128,12 @@ class OrchestratorNode(Node):
     def publish_snapshot(self, snapshot: tuple[EngineStatus, ...]) -> None:
         """Publish ~/status and /diagnostics for this snapshot."""
         stamp = self.get_clock().now().to_msg()
-        array = ServiceStatusArray(services=self._messages.statuses(snapshot))
+        statuses, diagnostics = self._messages.messages(snapshot, self.fqn,
+                                                        self.supervisor.tracking)
+        array = ServiceStatusArray(services=statuses)
         array.header.stamp = stamp
         self.status_pub.publish(array)
-        diag = DiagnosticArray(status=self._messages.diagnostics(snapshot, self.fqn,
-                                                                 self.supervisor.tracking))
+        diag = DiagnosticArray(status=diagnostics)
         diag.header.stamp = stamp
         self.diag_pub.publish(diag)
 

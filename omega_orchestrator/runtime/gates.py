@@ -63,8 +63,9 @@ class DependencyGates:
             return
         for dependant in self._dependants.get(unit.spec.name, ()):
             for dep in dependant.spec.dependencies:
-                if dep.name == unit.spec.name and any(lost(dep, *move) for move in moves):
-                    went = next(to for source, to in moves if lost(dep, source, to))
+                went = next((to for source, to in moves if dep.name == unit.spec.name
+                             and lost(dep, source, to)), None)
+                if went is not None:
                     self._apply(dependant, ev.DependencyLost(
                         reason=f'{dep.name} went down ({went.value}; restart_with)'))
             self.refresh(dependant)

@@ -12,7 +12,7 @@ from omega_orchestrator.core.errors import (
     ServiceNotFoundError,
     WrongStateError,
 )
-from omega_orchestrator.core.graph import start_waves, stop_waves
+from omega_orchestrator.core.graph import start_waves
 from omega_orchestrator.core.states import PROCESS_STATES, ServiceState
 
 if TYPE_CHECKING:
@@ -60,12 +60,6 @@ class Groups:
                 supervisor.start_quietly(name, f'group {group} started')
 
     async def _stop(self, names: list[str], group: str, then_start: bool) -> None:
-        supervisor = self._supervisor
-        deps = {s.name: s.depends_on for s in supervisor.registry.services}
-        for wave in stop_waves(deps, names):
-            for name in wave:
-                if supervisor.status(name).state is not ServiceState.STOPPED:
-                    supervisor.stop(name, reason=f'group {group} stopped')
-            await asyncio.gather(*(supervisor.wait_stopped(n) for n in wave))
-        if then_start and not supervisor.closing:
+        await self._supervisor.stop_in_order(names, f'group {group} stopped')
+        if then_start and not self._supervisor.closing:
             self._start(names, group)

@@ -226,11 +226,16 @@ class Supervisor:
         Services that ended on their own (exited, crashed, failed) are stopped too, which
         sweeps whatever they left behind, e.g. a oneshot's background process.
         """
+        await self.stop_in_order(None, 'orchestrator shutting down', timeout)
+
+    async def stop_in_order(self, names: list[str] | None, reason: str,
+                            timeout: float | None = None) -> None:
+        """Stop `names` (None: every service), dependants first, each wave waited for."""
         deps = {n: u.spec.depends_on for n, u in self._units.items()}
-        for wave in stop_waves(deps):
+        for wave in stop_waves(deps, names):
             for name in wave:
                 if self._unit(name).machine.state is not ServiceState.STOPPED:
-                    self.stop(name, reason='orchestrator shutting down')
+                    self.stop(name, reason=reason)
             await asyncio.gather(*(self.wait_stopped(n, timeout) for n in wave))
 
     async def wait_stopped(self, name: str, timeout: float | None = None) -> None:

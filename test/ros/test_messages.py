@@ -96,16 +96,14 @@ def test_diagnostic_names_carry_the_node_namespace():
 def test_the_periodic_messages_are_reused_while_only_uptime_and_usage_move():
     cache = MessageCache()
     first = engine_status(ServiceState.RUNNING)
-    (msg,) = cache.statuses((first,))
-    (diag,) = cache.diagnostics((first,), '/ns/omega_orchestrator', 'subreaper')
+    (msg,), (diag,) = cache.messages((first,), '/ns/omega_orchestrator', 'subreaper')
     later = engine_status(ServiceState.RUNNING, uptime=9.0,
                           usage=Usage(cpu_percent=12.5, memory_bytes=5 * 10 ** 6, threads=4))
-    (again,) = cache.statuses((later,))
-    (diag_again,) = cache.diagnostics((later,), '/ns/omega_orchestrator', 'subreaper')
+    (again,), (diag_again,) = cache.messages((later,), '/ns/omega_orchestrator', 'subreaper')
     assert again is msg and diag_again is diag                 # reused...
     assert again == status_to_msg(later)                        # ...and equal to a fresh one
     assert diag_again == status_to_diagnostic(later, '/ns/omega_orchestrator', 'subreaper')
     changed = engine_status(ServiceState.CRASHED, pid=None, message='killed by signal 9')
-    (rebuilt,) = cache.statuses((changed,))
+    (rebuilt,), _ = cache.messages((changed,), '/ns/omega_orchestrator', 'subreaper')
     assert rebuilt is not msg and rebuilt == status_to_msg(changed)
-    assert cache.statuses(()) == []                              # a removed service is forgotten
+    assert cache.messages((), '/ns/omega_orchestrator', 'subreaper') == ([], [])   # forgotten
