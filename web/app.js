@@ -206,7 +206,7 @@ function updateRow(row, s) {
   drawSparkline(row.memSpark, history.mem, 1);
   setText(row.restarts, s.restart_count);
   row.restarts.title = `${s.crash_count} crash(es)`;
-  setText(row.uptime, s.status === 'running' ? fmtUptime(s.uptime_sec) : '—');
+  setText(row.uptime, s.status === 'running' ? fmtUptime(uptimeOf(s)) : '—');
   for (const action of ['start', 'stop', 'restart']) {
     row[action].disabled = busy || !ALLOWED[action].has(s.status);
     row[action].setAttribute('aria-label', `${row[action].textContent} ${shown}`);
@@ -261,7 +261,9 @@ function applyServices(list) {
     for (const map of [state.rows, state.services, state.history]) map.delete(name);
     if (state.logs.name === name) closeLogs();
   }
+  const now = Date.now();
   list.forEach((s, index) => {
+    s.receivedAt = now;
     state.services.set(s.name, s);
     record(s);
     const row = state.rows.get(s.name) || createRow(s.name);
@@ -271,6 +273,36 @@ function applyServices(list) {
   state.loaded = true;
   updateGroups(list);
   updateTableState();
+}
+
+/** A partial status frame: only the services that changed (a new one comes with a whole
+ * frame, which the sidecar sends when the set of services changes). */
+function applyChanges(list) {
+  if (!state.loaded) return;
+  const now = Date.now();
+  for (const s of list) {
+    const row = state.rows.get(s.name);
+    if (!row) continue;
+    s.receivedAt = now;
+    state.services.set(s.name, s);
+    record(s);
+    updateRow(row, s);
+  }
+  updateGroups([...state.services.values()]);
+  updateTableState();
+}
+
+/** Seconds a running service has been up now: its uptime when its status came, plus since. */
+function uptimeOf(s) {
+  return s.uptime_sec + Math.max(0, Date.now() - (s.receivedAt || Date.now())) / 1000;
+}
+
+/** Unchanged services get no new status: their uptimes move on here, once a second. */
+function tickUptimes() {
+  for (const [name, s] of state.services) {
+    const row = state.rows.get(name);
+    if (row && s.status === 'running') setText(row.uptime, fmtUptime(uptimeOf(s)));
+  }
 }
 
 /* One bar per registry group: start, stop or restart all of its services in one call. */
@@ -454,7 +486,8 @@ function connect() {
     state.lastStatus = Date.now();
     showBanner(null);
     setConnection('live', 'Live');
-    applyServices(data.services);
+    if (data.partial) applyChanges(data.services);
+    else applyServices(data.services);
   });
   listen(source, 'transition', addTransition);
   listen(source, 'unreachable', (data) => showBanner('Orchestrator unreachable.',
@@ -645,6 +678,7 @@ function init() {
   loadList();
   connect();
   setInterval(watchdog, 1000);
+  setInterval(tickUptimes, 1000);
 }
 
 document.addEventListener('DOMContentLoaded', init);

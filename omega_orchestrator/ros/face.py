@@ -27,12 +27,13 @@ EXECUTOR_THREADS = 4
 
 
 class StatusPublisher:
-    """Publishes the snapshot once per burst of changes, and at the status rate.
+    """Publishes at the status rate, and once per burst of changes.
 
     A change after a quiet spell is published at once; within a burst (1,000 services
     stopping exit one by one) at most every MIN_GAP s: each transition still goes out on
-    ~/events at once, while the whole array is built and sent at most 1 / MIN_GAP times a
-    second instead of once per exit.
+    ~/events at once, while the changed statuses go out at most 1 / MIN_GAP times a second.
+    What each publication sends is the node's plan (status_plan.py); a whole ~/status that
+    the plan holds back for a while is published when it may go.
     """
 
     MIN_GAP = 0.05
@@ -41,6 +42,7 @@ class StatusPublisher:
         self.supervisor = supervisor
         self.node = node
         self._due: asyncio.TimerHandle | None = None
+        self._full: asyncio.TimerHandle | None = None
         self._closed = False
         self._last = float('-inf')
         self._rate_changed = asyncio.Event()
@@ -50,24 +52,42 @@ class StatusPublisher:
         if self._due is None and not self._closed:
             loop = asyncio.get_running_loop()
             self._due = loop.call_at(max(loop.time(), self._last + self.MIN_GAP),
-                                     self._publish)
+                                     self._on_change)
 
     def close(self) -> None:
-        """No more publications: cancel one still due (the node is about to go)."""
+        """No more publications: cancel those still due (the node is about to go)."""
         self._closed = True
-        if self._due is not None:
-            self._due.cancel()
-            self._due = None
+        for handle in (self._due, self._full):
+            if handle is not None:
+                handle.cancel()
+        self._due = self._full = None
 
-    def _publish(self) -> None:
+    def publish_final(self) -> None:
+        """Everything, on every topic: the state the orchestrator leaves behind."""
+        self.node.publish_status(self.supervisor.snapshot(), asyncio.get_running_loop().time(),
+                                 final=True)
+
+    def _on_change(self) -> None:
         self._due = None
-        self._last = asyncio.get_running_loop().time()
-        self.node.publish_snapshot(self.supervisor.snapshot())
+        self._publish(heartbeat=False)
+
+    def _on_full_due(self) -> None:
+        self._full = None
+        self._publish(heartbeat=False)
+
+    def _publish(self, heartbeat: bool) -> None:
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        self._last = now = loop.time()
+        wait = self.node.publish_status(self.supervisor.snapshot(), now, heartbeat=heartbeat)
+        if wait is not None and self._full is None:
+            self._full = loop.call_at(now + max(wait, self.MIN_GAP), self._on_full_due)
 
     async def run_periodic(self) -> None:
         """Publish at the node's status_rate (Hz) until cancelled; a new rate applies at once."""
         while True:
-            self._publish()
+            self._publish(heartbeat=True)
             try:
                 await asyncio.wait_for(self._rate_changed.wait(), 1.0 / self.node.status_rate)
             except asyncio.TimeoutError:
@@ -146,7 +166,7 @@ class RosFace:
         self.publisher.close()
         if self.log_forwarding is not None:
             self.log_forwarding.close()
-        self.node.publish_snapshot(self.supervisor.snapshot())
+        self.publisher.publish_final()
         self.executor.shutdown(timeout_sec=2.0)
         self.node.destroy_node()
         self.context.try_shutdown()

@@ -1,6 +1,7 @@
 """OrchestratorNode: the supervisor's ROS 2 surface.
 
-Publishes ~/status (latched), ~/events and /diagnostics; serves ~/start, ~/stop, ~/restart,
+Publishes ~/status (latched), ~/status_updates, ~/events and /diagnostics (what goes out
+when: status_plan.py); serves ~/start, ~/stop, ~/restart,
 ~/list, ~/get_logs and ~/reload. Callbacks only translate: each is an ``async def`` that hands
 its work to the engine's asyncio loop through the bridge and awaits the answer without holding
 an executor thread, so hundreds of calls can be in flight and a slow one blocks nothing.
@@ -40,12 +41,16 @@ from omega_orchestrator.core.errors import (
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.messages import event_to_msg, MessageCache, status_to_msg
 from omega_orchestrator.ros.parameters import NodeParameters
+from omega_orchestrator.ros.status_plan import StatusPlan
 from omega_orchestrator.runtime.registry_file import RegistryFileReader, RegistryReloader, Reloaded
 from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
 
 LATCHED = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                     reliability=ReliabilityPolicy.RELIABLE)
+#: reliable, volatile: a lost update would show a stale entry until the next whole ~/status
+UPDATES = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
                      reliability=ReliabilityPolicy.RELIABLE)
 EVENTS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                     reliability=ReliabilityPolicy.RELIABLE)
@@ -76,7 +81,10 @@ class OrchestratorNode(Node):
         self.params = NodeParameters(self, registry=registry_path, log_dir=log_dir,
                                      status_rate=status_rate, on_rate_change=on_rate_change)
         self._messages = MessageCache()
+        self._plan = StatusPlan()
         self.status_pub = self.create_publisher(ServiceStatusArray, '~/status', LATCHED)
+        self.updates_pub = self.create_publisher(ServiceStatusArray, '~/status_updates',
+                                                 UPDATES)
         self.events_pub = self.create_publisher(ServiceEvent, '~/events', EVENTS)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         group = ReentrantCallbackGroup()
@@ -125,17 +133,26 @@ class OrchestratorNode(Node):
 
     # -- publishing (called on the engine's loop) -------------------------------------------------
 
-    def publish_snapshot(self, snapshot: tuple[EngineStatus, ...]) -> None:
-        """Publish ~/status and /diagnostics for this snapshot."""
+    def publish_status(self, snapshot: tuple[EngineStatus, ...], now: float, *,
+                       heartbeat: bool = False, final: bool = False) -> float | None:
+        """Publish what changed in this snapshot (see status_plan); returns the seconds until
+        a whole ~/status that is due may go out, or None when none is pending.
+        """
+        entries = self._messages.update(snapshot, self.fqn, self.supervisor.tracking)
+        self._plan.full_gap = min(1.0, 1.0 / self.status_rate)    # a period, at most 1 s
+        publication = self._plan.plan(entries, now, heartbeat=heartbeat, final=final)
         stamp = self.get_clock().now().to_msg()
-        statuses, diagnostics = self._messages.messages(snapshot, self.fqn,
-                                                        self.supervisor.tracking)
-        array = ServiceStatusArray(services=statuses)
-        array.header.stamp = stamp
-        self.status_pub.publish(array)
-        diag = DiagnosticArray(status=diagnostics)
-        diag.header.stamp = stamp
-        self.diag_pub.publish(diag)
+        for publisher, statuses in ((self.status_pub, publication.full),
+                                    (self.updates_pub, publication.updates)):
+            if statuses is not None:
+                array = ServiceStatusArray(services=statuses)
+                array.header.stamp = stamp
+                publisher.publish(array)
+        if publication.diagnostics is not None:
+            diag = DiagnosticArray(status=publication.diagnostics)
+            diag.header.stamp = stamp
+            self.diag_pub.publish(diag)
+        return self._plan.full_due_in(entries, now)
 
     def publish_event(self, event: TransitionEvent) -> None:
         """Publish one transition on ~/events."""

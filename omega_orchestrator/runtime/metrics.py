@@ -2,7 +2,8 @@
 
 On Linux one pass reads, per process of a service's tree, /proc/PID/stat (CPU ticks, threads,
 RSS) and /proc/PID/task/*/children (the tree), so the cost grows with the services' own
-processes, not with everything running on the robot. Elsewhere, or when the kernel lacks
+processes, not with everything running on the robot; those files stay open between passes
+and are re-read in place (about 12 us per process and pass). Elsewhere, or when the kernel lacks
 /proc/PID/task/*/children, the same numbers come from psutil. CPU % is the change in CPU time
 over a window of at least MIN_WINDOW s (100 % = one core): CPU time is counted in clock ticks
 (10 ms), so two passes a few milliseconds apart would turn one tick into hundreds of percent.
@@ -15,15 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 import logging
 import os
+import threading
 import time
+from typing import NamedTuple
 
 import psutil
 
-from omega_orchestrator.runtime.process import (
-    children_from_proc,
-    children_from_psutil,
-    PROC_CHILDREN,
-)
+from omega_orchestrator.runtime.process import children_from_psutil, PROC_CHILDREN
 
 log = logging.getLogger('omega_orchestrator')
 _TICKS = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
@@ -43,15 +42,13 @@ class Usage:
     paused: bool = False     # the main process is stopped by a signal (SIGSTOP, SIGTSTP)
 
 
-@dataclass(frozen=True)
-class _Baseline:
+class _Baseline(NamedTuple):
     cpu_seconds: float
     at: float
     rate: float         # the last CPU % measured from this process
 
 
-@dataclass(frozen=True)
-class _Reading:
+class _Reading(NamedTuple):
     cpu_seconds: float
     threads: int
     rss: int
@@ -59,18 +56,89 @@ class _Reading:
     stopped: bool = False   # state T or t: stopped by a signal or traced
 
 
-def _read_proc(pid: int) -> _Reading | None:
-    try:
-        with open(f'/proc/{pid}/stat', 'rb') as stat:
-            data = stat.read()
-    except OSError:
-        return None
-    fields = data[data.rfind(b')') + 2:].split()
-    if fields[0] == b'Z':
-        return None
-    return _Reading(cpu_seconds=(int(fields[11]) + int(fields[12])) / _TICKS,
-                    threads=int(fields[17]), rss=int(fields[21]) * _PAGE,
-                    started=int(fields[19]), stopped=fields[0] in (b'T', b't'))
+def _pread(fd: int) -> bytes:
+    return os.pread(fd, 4096, 0)
+
+
+class _ProcFiles:
+    """Descriptors kept open on each sampled process's /proc/PID/stat and its threads'
+    children files: a pass re-reads them in place (pread), which costs a third of opening,
+    reading and closing them again. A descriptor belongs to one process, not to its pid: once
+    that process is gone it reads ESRCH, so a reused pid is never mistaken for the old one.
+    Descriptors of processes not met in a pass are closed at its end (`keep_only`).
+    """
+
+    def __init__(self) -> None:
+        self._stat: dict[int, int] = {}
+        self._tasks: dict[int, tuple[tuple, list[int]]] = {}  # pid -> (its tids, their fds)
+
+    def reading(self, pid: int) -> _Reading | None:
+        fd = self._stat.get(pid)
+        try:
+            data = _pread(fd) if fd is not None else b''
+        except OSError:          # that process is gone: a new one may have its pid
+            self._drop(pid)
+            data = b''
+        if not data:
+            try:
+                fd = self._stat[pid] = os.open(f'/proc/{pid}/stat', os.O_RDONLY)
+                data = _pread(fd)
+            except OSError:
+                self._drop(pid)
+                return None
+        fields = data[data.rfind(b')') + 2:].split()
+        if fields[0] == b'Z':
+            return None
+        return _Reading((int(fields[11]) + int(fields[12])) / _TICKS, int(fields[17]),
+                        int(fields[21]) * _PAGE, int(fields[19]), fields[0] in (b'T', b't'))
+
+    def children(self, pid: int, threads: int) -> list[int]:
+        """Direct children, from every thread's children file. A single-threaded process has
+        one; a multi-threaded one is listed each pass (a thread that ends reads empty, not an
+        error) and its files are opened again only when its threads changed.
+        """
+        try:
+            tids = (pid,) if threads == 1 else tuple(os.listdir(f'/proc/{pid}/task'))
+        except OSError:
+            return []
+        held = self._tasks.get(pid)
+        if held is not None and held[0] == tids:
+            try:
+                return [int(c) for fd in held[1] for c in _pread(fd).split()]
+            except OSError:
+                pass
+        self._close_tasks(pid)
+        fds: list[int] = []
+        for tid in tids:
+            try:
+                fds.append(os.open(f'/proc/{pid}/task/{tid}/children', os.O_RDONLY))
+            except OSError:      # that thread ended meanwhile; the others still count
+                pass
+        self._tasks[pid] = (tids, fds)
+        try:
+            return [int(c) for fd in fds for c in _pread(fd).split()]
+        except OSError:
+            return []
+
+    def keep_only(self, pids: set[int]) -> None:
+        """Close the descriptors of every process not in `pids`."""
+        for pid in [p for p in self._stat if p not in pids]:
+            self._drop(pid)
+        for pid in [p for p in self._tasks if p not in pids]:
+            self._close_tasks(pid)
+
+    def close(self) -> None:
+        self.keep_only(set())
+
+    def _drop(self, pid: int) -> None:
+        fd = self._stat.pop(pid, None)
+        if fd is not None:
+            os.close(fd)
+        self._close_tasks(pid)
+
+    def _close_tasks(self, pid: int) -> None:
+        for fd in self._tasks.pop(pid, ((), []))[1]:
+            os.close(fd)
 
 
 def _read_psutil(pid: int) -> _Reading | None:
@@ -86,22 +154,64 @@ def _read_psutil(pid: int) -> _Reading | None:
         return None
 
 
+class _PsutilReader:
+    """The same readings through psutil, where /proc lacks the children files."""
+
+    @staticmethod
+    def reading(pid: int) -> _Reading | None:
+        return _read_psutil(pid)
+
+    @staticmethod
+    def children(pid: int, threads: int) -> list[int]:
+        return children_from_psutil(pid)
+
+    def keep_only(self, pids: set[int]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class MetricsSampler:
-    """Samples many process trees; remembers each process's CPU time between passes."""
+    """Samples many process trees; remembers each process's CPU time between passes.
+
+    One pass at a time (the supervisor's worker thread); `close` may come from another thread
+    and releases the descriptors once no pass is running.
+    """
 
     def __init__(self, use_proc: bool | None = None) -> None:
         fast = PROC_CHILDREN if use_proc is None else use_proc
-        self._read = _read_proc if fast else _read_psutil
-        self._children = children_from_proc if fast else children_from_psutil
+        self._files: _ProcFiles | _PsutilReader = _ProcFiles() if fast else _PsutilReader()
         self._previous: dict[tuple[int, int], _Baseline] = {}
+        self._lock = threading.Lock()
+        self._busy = self._closed = False
 
     def sample(self, roots: dict[str, int]) -> dict[str, Usage]:
         """Usage per service name, given each service's main pid."""
-        now = time.monotonic()
-        current: dict[tuple[int, int], _Baseline] = {}
-        result = {name: self._tree_usage(root, now, current) for name, root in roots.items()}
-        self._previous = current
-        return result
+        with self._lock:
+            if self._closed:
+                return {}
+            self._busy = True
+        try:
+            now = time.monotonic()
+            current: dict[tuple[int, int], _Baseline] = {}
+            result = {name: self._tree_usage(root, now, current)
+                      for name, root in roots.items()}
+            self._previous = current
+            self._files.keep_only({pid for pid, _ in current})
+            return result
+        finally:
+            with self._lock:
+                self._busy = False
+                if self._closed:
+                    self._files.close()
+
+    def close(self) -> None:
+        """Release every descriptor (now, or at the end of the pass that is running)."""
+        with self._lock:
+            self._closed = True
+            if not self._busy:
+                self._files.close()
 
     def _tree_usage(self, root: int, now: float,
                     current: dict[tuple[int, int], _Baseline]) -> Usage:
@@ -112,7 +222,7 @@ class MetricsSampler:
             if pid in seen:
                 continue
             seen.add(pid)
-            reading = self._read(pid)
+            reading = self._files.reading(pid)
             if reading is None:
                 continue
             paused = paused or (pid == root and reading.stopped)
@@ -122,7 +232,7 @@ class MetricsSampler:
             rss += reading.rss
             threads += reading.threads
             count += 1
-            stack.extend(self._children(pid))
+            stack.extend(self._files.children(pid, reading.threads))
         return Usage(cpu_percent=round(max(cpu, 0.0), 1), memory_bytes=rss, threads=threads,
                      processes=count, paused=paused)
 
@@ -133,8 +243,8 @@ def _advance(before: _Baseline | None, cpu_seconds: float, now: float) -> _Basel
         return _Baseline(cpu_seconds, now, 0.0)
     if now - before.at < MIN_WINDOW:
         return before
-    rate = max(100.0 * (cpu_seconds - before.cpu_seconds) / (now - before.at), 0.0)
-    return _Baseline(cpu_seconds, now, rate)
+    rate = 100.0 * (cpu_seconds - before.cpu_seconds) / (now - before.at)
+    return _Baseline(cpu_seconds, now, rate if rate > 0.0 else 0.0)
 
 
 async def sample_forever(sampler: MetricsSampler, roots: Callable[[], dict[str, int]],

@@ -42,6 +42,13 @@ class EngineStatus:
         """The service's key."""
         return self.spec.name
 
+    def at_uptime(self, uptime: float) -> 'EngineStatus':
+        """The same status with another uptime (a shallow copy: no field is rebuilt)."""
+        moved = object.__new__(EngineStatus)
+        moved.__dict__.update(self.__dict__)
+        object.__setattr__(moved, 'uptime', uptime)
+        return moved
+
 
 @dataclass(frozen=True, kw_only=True)
 class TransitionEvent:

@@ -303,6 +303,7 @@ class Supervisor:
         await asyncio.to_thread(self._lifeline.wait, GUARDIAN_EXIT_WAIT)
         if self._metrics_task:
             self._metrics_task.cancel()
+        self._sampler.close()
         for unit in self._units.values():
             unit.logs.close()
 

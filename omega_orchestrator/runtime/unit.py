@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import replace
 import subprocess
 
-from omega_orchestrator.core.machine import ServiceMachine
+from omega_orchestrator.core.machine import MachineView, ServiceMachine
 from omega_orchestrator.core.readiness import settled
 from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.runtime import ports
@@ -39,18 +39,36 @@ class ServiceUnit:
         self.adopted: int | None = None    # pid of a process taken over (adopt_existing)
         self.enforcement: dict[str, str] = {}   # who enforces which limit (runtime.limits)
         self.lifecycle_task: asyncio.Task | None = None   # driving the managed node
+        self._last_status: tuple[tuple, EngineStatus] | None = None   # see status()
 
     def settled(self) -> bool:
         """Up or given up: dependants may start (core.readiness decides)."""
         return settled(self.machine.state, oneshot=self.spec.oneshot)
 
     def status(self) -> EngineStatus:
-        """The immutable status now, with monotonic times turned into wall-clock times."""
-        view = self.machine.view
-        mono, wall = self.clock.monotonic(), self.clock.time()
+        """The immutable status now, with monotonic times turned into wall-clock times.
+
+        Asked for every service at every publication: while nothing it is made of changed
+        (the machine's view, the usage, the logs' problem... all replaced, never mutated),
+        the last one is reused with only its uptime moved.
+        """
+        view, mono = self.machine.view, self.clock.monotonic()
+        uptime = mono - view.started_at if view.started_at is not None else 0.0
+        parts = (view, self.usage, self.logs.problem, self.adopted, self.enforcement, self.spec)
+        last = self._last_status
+        if last is not None and all(a is b for a, b in zip(last[0], parts, strict=True)):
+            return last[1].at_uptime(uptime)
+        status = self._build_status(view, mono, uptime)
+        self._last_status = (parts, status)
+        return status
+
+    def _build_status(self, view: MachineView, mono: float, uptime: float) -> EngineStatus:
+        wall = self.clock.time()
 
         def to_wall(t: float | None) -> float | None:
-            return None if t is None else wall - (mono - t)
+            # to the millisecond: the same instant gives the same number in every snapshot,
+            # so a status whose fields did not change compares equal (ros.messages caches)
+            return None if t is None else round(wall - (mono - t), 3)
         health = view.health
         if health.checked_at is not None:
             health = replace(health, checked_at=to_wall(health.checked_at))
@@ -66,8 +84,7 @@ class ServiceUnit:
             spec=self.spec, state=view.state, pid=view.pid, message=message,
             restart_count=view.restart_count, crash_count=view.crash_count,
             last_exit_code=view.last_exit_code, last_exit_signal=view.last_exit_signal,
-            uptime=mono - view.started_at if view.started_at is not None else 0.0,
-            start_time=to_wall(view.started_at),
+            uptime=uptime, start_time=to_wall(view.started_at),
             last_restart=to_wall(view.last_restart_at), last_change=to_wall(view.last_change_at),
             next_restart=to_wall(view.next_restart_at), health=health,
             usage=self.usage if view.pid is not None else Usage(),

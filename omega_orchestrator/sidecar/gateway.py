@@ -2,8 +2,10 @@
 the routes need from any gateway).
 
 RosGateway owns an rclpy context, a node and an executor thread (like launch_ros's adapter).
-Reads come from a cache of the latest latched ~/status message; writes are ROS service calls
-whose answers are handed back to the asyncio loop, with a timeout.
+Reads come from a cache of the services' statuses: the latched ~/status (every service) and
+~/status_updates (what changed) keep it current; messages are turned into REST objects only
+when someone reads them, so the sidecar without clients does next to nothing. Writes are ROS
+service calls whose answers are handed back to the asyncio loop, with a timeout.
 
 Many calls at once: at most MAX_IN_FLIGHT calls are sent to the orchestrator at a time; the
 others wait their turn here, unsent, instead of piling up in DDS queues. The clients keep up
@@ -57,7 +59,9 @@ STALE_AFTER = 5.0         # seconds without a status message -> unreachable (at 
 
 _LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                       reliability=ReliabilityPolicy.RELIABLE)
+_UPDATES = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 _EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+VIEW_AGE = 1.0            # seconds a list of service objects is served again (uptimes move)
 _CONTROL = {'start': StartService, 'stop': StopService, 'restart': RestartService}
 MAX_IN_FLIGHT = 32        # calls sent to the orchestrator and not answered yet, at most
 SERVICE_DEPTH = 1000
@@ -81,8 +85,10 @@ class RosGateway:
         # relative names resolve in the sidecar's namespace, like any ROS client's
         self.orchestrator = self.node.resolve_topic_name(orchestrator.rstrip('/') or '/')
         self._lock = threading.Lock()
-        self._latest: list[dict] | None = None     # the last status, as REST objects
-        self._latest_at = 0.0
+        self._entries: dict[str, _Entry] | None = None   # by name, in registry order
+        self._view: tuple[dict, ...] | None = None       # REST objects, built on reading
+        self._view_at = 0.0
+        self._latest_at = 0.0     # when a status message last arrived
         self._period = 1.0        # seen interval between status messages
         self._listeners: dict[int, Listener] = {}
         self._ids = itertools.count()
@@ -94,6 +100,9 @@ class RosGateway:
                                            ('group', GroupAction))}
         self.node.create_subscription(ServiceStatusArray, f'{self.orchestrator}/status',
                                       self._on_status, _LATCHED)
+        self.node.create_subscription(ServiceStatusArray,
+                                      f'{self.orchestrator}/status_updates',
+                                      self._on_updates, _UPDATES)
         self.node.create_subscription(ServiceEvent, f'{self.orchestrator}/events',
                                       self._on_event, _EVENTS)
         self.executor = SingleThreadedExecutor(context=self.context)
@@ -113,19 +122,24 @@ class RosGateway:
 
     # -- reads ------------------------------------------------------------------------------------
 
-    def services(self) -> list[dict]:
-        """Service objects from the cached status; 503 when the orchestrator is silent."""
+    def services(self) -> tuple[dict, ...]:
+        """Service objects from the cache (the same tuple while nothing changed, for at most
+        VIEW_AGE s: uptimes move); 503 when the orchestrator is silent.
+        """
         with self._lock:
-            latest, fresh = self._latest, self._fresh()
-        if latest is None or not fresh:
-            raise GatewayError(ERR_UNREACHABLE, f'orchestrator {self.orchestrator} is not '
-                                                'publishing its status')
-        return list(latest)
+            if self._entries is None or not self._fresh():
+                raise GatewayError(ERR_UNREACHABLE, f'orchestrator {self.orchestrator} is '
+                                                    'not publishing its status')
+            now = time.monotonic()
+            if self._view is None or now - self._view_at >= VIEW_AGE:
+                self._view = tuple(e.rest(now) for e in self._entries.values())
+                self._view_at = now
+            return self._view
 
     def reachable(self) -> bool:
         """True while status messages keep arriving."""
         with self._lock:
-            return self._latest is not None and self._fresh()
+            return self._entries is not None and self._fresh()
 
     def _fresh(self) -> bool:
         """The last status is recent, for the rate the orchestrator publishes at."""
@@ -211,13 +225,45 @@ class RosGateway:
     # -- ROS callbacks (executor thread) ---------------------------------------------------------
 
     def _on_status(self, msg: ServiceStatusArray) -> None:
-        now = time.monotonic()
-        services = [service_dict(s) for s in msg.services]   # once, for reads and streams
+        """Every service: the cache anew, but an entry an update made newer stays."""
+        now, stamp = time.monotonic(), _seconds(msg.header.stamp)
         with self._lock:
-            if self._latest is not None:
-                self._period = 0.8 * self._period + 0.2 * (now - self._latest_at)
-            self._latest, self._latest_at = services, now
-        self._emit('status', {'services': services})
+            self._arrived(now)
+            old = self._entries or {}
+            entries = {}
+            for status in msg.services:
+                kept = old.get(status.name)
+                entries[status.name] = kept if kept is not None and kept.stamp > stamp \
+                    else _Entry(status, stamp, now)
+            self._entries, self._view = entries, None
+            listening = bool(self._listeners)
+        if listening:
+            self._emit('status', {'services': [e.rest(now) for e in entries.values()]})
+
+    def _on_updates(self, msg: ServiceStatusArray) -> None:
+        """The services that changed (none: the orchestrator is there, nothing changed)."""
+        now, stamp = time.monotonic(), _seconds(msg.header.stamp)
+        changed = []
+        with self._lock:
+            self._arrived(now)
+            if self._entries is None:
+                return              # the whole status comes first (latched)
+            for status in msg.services:
+                if status.name in self._entries:    # a new one comes with the whole status
+                    entry = self._entries[status.name] = _Entry(status, stamp, now)
+                    changed.append(entry)
+            if changed:
+                self._view = None
+            listening = bool(self._listeners)
+        if changed and listening:
+            self._emit('status', {'services': [e.rest(now) for e in changed],
+                                  'partial': True})
+
+    def _arrived(self, now: float) -> None:
+        """A status message arrived (under the lock): the orchestrator is there."""
+        if self._latest_at:
+            self._period = 0.8 * self._period + 0.2 * (now - self._latest_at)
+        self._latest_at = now
 
     def _on_event(self, msg: ServiceEvent) -> None:
         self._emit('transition', event_dict(msg))
@@ -237,6 +283,29 @@ class RosGateway:
         self.node.destroy_node()
         self.context.try_shutdown()
         self._thread.join(timeout=2.0)
+
+
+class _Entry:
+    """One service's last status message; its REST object is made on the first read."""
+
+    __slots__ = ('msg', 'stamp', 'received', '_rest')
+
+    def __init__(self, msg: Any, stamp: float, received: float) -> None:
+        self.msg, self.stamp, self.received = msg, stamp, received
+        self._rest: dict | None = None
+
+    def rest(self, now: float) -> dict:
+        """The REST object, its uptime moved on by the time since the message came."""
+        if self._rest is None:
+            self._rest = service_dict(self.msg)
+        rest = self._rest
+        if rest['status'] != 'running' or not rest['uptime_sec']:
+            return rest
+        return dict(rest, uptime_sec=round(rest['uptime_sec'] + now - self.received, 1))
+
+
+def _seconds(stamp: Any) -> float:
+    return stamp.sec + stamp.nanosec / 1e9
 
 
 def _hand_over(loop: asyncio.AbstractEventLoop, answer: asyncio.Future, done: Any) -> None:

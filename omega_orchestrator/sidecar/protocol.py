@@ -3,17 +3,21 @@ transport. The routes, the app and the route tests import this module, never rcl
 RosGateway (gateway.py) is the ROS implementation, test/sidecar/fake_gateway.py a fake.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-Listener = Callable[[str, dict], None]      # (kind: 'status' | 'transition', payload)
+# (kind: 'status' | 'transition', payload); a status payload is {'services': [...]}, with
+# 'partial': True when it holds only the services that changed
+Listener = Callable[[str, dict], None]
 
 
 class OrchestratorGateway(Protocol):
     """What the routes need from the orchestrator, whatever the transport."""
 
-    def services(self) -> list[dict]:
-        """The latest service objects; raises GatewayError(ERR_UNREACHABLE) when unknown."""
+    def services(self) -> Sequence[dict]:
+        """The latest service objects (read-only: the same sequence may be handed out again);
+        raises GatewayError(ERR_UNREACHABLE) when unknown.
+        """
 
     def reachable(self) -> bool:
         """True while the orchestrator's status is fresh."""

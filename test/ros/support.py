@@ -132,3 +132,13 @@ class RosClient:
 def by_name(array: Any) -> dict[str, Any]:
     """ServiceStatusArray -> {name: ServiceStatus}."""
     return {s.name: s for s in array.services}
+
+
+def latest_diagnostics(arrays: list) -> dict[str, Any]:
+    """What a diagnostics monitor shows: each item's latest status, by its full name. The
+    orchestrator publishes the items that changed, and each other one every few seconds.
+    """
+    latest: dict[str, Any] = {}
+    for array in list(arrays):
+        latest.update((item.name, item) for item in array.status)
+    return latest

@@ -4,6 +4,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from omega_orchestrator_interfaces.msg import ServiceStatus
 from omega_orchestrator_interfaces.srv import ListServices
 
+from test.ros.support import latest_diagnostics
 from test.support import free_port, py, wait_until
 
 SLEEP = 'import time\ntime.sleep(600)'
@@ -33,8 +34,7 @@ def test_waiting_in_the_status_message_and_diagnostics(orchestrator, client):
     assert status.pid == 0 and status.restart_count == 0
 
     def level():
-        found = {s.name.split(': ')[-1]: s for s in diagnostics[-1].status} \
-            if diagnostics else {}
+        found = {n.split(': ')[-1]: s for n, s in latest_diagnostics(diagnostics).items()}
         item = found.get('vision')
         return item if item is not None and 'refused' in item.message else None
     item = wait_until(level, what='vision in /diagnostics')

@@ -96,14 +96,22 @@ def test_diagnostic_names_carry_the_node_namespace():
 def test_the_periodic_messages_are_reused_while_only_uptime_and_usage_move():
     cache = MessageCache()
     first = engine_status(ServiceState.RUNNING)
-    (msg,), (diag,) = cache.messages((first,), '/ns/omega_orchestrator', 'subreaper')
+    (entry,) = cache.update((first,), '/ns/omega_orchestrator', 'subreaper')
+    msg, diag, version, diagnosis = (entry.status, entry.diagnostic, entry.version,
+                                     entry.diagnostic_version)
+    uptime_only = engine_status(ServiceState.RUNNING, uptime=5.0)
+    (same,) = cache.update((uptime_only,), '/ns/omega_orchestrator', 'subreaper')
+    assert same.status.uptime_sec == 5.0 and same.version == version     # uptime: no change
     later = engine_status(ServiceState.RUNNING, uptime=9.0,
                           usage=Usage(cpu_percent=12.5, memory_bytes=5 * 10 ** 6, threads=4))
-    (again,), (diag_again,) = cache.messages((later,), '/ns/omega_orchestrator', 'subreaper')
-    assert again is msg and diag_again is diag                 # reused...
-    assert again == status_to_msg(later)                        # ...and equal to a fresh one
-    assert diag_again == status_to_diagnostic(later, '/ns/omega_orchestrator', 'subreaper')
+    (again,) = cache.update((later,), '/ns/omega_orchestrator', 'subreaper')
+    assert again.status is msg and again.diagnostic is diag           # reused...
+    assert again.status == status_to_msg(later)                       # ...equal to a fresh one
+    assert again.diagnostic == status_to_diagnostic(later, '/ns/omega_orchestrator',
+                                                    'subreaper')
+    assert again.version == version + 1 and again.diagnostic_version == diagnosis
     changed = engine_status(ServiceState.CRASHED, pid=None, message='killed by signal 9')
-    (rebuilt,), _ = cache.messages((changed,), '/ns/omega_orchestrator', 'subreaper')
-    assert rebuilt is not msg and rebuilt == status_to_msg(changed)
-    assert cache.messages((), '/ns/omega_orchestrator', 'subreaper') == ([], [])   # forgotten
+    (rebuilt,) = cache.update((changed,), '/ns/omega_orchestrator', 'subreaper')
+    assert rebuilt.status is not msg and rebuilt.status == status_to_msg(changed)
+    assert rebuilt.diagnostic_version == diagnosis + 1
+    assert cache.update((), '/ns/omega_orchestrator', 'subreaper') == []   # forgotten

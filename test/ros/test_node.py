@@ -18,7 +18,7 @@ from omega_orchestrator_interfaces.srv import (
 import psutil
 
 from test.ros.aggregator import OK, roll_up
-from test.ros.support import by_name, LATCHED
+from test.ros.support import by_name, LATCHED, latest_diagnostics
 from test.support import py, wait_until
 
 SLEEP = 'import time\nprint("hello from the service", flush=True)\ntime.sleep(600)'
@@ -132,7 +132,7 @@ def test_diagnostics_report_each_service(orchestrator, client):
     def levels():
         if not diagnostics:
             return None
-        found = {s.name.split(': ')[-1]: s for s in diagnostics[-1].status}
+        found = {n.split(': ')[-1]: s for n, s in latest_diagnostics(diagnostics).items()}
         return found if found.get('dead') and found['dead'].level == DiagnosticStatus.ERROR \
             and found['ok'].level == DiagnosticStatus.OK else None
     found = wait_until(levels, what='diagnostic levels')
@@ -156,7 +156,7 @@ def test_demo_registry_at_rest_rolls_up_to_ok(orchestrator, client, tmp_path):
     def at_rest():
         if not diagnostics:
             return None
-        mine = [s for s in diagnostics[-1].status
+        mine = [s for s in latest_diagnostics(diagnostics).values()
                 if s.name.startswith('/robot7/omega_orchestrator: ')]
         values = {s.name.split(': ')[1]: dict((kv.key, kv.value) for kv in s.values)
                   for s in mine}
@@ -168,7 +168,7 @@ def test_demo_registry_at_rest_rolls_up_to_ok(orchestrator, client, tmp_path):
     mine = wait_until(at_rest, what='the demo registry at rest')
     assert roll_up(s.level for s in mine) == OK, [(s.name, s.level, s.message) for s in mine]
     client.call(StopService, '/robot7/omega_orchestrator/stop', name='sensor_worker')
-    stopped = wait_until(lambda: [s for s in diagnostics[-1].status
+    stopped = wait_until(lambda: [s for s in latest_diagnostics(diagnostics).values()
                                   if s.name == '/robot7/omega_orchestrator: sensor_worker'
                                   and s.message == 'stopped'], what='stopped reported')
     assert stopped[0].level == DiagnosticStatus.OK

@@ -62,9 +62,10 @@ def test_a_new_status_rate_takes_effect_at_once(orchestrator, client):
     orchestrator.start([py(SLEEP, name='a', autostart=True)], '--status-rate', '0.01')
     wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid,
                what='a up')
-    received = client.collect(ServiceStatusArray, orchestrator.at('status'))
+    received = client.collect(ServiceStatusArray, orchestrator.at('status_updates'))
     # at 0.01 Hz the next periodic message is 100 s away; an integer rate of 20 is taken and
-    # the period restarts now, so messages flow within the deadline
+    # the period restarts now, so messages (updates, empty while nothing changes) flow
+    # within the deadline
     accepted = set_rate(client, orchestrator, ParameterValue(type=ParameterType.PARAMETER_INTEGER,
                                                integer_value=20))
     assert accepted.successful, accepted.reason

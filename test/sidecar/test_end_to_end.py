@@ -66,6 +66,34 @@ def test_events_stream_shows_a_crash(stack):
     assert crash['service'] == 'victim' and crash['from'] == 'running'
 
 
+BUSY = ('import time\nwhile True:\n    end = time.monotonic() + 0.05\n'
+        '    while time.monotonic() < end:\n        pass\n    time.sleep(0.05)')
+
+
+def test_what_changed_between_whole_statuses_reaches_the_stream_and_the_list(stack):
+    """Usage moves every metrics pass; it travels on ~/status_updates, not in the whole
+    ~/status (every 10 s), and the event stream passes it on as a partial frame.
+    """
+    s = stack([py(SLEEP, name='idle', autostart=True), py(BUSY, name='busy', autostart=True)])
+    partial = None
+    with httpx.stream('GET', s.url + '/api/services/events', timeout=30) as response:
+        kind = None
+        for line in response.iter_lines():
+            if line.startswith('event: '):
+                kind = line[len('event: '):]
+            elif line.startswith('data: ') and kind == 'status':
+                payload = json.loads(line[len('data: '):])
+                if payload.get('partial'):
+                    named = {x['name']: x for x in payload['services']}
+                    if named.get('busy', {}).get('cpu_percent', 0) > 0 and 'idle' not in named:
+                        partial = named['busy']
+                        break
+    assert partial is not None and partial['status'] == 'running'
+    s.wait_for(lambda: s.service('busy')['cpu_percent'] > 0, 'the CPU figure in the list')
+    idle = s.service('idle')
+    assert idle['status'] == 'running' and idle['uptime_sec'] > 0
+
+
 def test_orchestrator_gone_is_503_and_said_on_the_event_stream_then_back(stack):
     s = stack([py(SLEEP, name='a', autostart=True)])
     with httpx.stream('GET', s.url + '/api/services/events', timeout=30) as events:

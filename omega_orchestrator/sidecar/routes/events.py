@@ -25,8 +25,10 @@ def sse(kind: str, payload: dict) -> str:
 
 @router.get('/events', response_class=StreamingResponse)
 async def events(request: Request, gateway: Gateway) -> StreamingResponse:
-    """`status` frames (all services, at the status rate and on change) and `transition`
-    frames (one state change, with exit code and stderr tail on a crash).
+    """`status` frames and `transition` frames (one state change, with exit code and stderr
+    tail on a crash). A status frame holds every service (the first one, and whenever the
+    orchestrator sends its whole status), or, with `"partial": true`, only the services that
+    changed.
     """
     loop = asyncio.get_running_loop()
     updates = UpdateBuffer()
@@ -63,6 +65,11 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
                         quiet = 0.0
                         yield ': keep-alive\n\n'
                     continue
+                if payload is RESYNC:             # this client fell behind: all anew
+                    try:
+                        payload = {'services': gateway.services()}
+                    except GatewayError:
+                        continue
                 quiet, reachable = 0.0, reachable or kind == 'status'
                 yield sse(kind, payload)
         finally:
@@ -76,10 +83,15 @@ class _ServerStoppingError(Exception):
     """The server is shutting down."""
 
 
+#: in place of the status frames a slow client lost: send it every service
+RESYNC: dict = {}
+
+
 class UpdateBuffer:
-    """The updates waiting for one client, bounded: a slow client loses its oldest status
-    frame first (each one holds everything), a transition only when nothing else is left.
-    Used on the loop only (offer() is handed there with call_soon_threadsafe).
+    """The updates waiting for one client, bounded: when full, its queued status frames give
+    way to one that will hold every service (RESYNC), and a transition is lost only when
+    nothing else is left. Used on the loop only (offer() is handed there with
+    call_soon_threadsafe).
     """
 
     def __init__(self, limit: int = QUEUE_LIMIT) -> None:
@@ -90,8 +102,14 @@ class UpdateBuffer:
     def offer(self, kind: str, payload: dict) -> None:
         """Add one update, making room as described above."""
         if len(self.items) >= self.limit:
-            stale = next((i for i, (k, _) in enumerate(self.items) if k == 'status'), 0)
-            del self.items[stale]
+            kept = [item for item in self.items if item[0] != 'status']
+            if len(kept) < len(self.items):
+                self.items = collections.deque(kept)
+                self.items.append(('status', RESYNC))
+            else:
+                self.items.popleft()
+        if kind == 'status' and self.items and self.items[-1][1] is RESYNC:
+            return                   # the frame to come holds this change already
         self.items.append((kind, payload))
         self.ready.set()
 

@@ -1,8 +1,10 @@
 """The seed-compatible /api/services/* routes."""
 
+from collections.abc import Sequence
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from omega_orchestrator.sidecar import schemas
 from omega_orchestrator.sidecar.deps import Authorized, Gateway, LogsAuthorized
@@ -20,7 +22,7 @@ READ = errors(404, 422, 503)
 CHANGE = errors(401, 403, 404, 409, 422, 502, 503, 504)
 
 
-def find(services: list[dict], name: str) -> dict:
+def find(services: Sequence[dict], name: str) -> dict:
     """The service called name, or a 404 GatewayError."""
     for service in services:
         if service['name'] == name:
@@ -28,11 +30,30 @@ def find(services: list[dict], name: str) -> dict:
     raise GatewayError(ERR_NOT_FOUND, f"no service named '{name}'")
 
 
+class _ListBody:
+    """The last list answer, as bytes, for as long as the gateway hands out the same services:
+    at 1,000 services validating and encoding them anew took 40 ms a request.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[Sequence[dict], bytes] | None = None
+
+    def of(self, services: Sequence[dict]) -> bytes:
+        last = self._last
+        if last is None or last[0] is not services:
+            body = json.dumps({'ok': True, 'services': list(services), 'count': len(services)},
+                              separators=(',', ':')).encode()
+            self._last = last = (services, body)
+        return last[1]
+
+
+_LIST_BODY = _ListBody()
+
+
 @router.get('/list', response_model=schemas.ServiceList, responses=errors(503))
-def list_services(gateway: Gateway) -> dict:
+def list_services(gateway: Gateway) -> Response:
     """Every service with its status, in registry order."""
-    services = gateway.services()
-    return {'ok': True, 'services': services, 'count': len(services)}
+    return Response(_LIST_BODY.of(gateway.services()), media_type='application/json')
 
 
 @router.get('/status/{name}', response_model=schemas.StatusResponse, responses=READ)

@@ -1,0 +1,97 @@
+"""What each publication sends: the whole ~/status, the ~/status_updates, the /diagnostics.
+
+The whole array grows with the services (about 230 bytes and 20 us of serializing each), so it
+is not sent every period. The three channels:
+- `~/status_updates` carries only the services whose status changed (anything but uptime)
+  since they were last sent on either status topic: on every change, and at every period even
+  when empty, so that a listener knows the orchestrator is there.
+- `~/status` (latched) carries every service: when the set of services or anything besides
+  usage and uptime changed (at most every `full_gap` s), at least every `full_period` s (a late
+  joiner's usage figures stay recent), and last at shutdown. A publication that sends it sends
+  no update: the whole array has every change.
+- `/diagnostics` carries the services whose level or message may have changed, and each other
+  one at least every `diagnostic_refresh` s: less than the 5 s after which diagnostic_aggregator
+  and rqt_robot_monitor call an item stale.
+Pure bookkeeping (no node, no clock of its own): the node asks, then publishes.
+"""
+
+from dataclasses import dataclass
+
+from diagnostic_msgs.msg import DiagnosticStatus
+from omega_orchestrator_interfaces.msg import ServiceStatus
+
+from omega_orchestrator.ros.messages import CachedService
+
+DIAGNOSTIC_REFRESH = 3.0
+FULL_PERIOD = 10.0
+
+
+@dataclass
+class Publication:
+    """What goes out now; None: nothing on that topic."""
+
+    full: list[ServiceStatus] | None = None
+    updates: list[ServiceStatus] | None = None
+    diagnostics: list[DiagnosticStatus] | None = None
+
+
+class StatusPlan:
+    """Remembers what was sent, and decides what to send."""
+
+    def __init__(self, full_gap: float = 1.0, full_period: float = FULL_PERIOD,
+                 diagnostic_refresh: float = DIAGNOSTIC_REFRESH) -> None:
+        self.full_gap = full_gap
+        self.full_period = full_period
+        self.diagnostic_refresh = diagnostic_refresh
+        self._sent: dict[str, int] = {}              # name -> version on a status topic
+        self._in_full: dict[str, int] = {}           # name -> diagnostic_version in the last full
+        self._names: tuple[str, ...] | None = None   # the services of the last full
+        self._diagnosed: dict[str, tuple[int, float]] = {}   # name -> (version, when sent)
+        self._last_full = float('-inf')
+
+    def full_due_in(self, entries: list[CachedService], now: float) -> float | None:
+        """Seconds until a pending whole ~/status may go out (0: now); None: none pending."""
+        if not self._full_wanted(entries):
+            return None
+        return max(0.0, self._last_full + self.full_gap - now)
+
+    def plan(self, entries: list[CachedService], now: float, *, heartbeat: bool = False,
+             final: bool = False) -> Publication:
+        """What to publish now. `heartbeat`: a periodic publication (an update goes out even
+        when empty); `final`: the last one (everything, on every topic).
+        """
+        publication = Publication()
+        wanted = self._full_wanted(entries) and now - self._last_full >= self.full_gap
+        if final or wanted or now - self._last_full >= self.full_period:
+            publication.full = [e.status for e in entries]
+            self._last_full = now
+            self._names = tuple(e.name for e in entries)
+            self._in_full = {e.name: e.diagnostic_version for e in entries}
+            self._sent = {e.name: e.version for e in entries}
+        else:
+            changed = [e for e in entries if self._sent.get(e.name) != e.version]
+            if changed or heartbeat:
+                publication.updates = [e.status for e in changed]
+                for entry in changed:
+                    self._sent[entry.name] = entry.version
+        diagnosed = [e for e in entries if final or self._diagnosis_due(e, now)]
+        if diagnosed:
+            publication.diagnostics = [e.diagnostic for e in diagnosed]
+            for entry in diagnosed:
+                self._diagnosed[entry.name] = (entry.diagnostic_version, now)
+        if len(self._diagnosed) > len(entries):          # services removed by a reload
+            names = {e.name for e in entries}
+            self._diagnosed = {n: d for n, d in self._diagnosed.items() if n in names}
+        return publication
+
+    def _full_wanted(self, entries: list[CachedService]) -> bool:
+        """The set of services, or something besides usage, changed since the last full."""
+        if self._names is None or len(entries) != len(self._names):
+            return True
+        return any(e.name != name or self._in_full.get(name) != e.diagnostic_version
+                   for e, name in zip(entries, self._names, strict=True))
+
+    def _diagnosis_due(self, entry: CachedService, now: float) -> bool:
+        last = self._diagnosed.get(entry.name)
+        return last is None or last[0] != entry.diagnostic_version or \
+            now - last[1] >= self.diagnostic_refresh

@@ -1,0 +1,111 @@
+"""What each publication sends (ros/status_plan.py), over real cached messages."""
+
+from dataclasses import replace
+
+from omega_orchestrator.core.states import ServiceState
+from omega_orchestrator.ros.messages import MessageCache
+from omega_orchestrator.ros.status_plan import StatusPlan
+from omega_orchestrator.runtime.metrics import Usage
+from test.ros.test_messages import engine_status
+
+FQN = '/ns/omega_orchestrator'
+
+
+class Robot:
+    """Services whose statuses a test changes, and the plan publishing them."""
+
+    def __init__(self, *names: str) -> None:
+        self.cache = MessageCache()
+        self.plan = StatusPlan(full_gap=1.0, full_period=10.0, diagnostic_refresh=3.0)
+        base = engine_status(ServiceState.RUNNING)
+        self.statuses = {n: replace(base, spec=replace(base.spec, name=n)) for n in names}
+
+    def change(self, name: str, **fields) -> None:
+        self.statuses[name] = replace(self.statuses[name], **fields)
+
+    def publish(self, now: float, **kwargs):
+        entries = self.cache.update(tuple(self.statuses.values()), FQN, '')
+        return self.plan.plan(entries, now, **kwargs), self.plan.full_due_in(entries, now)
+
+
+def names(statuses) -> list[str]:
+    return [s.name for s in statuses]
+
+
+def diagnosed(diagnostics) -> list[str]:
+    return [d.name.split(': ')[-1] for d in diagnostics]
+
+
+def test_the_first_publication_sends_everything():
+    first, due = Robot('a', 'b').publish(0.0, heartbeat=True)
+    assert names(first.full) == ['a', 'b'] and first.updates is None
+    assert diagnosed(first.diagnostics) == ['a', 'b'] and due is None
+
+
+def test_a_quiet_period_sends_an_empty_update_and_nothing_else():
+    robot = Robot('a', 'b')
+    robot.publish(0.0, heartbeat=True)
+    robot.change('a', uptime=60.0)                 # uptime moves: not a change
+    tick, due = robot.publish(1.0, heartbeat=True)
+    assert tick.full is None and tick.updates == [] and tick.diagnostics is None
+    assert due is None
+    burst, _ = robot.publish(1.05)                 # a poke with nothing new: nothing at all
+    assert (burst.full, burst.updates, burst.diagnostics) == (None, None, None)
+
+
+def test_usage_goes_out_as_an_update_of_that_service_only():
+    robot = Robot('a', 'b')
+    robot.publish(0.0, heartbeat=True)
+    robot.change('b', usage=Usage(cpu_percent=40.0, memory_bytes=10))
+    tick, _ = robot.publish(1.0, heartbeat=True)
+    assert tick.full is None and names(tick.updates) == ['b']
+    assert tick.updates[0].cpu_percent == 40.0
+    assert tick.diagnostics is None                # the level did not change
+    again, _ = robot.publish(2.0, heartbeat=True)
+    assert again.updates == []                     # sent once
+
+
+def test_a_state_change_is_an_update_at_once_and_a_whole_status_once_allowed():
+    robot = Robot('a', 'b')
+    robot.publish(0.0, heartbeat=True)
+    robot.change('a', state=ServiceState.CRASHED, pid=None, message='killed by signal 9')
+    burst, due = robot.publish(0.2)                # within full_gap of the last whole one
+    assert burst.full is None and names(burst.updates) == ['a']
+    assert diagnosed(burst.diagnostics) == ['a']   # its level changed: at once
+    assert due == 0.8                              # the whole status is pending
+    held, due = robot.publish(0.5)
+    assert (held.full, held.updates) == (None, None) and due == 0.5
+    full, due = robot.publish(1.0)
+    assert names(full.full) == ['a', 'b'] and full.full[0].state_name == 'crashed'
+    assert full.updates is None and due is None
+
+
+def test_the_whole_status_comes_every_full_period_and_every_diagnostic_each_refresh():
+    robot = Robot('a', 'b')
+    robot.publish(0.0, heartbeat=True)
+    kinds = {}
+    for second in range(1, 11):
+        tick, _ = robot.publish(float(second), heartbeat=True)
+        kinds[second] = (tick.full is not None, diagnosed(tick.diagnostics or []))
+    assert [s for s, (full, _) in kinds.items() if full] == [10]
+    assert [s for s, (_, diag) in kinds.items() if diag] == [3, 6, 9]
+    assert kinds[3][1] == ['a', 'b']
+
+
+def test_a_reload_that_adds_or_removes_a_service_sends_the_whole_status():
+    robot = Robot('a', 'b')
+    robot.publish(0.0, heartbeat=True)
+    del robot.statuses['b']
+    removed, _ = robot.publish(1.0)
+    assert names(removed.full) == ['a']
+    robot.statuses['c'] = replace(robot.statuses['a'], spec=replace(
+        robot.statuses['a'].spec, name='c'))
+    added, _ = robot.publish(2.0)
+    assert names(added.full) == ['a', 'c'] and diagnosed(added.diagnostics) == ['c']
+
+
+def test_the_final_publication_sends_everything_on_every_topic():
+    robot = Robot('a', 'b')
+    robot.publish(0.0, heartbeat=True)
+    final, _ = robot.publish(0.1, final=True)
+    assert names(final.full) == ['a', 'b'] and diagnosed(final.diagnostics) == ['a', 'b']

@@ -1,0 +1,67 @@
+"""The sidecar's status cache (RosGateway) fed whole statuses and updates, as the executor
+thread feeds it: a real gateway with its own node, on a namespace nothing publishes on.
+"""
+
+from builtin_interfaces.msg import Time
+from omega_orchestrator_interfaces.msg import ServiceStatus, ServiceStatusArray
+import pytest
+
+from omega_orchestrator.sidecar.errors import GatewayError
+from omega_orchestrator.sidecar.gateway import RosGateway
+
+
+def array(stamp: int, *services: ServiceStatus) -> ServiceStatusArray:
+    msg = ServiceStatusArray(services=list(services))
+    msg.header.stamp = Time(sec=stamp)
+    return msg
+
+
+def status(name: str, state: str = 'running', uptime: float = 0.0) -> ServiceStatus:
+    return ServiceStatus(name=name, state_name=state, pid=7 if state == 'running' else 0,
+                         uptime_sec=uptime)
+
+
+@pytest.fixture
+def gateway():
+    made = RosGateway(orchestrator='/nobody_publishes_here/omega_orchestrator',
+                      ros_args=['--ros-args', '-r', '__node:=cache_test'])
+    yield made
+    made.close()
+
+
+def states(gateway: RosGateway) -> dict[str, str]:
+    return {s['name']: s['status'] for s in gateway.services()}
+
+
+def test_updates_patch_the_whole_status_and_an_older_whole_one_never_undoes_them(gateway):
+    frames: list = []
+    gateway.add_listener(lambda kind, payload: frames.append((kind, payload)))
+    gateway._on_updates(array(9, status('a', 'crashed')))
+    with pytest.raises(GatewayError):          # nothing to patch before the whole status
+        gateway.services()
+    gateway._on_status(array(10, status('a'), status('b', 'stopped')))
+    assert states(gateway) == {'a': 'running', 'b': 'stopped'}
+    gateway._on_updates(array(12, status('a', 'crashed'), status('ghost')))
+    assert states(gateway) == {'a': 'crashed', 'b': 'stopped'}     # an unknown name waits
+    gateway._on_status(array(11, status('a'), status('b', 'running')))   # sent before
+    assert states(gateway) == {'a': 'crashed', 'b': 'running'}
+    gateway._on_updates(array(13))                 # nothing changed: no frame
+    kinds = [(k, p.get('partial', False), [s['name'] for s in p['services']])
+             for k, p in frames]
+    assert kinds == [('status', False, ['a', 'b']), ('status', True, ['a']),
+                     ('status', False, ['a', 'b'])]
+
+
+def test_the_same_services_are_handed_out_until_something_changes(gateway):
+    gateway._on_status(array(10, status('a', uptime=5.0), status('b', 'stopped')))
+    first = gateway.services()
+    assert gateway.services() is first           # the list route encodes it once
+    gateway._on_updates(array(11, status('b', 'running')))
+    assert gateway.services() is not first
+
+
+def test_a_running_service_uptime_moves_on_between_its_messages(gateway):
+    gateway._on_status(array(10, status('a', uptime=5.0), status('b', 'stopped')))
+    entry = gateway._entries['a']
+    assert entry.rest(entry.received + 3.0)['uptime_sec'] == 8.0
+    assert gateway._entries['b'].rest(entry.received + 3.0)['uptime_sec'] == 0.0
