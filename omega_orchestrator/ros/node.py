@@ -41,7 +41,7 @@ from omega_orchestrator.core.errors import (
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.messages import event_to_msg, MessageCache, status_to_msg
 from omega_orchestrator.ros.parameters import NodeParameters
-from omega_orchestrator.ros.status_plan import StatusPlan
+from omega_orchestrator.ros.status_plan import Audience, StatusPlan
 from omega_orchestrator.runtime.registry_file import RegistryFileReader, RegistryReloader, Reloaded
 from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
@@ -140,7 +140,11 @@ class OrchestratorNode(Node):
         """
         entries = self._messages.update(snapshot, self.fqn, self.supervisor.tracking)
         self._plan.full_gap = min(1.0, 1.0 / self.status_rate)    # a period, at most 1 s
-        publication = self._plan.plan(entries, now, heartbeat=heartbeat, final=final)
+        audience = Audience(status=self.status_pub.get_subscription_count() > 0,
+                            updates=self.updates_pub.get_subscription_count() > 0,
+                            diagnostics=self.diag_pub.get_subscription_count() > 0)
+        publication = self._plan.plan(entries, now, heartbeat=heartbeat, final=final,
+                                      audience=audience)
         stamp = self.get_clock().now().to_msg()
         for publisher, statuses in ((self.status_pub, publication.full),
                                     (self.updates_pub, publication.updates)):

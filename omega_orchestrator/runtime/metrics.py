@@ -42,6 +42,10 @@ class Usage:
     paused: bool = False     # the main process is stopped by a signal (SIGSTOP, SIGTSTP)
 
 
+#: no process, no use
+NO_USAGE = Usage()
+
+
 class _Baseline(NamedTuple):
     cpu_seconds: float
     at: float

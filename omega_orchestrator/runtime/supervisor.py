@@ -35,7 +35,7 @@ from omega_orchestrator.runtime.gates import DependencyGates
 from omega_orchestrator.runtime.groups import Groups
 from omega_orchestrator.runtime.logs import LogSettings, ServiceLogs
 from omega_orchestrator.runtime.managed_nodes import LifecycleDriver, ManagedNodes
-from omega_orchestrator.runtime.metrics import MetricsSampler, sample_forever, Usage
+from omega_orchestrator.runtime.metrics import MetricsSampler, NO_USAGE, sample_forever, Usage
 from omega_orchestrator.runtime.probes import (
     DEFAULT_PROBES,
     exec_probe,
@@ -501,7 +501,9 @@ class Supervisor:
 
         def publish(usage: dict[str, Usage]) -> None:
             for name, unit in list(self._units.items()):
-                unit.usage = usage.get(name, Usage())
+                measured = usage.get(name, NO_USAGE)
+                if measured != unit.usage:      # an equal one is kept: statuses are reused
+                    unit.usage = measured
                 if unit.spec.limits.watched() and name in usage:
                     self._apply(unit, ev.UsageReported(memory_bytes=unit.usage.memory_bytes,
                                                        cpu_percent=unit.usage.cpu_percent))

@@ -12,7 +12,7 @@ from omega_orchestrator.runtime import ports
 from omega_orchestrator.runtime.clock import Clock, TimerHandle
 from omega_orchestrator.runtime.limits import describe as describe_limits
 from omega_orchestrator.runtime.logs import ServiceLogs
-from omega_orchestrator.runtime.metrics import Usage
+from omega_orchestrator.runtime.metrics import NO_USAGE
 from omega_orchestrator.runtime.status import EngineStatus
 
 
@@ -33,7 +33,7 @@ class ServiceUnit:
         self.timer: TimerHandle | None = None
         self.probe_tasks: dict[str, asyncio.Task] = {}     # by kind: startup, readiness...
         self.sweeps: set[asyncio.Future] = set()
-        self.usage = Usage()
+        self.usage = NO_USAGE
         # a wave's process started ahead (spawning.Spawner.prespawn), or why it failed
         self.prespawned: subprocess.Popen | ports.Holder | BaseException | None = None
         self.adopted: int | None = None    # pid of a process taken over (adopt_existing)
@@ -56,8 +56,11 @@ class ServiceUnit:
         uptime = mono - view.started_at if view.started_at is not None else 0.0
         parts = (view, self.usage, self.logs.problem, self.adopted, self.enforcement, self.spec)
         last = self._last_status
-        if last is not None and all(a is b for a, b in zip(last[0], parts, strict=True)):
-            return last[1].at_uptime(uptime)
+        if last is not None:
+            was = last[0]
+            if was[0] is view and was[1] is self.usage and was[2] == parts[2] and \
+                    was[3] == self.adopted and was[4] is self.enforcement and was[5] is self.spec:
+                return last[1].at_uptime(uptime)
         status = self._build_status(view, mono, uptime)
         self._last_status = (parts, status)
         return status
@@ -87,7 +90,7 @@ class ServiceUnit:
             uptime=uptime, start_time=to_wall(view.started_at),
             last_restart=to_wall(view.last_restart_at), last_change=to_wall(view.last_change_at),
             next_restart=to_wall(view.next_restart_at), health=health,
-            usage=self.usage if view.pid is not None else Usage(),
+            usage=self.usage if view.pid is not None else NO_USAGE,
             adopted=self.adopted is not None,
             paused=view.pid is not None and self.usage.paused,
             log_problem=self.logs.problem, limit_warning=view.limit_warning,

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from omega_orchestrator.core.states import ServiceState
 from omega_orchestrator.ros.messages import MessageCache
-from omega_orchestrator.ros.status_plan import StatusPlan
+from omega_orchestrator.ros.status_plan import Audience, StatusPlan
 from omega_orchestrator.runtime.metrics import Usage
 from test.ros.test_messages import engine_status
 
@@ -109,3 +109,18 @@ def test_the_final_publication_sends_everything_on_every_topic():
     robot.publish(0.0, heartbeat=True)
     final, _ = robot.publish(0.1, final=True)
     assert names(final.full) == ['a', 'b'] and diagnosed(final.diagnostics) == ['a', 'b']
+
+
+def test_a_topic_nobody_listens_to_gets_nothing_until_someone_does():
+    robot = Robot('a', 'b')
+    nobody = Audience(status=False, updates=False, diagnostics=False)
+    quiet, due = robot.publish(0.0, heartbeat=True, audience=nobody)
+    assert (quiet.full, quiet.updates, quiet.diagnostics) == (None, None, None)
+    assert due is None                      # nothing is scheduled for nobody
+    robot.change('a', state=ServiceState.CRASHED, pid=None)
+    quiet, due = robot.publish(5.0, heartbeat=True, audience=nobody)
+    assert (quiet.full, quiet.updates, quiet.diagnostics) == (None, None, None)
+    assert due is None
+    joined, _ = robot.publish(5.5, heartbeat=True)       # the first period someone listens
+    assert names(joined.full) == ['a', 'b'] and joined.full[0].state_name == 'crashed'
+    assert diagnosed(joined.diagnostics) == ['a', 'b']
