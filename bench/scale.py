@@ -53,6 +53,14 @@ def wait(predicate, timeout: float, what: str):
         time.sleep(0.05)
 
 
+def alive(pid: int) -> bool:
+    """The process runs (a zombie, or one gone between two questions, does not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def services_of(orchestrator: psutil.Process) -> list[psutil.Process]:
     """The sleepers among the orchestrator's children."""
     found = []
@@ -133,8 +141,7 @@ def measure(count: int, idle_seconds: float, requests: int) -> dict:
         pids = [p.pid for p in procs]
         began = time.monotonic()
         orchestrator.send_signal(signal.SIGINT)
-        wait(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() !=
-                             psutil.STATUS_ZOMBIE for pid in pids), 120, 'every service gone')
+        wait(lambda: not any(alive(pid) for pid in pids), 120, 'every service gone')
         result['stop_services_gone_s'] = time.monotonic() - began
         orchestrator.wait(120)
         result['stop_orchestrator_exited_s'] = time.monotonic() - began

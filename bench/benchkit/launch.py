@@ -37,6 +37,7 @@ class Launched:
     process: psutil.Process
     started_at: float
     workdir: Path
+    stop_signal: int = signal.SIGTERM
 
     def alive(self) -> bool:
         """True while the supervisor process has not exited."""
@@ -48,10 +49,10 @@ class Launched:
         if code is not None:
             raise ScenarioError(f'supervisor exited early with code {code}')
 
-    def terminate(self) -> float:
-        """Send SIGTERM to the supervisor; return the perf_counter time it was sent."""
+    def terminate(self, signum: int | None = None) -> float:
+        """Send its stop signal (or ``signum``); return the perf_counter time it was sent."""
         sent = time.perf_counter()
-        self.popen.send_signal(signal.SIGTERM)
+        self.popen.send_signal(self.stop_signal if signum is None else signum)
         return sent
 
     def output_tail(self) -> str:
@@ -72,12 +73,13 @@ def launched(sup: Supervisor, services: list[Service], prefix: str) -> Iterator[
             popen = subprocess.Popen(
                 argv,
                 cwd=sup.cwd(workdir),
+                env=sup.env(workdir),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        run = Launched(popen, psutil.Process(popen.pid), started_at, workdir)
+        run = Launched(popen, psutil.Process(popen.pid), started_at, workdir, sup.stop_signal)
         try:
             yield run
         except Exception as exc:

@@ -1,6 +1,6 @@
 """The supervisors under test, each reduced to "write a config, give me an argv".
 
-Both run the same child programs with the same interpreter (the one running
+All run the same child programs with the same interpreter (the one running
 the benchmark) and the same inherited environment; only the supervisor differs.
 
 * ``OmegaSupervisor``: ``<python> -m omega_orchestrator --registry F --log-dir D``
@@ -8,21 +8,27 @@ the benchmark) and the same inherited environment; only the supervisor differs.
 * ``SupervisordSupervisor``: supervisord from PyPI, installed into the private
   venv ``bench/.venv-supervisord`` (created on first use), with a generated
   config that keeps supervisord's defaults apart from what the benchmark needs.
+
+circus and ``ros2 launch`` live in ``circusd.py`` and ``ros2launch.py``; ``sides.py``
+lists every side.
 """
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 import json
+import os
 from pathlib import Path
 import shlex
-import subprocess
+import signal
 import sys
+
+from benchkit.venvs import PrivateVenv
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = BENCH_DIR.parent
 CHILDREN_DIR = BENCH_DIR / 'children'
-SUPERVISORD_VENV = BENCH_DIR / '.venv-supervisord'
-SUPERVISORD_REQUIREMENTS = ('supervisor==4.3.0', 'psutil')
+SUPERVISORD_VENV = PrivateVenv(BENCH_DIR / '.venv-supervisord',
+                               ('supervisor==4.3.0', 'psutil'), 'supervisord')
 
 # Our orchestrator treats a run shorter than this as a crash loop (backoff); the
 # crash benchmark only kills processes that are older than KILL_MIN_AGE.
@@ -32,15 +38,27 @@ KILL_MIN_AGE = STABLE_AFTER + 0.5
 
 @dataclass(frozen=True)
 class Service:
-    """One supervised child: ``<python> children/<script> --tag <tag>``."""
+    """One supervised child: ``<python> children/<script> --tag <tag>``, or ``command``.
+
+    A ``command`` (e.g. the crash storm's ``/bin/sh -c '...; exec /bin/false' storm --tag
+    TAG``) replaces the Python child; it must carry ``--tag TAG`` itself.
+    """
 
     name: str
     tag: str
-    script: str
+    script: str = ''
+    command: tuple[str, ...] = ()
 
     def argv(self) -> list[str]:
         """Full command line of the child, with absolute paths."""
+        if self.command:
+            return list(self.command)
         return [sys.executable, *CHILD_FLAGS, str(CHILDREN_DIR / self.script), '--tag', self.tag]
+
+    @property
+    def is_python(self) -> bool:
+        """True for the Python children of ``children/``."""
+        return not self.command
 
 
 #: Extra interpreter flags for every child. `--light-children` sets ['-S', '-E']: no site
@@ -53,6 +71,9 @@ class Supervisor(ABC):
     """A supervisor that the benchmark can configure and launch."""
 
     label: str
+    #: What stops it: SIGTERM, except for ``ros2 launch``, which orphans its processes on
+    #: SIGTERM and is stopped with Ctrl-C (SIGINT) by its users.
+    stop_signal: int = signal.SIGTERM
 
     @abstractmethod
     def prepare(self, services: list[Service], workdir: Path) -> list[str]:
@@ -62,9 +83,17 @@ class Supervisor(ABC):
         """Working directory of the supervisor process."""
         return workdir
 
+    def env(self, workdir: Path) -> dict[str, str]:
+        """Environment of the supervisor process (and so of its children): ours."""
+        return dict(os.environ)
+
     def version(self) -> str:
         """Human-readable version string for the results metadata."""
         return 'unknown'
+
+    def unavailable(self) -> str | None:
+        """Why this side cannot run on this machine (installing what it needs), or None."""
+        return None
 
 
 class OmegaSupervisor(Supervisor):
@@ -94,12 +123,12 @@ class OmegaSupervisor(Supervisor):
         entries = [
             {
                 'name': svc.name,
-                'type': 'python',
+                'type': 'python' if svc.is_python else 'exec',
                 'cmd': svc.argv()[0],
                 'args': svc.argv()[1:],
                 'autostart': True,
                 'restart_policy': 'always',
-                'restart': {'stable_after': STABLE_AFTER},
+                **({'restart': {'stable_after': STABLE_AFTER}} if svc.is_python else {}),
             }
             for svc in services
         ]
@@ -133,13 +162,15 @@ class SupervisordSupervisor(Supervisor):
         """Write ``supervisord.conf``; return the supervisord command line."""
         conf = workdir / 'supervisord.conf'
         conf.write_text(supervisord_config(services, workdir))
-        return [str(SUPERVISORD_VENV / 'bin' / 'supervisord'), '-c', str(conf)]
+        return [str(SUPERVISORD_VENV.program()), '-c', str(conf)]
 
     def version(self) -> str:
         """Installed version of the ``supervisor`` distribution."""
-        code = 'import importlib.metadata as m; print(m.version("supervisor"))'
-        python = str(SUPERVISORD_VENV / 'bin' / 'python')
-        return subprocess.check_output([python, '-c', code], text=True).strip()
+        return SUPERVISORD_VENV.version('supervisor')
+
+    def unavailable(self) -> str | None:
+        """Create ``bench/.venv-supervisord`` on first use; why it failed, if it did."""
+        return SUPERVISORD_VENV.ensure()
 
 
 def conf_value(text: str) -> str:
@@ -176,21 +207,3 @@ def program_section(svc: Service, tmp: str) -> str:
         f'stdout_logfile={tmp}/{svc.name}.out.log\n'
         f'stderr_logfile={tmp}/{svc.name}.err.log\n'
     )
-
-
-def ensure_supervisord_venv() -> None:
-    """Create ``bench/.venv-supervisord`` with supervisor and psutil unless present."""
-    supervisord = SUPERVISORD_VENV / 'bin' / 'supervisord'
-    if supervisord.exists():
-        return
-    print(f'creating {SUPERVISORD_VENV} ...', file=sys.stderr)
-    subprocess.run([sys.executable, '-m', 'venv', str(SUPERVISORD_VENV)], check=True)
-    pip = [str(SUPERVISORD_VENV / 'bin' / 'python'), '-m', 'pip', 'install', '--quiet']
-    subprocess.run(pip + list(SUPERVISORD_REQUIREMENTS), check=True, stdout=sys.stderr)
-
-
-SUPERVISORS: dict[str, type[Supervisor]] = {
-    OmegaSupervisor.label: OmegaSupervisor,
-    OmegaEngineSupervisor.label: OmegaEngineSupervisor,
-    SupervisordSupervisor.label: SupervisordSupervisor,
-}
