@@ -12,11 +12,22 @@ from typing import Any
 
 from rclpy.logging import LoggingSeverity
 
+try:        # what RcutilsLogger.log ends in, after it looked up its caller's frame and file
+    from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+    _rcutils_log = _rclpy.rclpy_logging_rcutils_log
+except (ImportError, AttributeError):      # pragma: no cover - another rclpy
+    _rcutils_log = None
+
 QUIET_CONSOLE = ['--ros-args', '--disable-stdout-logs']
 
 
 class RosoutHandler(logging.Handler):
-    """Forwards Python log records to an rclpy logger (and so to /rosout)."""
+    """Forwards Python log records to an rclpy logger (and so to /rosout).
+
+    The record already says where it was logged, so it goes straight to rcutils with that:
+    rclpy's logger would look up its own caller (this handler) by inspecting frames and
+    source files, about 1 ms a line, which at a stop of 1,000 services was a second of CPU.
+    """
 
     def __init__(self, ros_logger: Any) -> None:
         super().__init__()
@@ -27,7 +38,11 @@ class RosoutHandler(logging.Handler):
         """Send one record; a failure is reported by logging, never raised."""
         try:
             severity = severity_of(record.levelno)
-            self.ros_logger.log(self.format(record), severity)
+            if _rcutils_log is None:
+                self.ros_logger.log(self.format(record), severity)
+            elif self.ros_logger.is_enabled_for(severity):
+                _rcutils_log(severity, self.ros_logger.name, self.format(record),
+                             record.funcName or '', record.pathname or '', record.lineno or 0)
         except Exception:
             self.handleError(record)
 

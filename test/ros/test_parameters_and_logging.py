@@ -81,6 +81,9 @@ def test_log_lines_reach_rosout(orchestrator, client):
     line = wait_until(lambda: [m for m in logs if 'a: running -> stopping' in m.msg],
                       what='a transition on /rosout')[0]
     assert line.name.endswith('omega_orchestrator') and line.level == Log.INFO
+    # where the line was logged, not the handler that forwarded it
+    assert line.file.endswith('.py') and not line.file.endswith('rosout.py')
+    assert line.function and line.function != 'emit' and line.line > 0
     assert 'a: running -> stopping' in (orchestrator.log_dir / 'services.log').read_text()
 
 
