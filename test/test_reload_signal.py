@@ -30,7 +30,11 @@ def pids(tag: str) -> dict[str, int]:
     found = {}
     for proc in psutil.process_iter(['cmdline', 'pid']):
         args = proc.info['cmdline'] or []
-        if args and args[-1].startswith(f'{tag}-') and proc.status() != psutil.STATUS_ZOMBIE:
+        try:     # one may end between the listing and this question: then it does not run
+            running = proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            running = False
+        if args and args[-1].startswith(f'{tag}-') and running:
             found[args[-1][len(tag) + 1:]] = proc.info['pid']
     return found
 

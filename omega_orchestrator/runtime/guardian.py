@@ -325,4 +325,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv))
+    status = main(sys.argv)
+    os._exit(status)       # its log lines are written and closed: skip Python's teardown

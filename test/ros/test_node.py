@@ -213,9 +213,21 @@ def test_shutdown_stops_every_service_and_leaves_no_child(orchestrator, client):
 
 
 def test_sigterm_also_shuts_down_cleanly(orchestrator, client):
+    final = client.collect(ServiceStatusArray, orchestrator.at('status'), LATCHED)
     orchestrator.start([py(SLEEP, name='a', autostart=True)])
     wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid)
+
+    def present() -> bool:
+        return ('omega_orchestrator', orchestrator.namespace) in \
+            client.node.get_node_names_and_namespaces()
+    wait_until(present, what='the node on the graph')
     assert orchestrator.stop(signal.SIGTERM) == 0
+    # the process ends without Python's teardown, after the node has left the graph: it is
+    # gone at once, not when DDS's lease of 20 s runs out; its last status says stopped
+    wait_until(lambda: not present(), timeout=5, what='the node gone from the graph')
+    assert final[-1].services[0].state_name == 'stopped'
+    assert orchestrator.stderr().rstrip().endswith('a: stopping -> stopped (stopped '
+                                                   '(killed by signal 15))')
 
 
 def test_namespaced_orchestrators_do_not_collide(orchestrator, client, tmp_path, ros_env):
