@@ -64,8 +64,7 @@ class StatusPublisher:
 
     def publish_final(self) -> None:
         """Everything, on every topic: the state the orchestrator leaves behind."""
-        self.node.publish_status(self.supervisor.snapshot(), asyncio.get_running_loop().time(),
-                                 final=True)
+        self.node.publish_status(asyncio.get_running_loop().time(), final=True)
 
     def _on_change(self) -> None:
         self._due = None
@@ -80,7 +79,7 @@ class StatusPublisher:
             return
         loop = asyncio.get_running_loop()
         self._last = now = loop.time()
-        wait = self.node.publish_status(self.supervisor.snapshot(), now, heartbeat=heartbeat)
+        wait = self.node.publish_status(now, heartbeat=heartbeat)
         if wait is not None and self._full is None:
             self._full = loop.call_at(now + max(wait, self.MIN_GAP), self._on_full_due)
 

@@ -1,6 +1,7 @@
 """Pure translations between the engine's views and ROS messages (no node, no I/O)."""
 
 import math
+import time
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
@@ -157,27 +158,45 @@ class MessageCache:
 
     def __init__(self) -> None:
         self._kept: dict[str, CachedService] = {}
+        self.names: tuple[str, ...] = ()      # of the last whole snapshot, in its order
 
     def update(self, snapshot: tuple[EngineStatus, ...], node_fqn: str,
                tracking: str) -> list['CachedService']:
         """One entry per service of the snapshot, in its order, brought up to date."""
         kept: dict[str, CachedService] = {}
         for status in snapshot:
-            key = (_stable(status), node_fqn, tracking)
-            hit = self._kept.get(status.name)
-            if hit is None:
-                hit = CachedService(key, status, node_fqn, tracking)
-            elif hit.key != key:
-                hit.rebuild(key, status, node_fqn, tracking)
-            else:
-                hit.moved(status)
-            kept[status.name] = hit
+            kept[status.name] = self._refresh(self._kept.get(status.name), status, node_fqn,
+                                              tracking)
         self._kept = kept
+        self.names = tuple(kept)
         return list(kept.values())
+
+    def update_some(self, statuses: list[EngineStatus], node_fqn: str,
+                    tracking: str) -> list['CachedService']:
+        """Bring the entries of these services (all known) up to date; every entry."""
+        for status in statuses:
+            self._refresh(self._kept[status.name], status, node_fqn, tracking)
+        return list(self._kept.values())
+
+    def _refresh(self, hit: 'CachedService | None', status: EngineStatus, node_fqn: str,
+                 tracking: str) -> 'CachedService':
+        key = (_stable(status), node_fqn, tracking)
+        if hit is None:
+            return CachedService(key, status, node_fqn, tracking)
+        if hit.key != key:
+            hit.rebuild(key, status, node_fqn, tracking)
+        else:
+            hit.moved(status)
+        return hit
 
 
 class CachedService:
-    """One service's messages, what they were built from, and how often they changed."""
+    """One service's messages, what they were built from, and how often they changed.
+
+    The uptime moves at every publication but is written into the messages only when they
+    are read (`status`, `diagnostic`), from the uptime last seen and the time since: most
+    entries are neither refreshed nor sent most of the time.
+    """
 
     def __init__(self, key: tuple, status: EngineStatus, node_fqn: str, tracking: str) -> None:
         self.version = self.diagnostic_version = 0
@@ -185,26 +204,48 @@ class CachedService:
 
     @property
     def name(self) -> str:
-        return self.status.name
+        return self._status.name
+
+    @property
+    def status(self) -> ServiceStatus:
+        """The ServiceStatus, with the uptime now."""
+        self._status.uptime_sec = self.uptime()
+        return self._status
+
+    @property
+    def diagnostic(self) -> DiagnosticStatus:
+        """The DiagnosticStatus, with the uptime now."""
+        self._values['uptime_sec'].value = f'{self.uptime():.0f}'
+        return self._diagnostic
+
+    def uptime(self) -> float:
+        """Seconds up now (0 when no process runs)."""
+        if self._status.pid == 0:
+            return self._uptime
+        return self._uptime + (time.monotonic() - self._seen)
+
+    def _saw(self, status: EngineStatus) -> None:
+        self._uptime, self._seen = status.uptime, time.monotonic()
 
     def rebuild(self, key: tuple, status: EngineStatus, node_fqn: str, tracking: str) -> None:
         """Something besides uptime and usage changed: both messages anew."""
         self.key = key
-        self.status = status_to_msg(status)
-        self.diagnostic = status_to_diagnostic(status, node_fqn, tracking)
-        self._values = {kv.key: kv for kv in self.diagnostic.values}
+        self._status = status_to_msg(status)
+        self._diagnostic = status_to_diagnostic(status, node_fqn, tracking)
+        self._values = {kv.key: kv for kv in self._diagnostic.values}
         self._usage = status.usage
+        self._saw(status)
         self.version += 1
         self.diagnostic_version += 1
 
     def moved(self, status: EngineStatus) -> None:
-        """Only uptime and usage changed: set those fields in place."""
-        msg, usage = self.status, status.usage
-        msg.uptime_sec = status.uptime
-        self._values['uptime_sec'].value = f'{status.uptime:.0f}'
-        if usage == self._usage:
+        """Only uptime and usage changed: note the one, set the other in place."""
+        self._saw(status)
+        usage = status.usage
+        if usage is self._usage or usage == self._usage:
             return
         self._usage = usage
+        msg = self._status
         msg.cpu_percent = float(usage.cpu_percent)
         msg.memory_bytes = usage.memory_bytes
         msg.threads = usage.threads

@@ -41,7 +41,7 @@ from omega_orchestrator.core.errors import (
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.messages import event_to_msg, MessageCache, status_to_msg
 from omega_orchestrator.ros.parameters import NodeParameters
-from omega_orchestrator.ros.status_plan import Audience, StatusPlan
+from omega_orchestrator.ros.status_plan import Audience, FULL_PERIOD, StatusPlan
 from omega_orchestrator.runtime.registry_file import RegistryFileReader, RegistryReloader, Reloaded
 from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
@@ -82,6 +82,7 @@ class OrchestratorNode(Node):
                                      status_rate=status_rate, on_rate_change=on_rate_change)
         self._messages = MessageCache()
         self._plan = StatusPlan()
+        self._whole_at = float('-inf')      # when every service was last asked
         self.status_pub = self.create_publisher(ServiceStatusArray, '~/status', LATCHED)
         self.updates_pub = self.create_publisher(ServiceStatusArray, '~/status_updates',
                                                  UPDATES)
@@ -133,12 +134,24 @@ class OrchestratorNode(Node):
 
     # -- publishing (called on the engine's loop) -------------------------------------------------
 
-    def publish_status(self, snapshot: tuple[EngineStatus, ...], now: float, *,
-                       heartbeat: bool = False, final: bool = False) -> float | None:
-        """Publish what changed in this snapshot (see status_plan); returns the seconds until
-        a whole ~/status that is due may go out, or None when none is pending.
+    def publish_status(self, now: float, *, heartbeat: bool = False,
+                       final: bool = False) -> float | None:
+        """Publish what changed (see status_plan); returns the seconds until a whole
+        ~/status that is due may go out, or None when none is pending.
+
+        Only the services the engine touched since the last time are asked for their status;
+        every service, when the set changed and at least every FULL_PERIOD s (what the engine
+        does not report, a log file's write error, is seen then).
         """
-        entries = self._messages.update(snapshot, self.fqn, self.supervisor.tracking)
+        supervisor, tracking = self.supervisor, self.supervisor.tracking
+        touched = supervisor.take_touched()
+        if final or now - self._whole_at >= FULL_PERIOD or \
+                supervisor.names() != self._messages.names:
+            entries = self._messages.update(supervisor.snapshot(), self.fqn, tracking)
+            self._whole_at = now
+        else:
+            entries = self._messages.update_some(
+                [supervisor.status(name) for name in touched], self.fqn, tracking)
         self._plan.full_gap = min(1.0, 1.0 / self.status_rate)    # a period, at most 1 s
         audience = Audience(status=self.status_pub.get_subscription_count() > 0,
                             updates=self.updates_pub.get_subscription_count() > 0,
@@ -156,7 +169,7 @@ class OrchestratorNode(Node):
             diag = DiagnosticArray(status=publication.diagnostics)
             diag.header.stamp = stamp
             self.diag_pub.publish(diag)
-        return self._plan.full_due_in(entries, now)
+        return self._plan.full_due_in(now)
 
     def publish_event(self, event: TransitionEvent) -> None:
         """Publish one transition on ~/events."""

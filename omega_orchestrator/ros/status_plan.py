@@ -64,12 +64,14 @@ class StatusPlan:
         self._diagnosed: dict[str, tuple[int, float]] = {}   # name -> (version, when sent)
         self._last_full = float('-inf')
         self._audience = EVERYONE                    # as of the last plan
+        self._pending_full = False                   # as of the last plan
 
-    def full_due_in(self, entries: list[CachedService], now: float) -> float | None:
-        """Seconds until a pending whole ~/status may go out (0: now); None: none pending, or
-        nobody to send it to (it goes out on the first period someone listens).
+    def full_due_in(self, now: float) -> float | None:
+        """Seconds until a whole ~/status, pending as of the last plan, may go out (0: now);
+        None: none pending, or nobody to send it to (it goes out on the first period someone
+        listens).
         """
-        if not self._audience.status or not self._full_wanted(entries):
+        if not self._audience.status or not self._pending_full:
             return None
         return max(0.0, self._last_full + self.full_gap - now)
 
@@ -79,10 +81,12 @@ class StatusPlan:
         when empty); `final`: the last one (everything, on every topic, listened to or not).
         """
         publication, self._audience = Publication(), audience
-        wanted = self._full_wanted(entries) and now - self._last_full >= self.full_gap
+        self._pending_full = self._full_wanted(entries)
+        wanted = self._pending_full and now - self._last_full >= self.full_gap
         if not final and not audience.status:
             pass                     # nobody would get it: it stays wanted
         elif final or wanted or now - self._last_full >= self.full_period:
+            self._pending_full = False
             publication.full = [e.status for e in entries]
             self._last_full = now
             self._names = tuple(e.name for e in entries)

@@ -194,11 +194,13 @@ class ServiceLogs:
         self.streams = {
             stream: StreamLog(os.path.join(settings.log_dir, f'{name}.{stream}.log'), settings)
             for stream in ('stdout', 'stderr')}
+        self._files = (self.streams['stdout'].file, self.streams['stderr'].file)
 
     @property
     def problem(self) -> str:
         """Why output is not reaching the files right now, or ''."""
-        return next((s.file.error for s in self.streams.values() if s.file.error), '')
+        out, err = self._files     # asked for every service at every status publication
+        return out.error or err.error
 
     def lines(self, stream: str, count: int) -> list[str]:
         """The last `count` lines of a stream."""

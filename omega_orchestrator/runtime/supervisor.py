@@ -83,6 +83,7 @@ class Supervisor:
         self._changed = asyncio.Event()
         self._sampler = MetricsSampler()
         self._metrics_task: asyncio.Task | None = None
+        self._touched: set[str] = set()      # see take_touched
         self._subreaper = process.become_subreaper()
         # by cgroup where the kernel lets us (nothing escapes), else subreaper + markers
         self._cgroups = cgroups.CgroupTracker.create(f'omega-{os.getpid()}-{id(self):x}') \
@@ -170,6 +171,14 @@ class Supervisor:
     def snapshot(self) -> tuple[EngineStatus, ...]:
         """The current status of every service, in registry order."""
         return tuple(u.status() for u in self._units.values())
+
+    def take_touched(self) -> set[str]:
+        """The services whose machine or usage changed since the last call (for a publisher
+        that sends what changed without asking every service each time). Not in it: a log
+        file's write error coming or going; a whole snapshot catches that.
+        """
+        touched, self._touched = self._touched, set()
+        return touched
 
     def logs(self, name: str, stream: str, lines: int) -> list[str]:
         """The last `lines` lines of a service's 'stdout' or 'stderr'."""
@@ -285,6 +294,7 @@ class Supervisor:
         for name in plan.removed:
             old[name].logs.close()
         self.registry, self._units = registry, units
+        self._touched.update(units)
         self._gates.rebuild(units)
         for name in plan.start_after:
             self.start_quietly(name, 'registry reloaded')
@@ -353,6 +363,7 @@ class Supervisor:
             self._fail(unit, exc)
         finally:
             self._changed.set()
+            self._touched.add(unit.spec.name)
         self._gates.changed(unit, before, moves)
 
     def _fail(self, unit: ServiceUnit, exc: Exception) -> None:
@@ -504,6 +515,7 @@ class Supervisor:
                 measured = usage.get(name, NO_USAGE)
                 if measured != unit.usage:      # an equal one is kept: statuses are reused
                     unit.usage = measured
+                    self._touched.add(name)
                 if unit.spec.limits.watched() and name in usage:
                     self._apply(unit, ev.UsageReported(memory_bytes=unit.usage.memory_bytes,
                                                        cpu_percent=unit.usage.cpu_percent))

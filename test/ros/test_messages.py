@@ -12,6 +12,7 @@ from omega_orchestrator_interfaces.srv import (
     StartService,
     StopService,
 )
+import pytest
 
 from omega_orchestrator.core.errors import ErrorCode
 from omega_orchestrator.core.machine import Health
@@ -101,12 +102,15 @@ def test_the_periodic_messages_are_reused_while_only_uptime_and_usage_move():
                                      entry.diagnostic_version)
     uptime_only = engine_status(ServiceState.RUNNING, uptime=5.0)
     (same,) = cache.update((uptime_only,), '/ns/omega_orchestrator', 'subreaper')
-    assert same.status.uptime_sec == 5.0 and same.version == version     # uptime: no change
+    assert same.status.uptime_sec == pytest.approx(5.0, abs=0.5)          # uptime moved...
+    assert same.version == version                                       # ...no change
     later = engine_status(ServiceState.RUNNING, uptime=9.0,
                           usage=Usage(cpu_percent=12.5, memory_bytes=5 * 10 ** 6, threads=4))
     (again,) = cache.update((later,), '/ns/omega_orchestrator', 'subreaper')
     assert again.status is msg and again.diagnostic is diag           # reused...
-    assert again.status == status_to_msg(later)                       # ...equal to a fresh one
+    got, fresh = again.status, status_to_msg(later)                   # ...equal to a fresh one,
+    fresh.uptime_sec = got.uptime_sec                                 # the uptime moving on
+    assert got == fresh and got.uptime_sec == pytest.approx(9.0, abs=0.5)
     assert again.diagnostic == status_to_diagnostic(later, '/ns/omega_orchestrator',
                                                     'subreaper')
     assert again.version == version + 1 and again.diagnostic_version == diagnosis

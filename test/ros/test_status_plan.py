@@ -25,7 +25,7 @@ class Robot:
 
     def publish(self, now: float, **kwargs):
         entries = self.cache.update(tuple(self.statuses.values()), FQN, '')
-        return self.plan.plan(entries, now, **kwargs), self.plan.full_due_in(entries, now)
+        return self.plan.plan(entries, now, **kwargs), self.plan.full_due_in(now)
 
 
 def names(statuses) -> list[str]:

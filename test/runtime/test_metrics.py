@@ -7,7 +7,13 @@ import sys
 import pytest
 
 from omega_orchestrator.core.states import ServiceState as S
-from omega_orchestrator.runtime.metrics import _advance, MetricsSampler, MIN_WINDOW
+from omega_orchestrator.runtime.metrics import (
+    _advance,
+    BUDGET,
+    MetricsSampler,
+    MIN_WINDOW,
+    next_pass_in,
+)
 from test.runtime.support import wait_state
 from test.support import PY, py, until, wait_until
 
@@ -98,3 +104,10 @@ def test_a_tree_wider_than_a_page_of_pids_is_counted_whole():
         import signal
         os.killpg(parent.pid, signal.SIGKILL)
         parent.wait()
+
+
+def test_passes_are_spaced_so_sampling_stays_within_its_budget():
+    assert next_pass_in(2.0, 0.002) == 2.0                  # 50 services: the interval
+    assert next_pass_in(2.0, 0.025) == pytest.approx(4.975)  # 1,000: 25 ms in every 5 s
+    took = 0.025
+    assert took / (next_pass_in(2.0, took) + took) == pytest.approx(BUDGET)

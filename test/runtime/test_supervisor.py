@@ -271,3 +271,15 @@ async def test_a_lifecycle_service_without_the_ros_node_fails_with_the_reason(su
     sup.start('arm')
     await wait_state(sup, 'arm', S.CRASHED)
     assert ends[0].reason.startswith('lifecycle: managing a lifecycle node needs the ROS node')
+
+
+async def test_take_touched_names_the_services_that_changed(supervise):
+    supervisor = supervise(py(SLEEP, name='a', autostart=True),
+                           py(SLEEP, name='b', autostart=True))
+    await supervisor.start_all()
+    await wait_state(supervisor, 'a', S.RUNNING)
+    assert {'a', 'b'} <= supervisor.take_touched()
+    supervisor.stop('a')
+    await wait_state(supervisor, 'a', S.STOPPED)
+    assert 'a' in supervisor.take_touched()
+    assert 'a' not in supervisor.take_touched()      # stopped since: nothing new
