@@ -11,6 +11,9 @@ whose command is a light binary (`sleep 3600`), and measures from outside:
   clients, over --idle-seconds once everything runs;
 - GET /api/services/list p50 / p99 (sequential requests on one connection);
 - the size of one serialized `~/status` message;
+- the /services page in headless Chromium: load (navigation to every row drawn), a filter
+  (typing a name to one row left), a scroll to the last row, and the sidecar's CPU while
+  the page stays open (its event stream) for --idle-seconds;
 - stop-all: SIGINT to the orchestrator -> every service gone, and the orchestrator exited.
 A Markdown table goes to stdout, the raw numbers to --json.
 """
@@ -185,15 +188,66 @@ def measure_api(me: psutil.Process, side: psutil.Process, port: int, count: int,
             samples.append((time.perf_counter() - began) * 1000)
     result['list_p50_ms'] = statistics.median(samples)
     result['list_p99_ms'] = percentile(samples, 0.99)
+    if PAGE:
+        result.update(measure_page(side, port, count, idle_seconds))
+    return result
+
+
+PAGE = True        # --no-page turns the Chromium measurements off
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+                 '--disable-background-networking', '--disable-component-update',
+                 '--disable-sync', '--no-first-run', '--disable-quic']
+
+
+def measure_page(side: psutil.Process, port: int, count: int, idle_seconds: float) -> dict:
+    """The page at this size: load, filter, scroll (ms), and the sidecar with it open."""
+    from playwright.sync_api import sync_playwright
+    result: dict = {}
+    last = f's{count - 1:04d}'
+    with sync_playwright() as play:
+        browser = play.chromium.launch(executable_path=shutil.which('chromium') or
+                                       '/usr/bin/chromium', args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={'width': 1400, 'height': 900})
+            began = time.perf_counter()
+            page.goto(f'http://127.0.0.1:{port}/services')
+            page.wait_for_function(f'document.querySelectorAll("#rows tr").length === {count}',
+                                   timeout=120_000)
+            result['page_load_ms'] = (time.perf_counter() - began) * 1000
+            began = time.perf_counter()
+            page.fill('#filter', last)
+            page.wait_for_function('[...document.querySelectorAll("#rows tr")]'
+                                   '.filter(r => !r.hidden).length === 1', timeout=60_000)
+            result['page_filter_ms'] = (time.perf_counter() - began) * 1000
+            page.fill('#filter', '')
+            page.wait_for_function('[...document.querySelectorAll("#rows tr")]'
+                                   f'.filter(r => !r.hidden).length === {count}',
+                                   timeout=60_000)
+            began = time.perf_counter()
+            page.evaluate(f'document.querySelector(\'tr[data-service="{last}"]\')'
+                          '.scrollIntoView()')
+            page.wait_for_function(f'(() => {{ const e = document.querySelector('
+                                   f'\'tr[data-service="{last}"]\'); if (!e) return false;'
+                                   ' const r = e.getBoundingClientRect();'
+                                   ' return r.top >= 0 && r.bottom <= innerHeight; })()',
+                                   timeout=60_000)
+            result['page_scroll_ms'] = (time.perf_counter() - began) * 1000
+            time.sleep(2)                       # settle: the stream is open and quiet
+            result['sidecar_page_cpu_percent'] = cpu_percent(side, idle_seconds)
+        finally:
+            browser.close()
     return result
 
 
 COLUMNS = (('services', 'services', '{}'), ('start_spread_s', 'start-all spread', '{:.3f} s'),
            ('engine_idle_cpu_percent', 'idle CPU', '{:.2f} %'),
            ('sidecar_idle_cpu_percent', 'sidecar idle', '{:.2f} %'),
+           ('sidecar_page_cpu_percent', 'sidecar, page open', '{:.2f} %'),
            ('engine_rss_mb', 'RSS', '{:.0f} MB'), ('list_p50_ms', 'list p50', '{:.2f} ms'),
            ('list_p99_ms', 'list p99', '{:.2f} ms'),
            ('status_message_bytes', '~/status msg', '{} B'),
+           ('page_load_ms', 'page load', '{:.0f} ms'),
+           ('page_filter_ms', 'page filter', '{:.0f} ms'),
            ('stop_services_gone_s', 'stop: services gone', '{:.3f} s'),
            ('stop_orchestrator_exited_s', 'stop: exited', '{:.3f} s'))
 
@@ -217,7 +271,11 @@ def main() -> int:
     parser.add_argument('--engine-only', action='store_true',
                         help='the orchestrator without its ROS node (no API: list and '
                              'status columns stay empty)')
+    parser.add_argument('--no-page', action='store_true',
+                        help='skip the Chromium measurements of the page')
     args = parser.parse_args()
+    global PAGE
+    PAGE = not args.no_page
     if args.engine_only:
         ENGINE_ARGS.append('--no-ros')
     rows = []

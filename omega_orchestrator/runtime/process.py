@@ -60,6 +60,11 @@ class ChildRegistry:
         """Whether pid is a child spawned (and waited for) here."""
         return pid in self._pids
 
+    def owned(self) -> frozenset[int]:
+        """The children spawned (and waited for) here, now."""
+        with self._cond:
+            return frozenset(self._pids)
+
     def forget(self, pid: int) -> None:
         """The child has been waited for."""
         with self._cond:
@@ -274,25 +279,33 @@ def _has_marker(proc: psutil.Process, marker: str) -> bool:
 
 
 class _ChildrenSnapshot:
-    """Our children as listed at one moment, shared by the sweeps that run together.
+    """Our orphans (children we did not spawn) as listed at one moment, shared by the sweeps
+    that run together.
 
-    Listing them costs O(children); 1,000 services stopping at once made 1,000 sweeps list
-    1,000 children each. A sweep may use a listing made after it was requested (after its
+    Listing our children costs O(children); 1,000 services stopping at once made 1,000 sweeps
+    list 1,000 children each. A sweep may use a listing made after it was requested (after its
     run's leader was reaped, so its orphans were already re-parented to us), never an older
-    one: each listing then serves every sweep queued before it.
+    one: each listing then serves every sweep queued before it. The orphans are picked out
+    once per listing: filtering the whole listing in every sweep, against children reaped
+    since, was O(n^2) again (2 s of a stop of 1,000).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._taken = float('-inf')
-        self._pids: list[int] = []
+        self._orphans: list[int] = []
 
-    def since(self, not_before: float) -> list[int]:
+    def orphans_since(self, not_before: float) -> list[int]:
+        """The orphans of a listing made at or after `not_before` (monotonic)."""
         with self._lock:
             if self._taken < not_before:
                 self._taken = time.monotonic()       # before the listing: conservative
-                self._pids = child_pids(os.getpid())
-            return self._pids
+                # ours before the listing: one reaped (and forgotten) while we list is no
+                # orphan either (1,000 stops made hundreds of such near misses)
+                ours = CHILDREN.owned()
+                self._orphans = [pid for pid in child_pids(os.getpid())
+                                 if pid not in ours and not CHILDREN.owns(pid)]
+            return self._orphans
 
 
 _CHILDREN_NOW = _ChildrenSnapshot()
@@ -304,9 +317,8 @@ def find_escaped(marker: str, subreaper: bool,
     `listed_since`: a listing of our children made at or after this monotonic time will do.
     """
     if subreaper:
-        children = _CHILDREN_NOW.since(time.monotonic() if listed_since is None
-                                       else listed_since)
-        candidates = _processes([pid for pid in children if not CHILDREN.owns(pid)])
+        candidates = _processes(_CHILDREN_NOW.orphans_since(
+            time.monotonic() if listed_since is None else listed_since))
     else:
         candidates = [p for p in psutil.process_iter() if p.pid != os.getpid()]
     found = []
@@ -362,7 +374,7 @@ def sweep(marker: str, subreaper: bool, killed_group: int | None = None,
     # collect what we killed (re-parented to us) at once; otherwise zombie orphans already
     # listed since the request (a fresh listing per sweep made 1,000 stops O(n^2))
     CHILDREN.reap_orphans(None if killed or requested_at is None
-                          else _CHILDREN_NOW.since(requested_at))
+                          else _CHILDREN_NOW.orphans_since(requested_at))
     return killed
 
 

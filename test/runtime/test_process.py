@@ -26,20 +26,27 @@ def test_a_spawn_in_progress_holds_the_reaper_off():
     assert registry.owns(12345)
 
 
-def test_a_listing_of_children_serves_only_sweeps_requested_before_it():
+def test_a_listing_of_orphans_serves_only_sweeps_requested_before_it():
     import subprocess
     import sys
     import time
 
-    from omega_orchestrator.runtime.process import _ChildrenSnapshot
+    from omega_orchestrator.runtime.process import _ChildrenSnapshot, CHILDREN
     listing = _ChildrenSnapshot()
     asked = time.monotonic()
-    first = listing.since(asked)
-    assert listing.since(asked) is first                 # the same moment: reused
-    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+    first = listing.orphans_since(asked)
+    assert listing.orphans_since(asked) is first         # the same moment: reused
+    # not spawned through the registry: to the listing, an orphan re-parented to us
+    stray = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+    with CHILDREN.spawning() as record:                  # spawned (and waited for) here
+        ours = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])
+        record(ours.pid)
     try:
-        later = listing.since(time.monotonic())          # asked after the spawn: listed anew
-        assert later is not first and child.pid in later and child.pid not in first
+        later = listing.orphans_since(time.monotonic())  # asked after the spawn: listed anew
+        assert later is not first and stray.pid in later and stray.pid not in first
+        assert ours.pid not in later                     # our own child is no orphan
     finally:
-        child.kill()
-        child.wait()
+        for child in (stray, ours):
+            child.kill()
+            child.wait()
+        CHILDREN.forget(ours.pid)
