@@ -489,6 +489,11 @@ function connect() {
     if (data.partial) applyChanges(data.services);
     else applyServices(data.services);
   });
+  listen(source, 'alive', () => {        // nothing changed; the orchestrator is there
+    state.lastStatus = Date.now();
+    showBanner(null);
+    setConnection('live', 'Live');
+  });
   listen(source, 'transition', addTransition);
   listen(source, 'unreachable', (data) => showBanner('Orchestrator unreachable.',
     data.message || 'The orchestrator is not publishing its status.'));

@@ -94,6 +94,22 @@ def test_what_changed_between_whole_statuses_reaches_the_stream_and_the_list(sta
     assert idle['status'] == 'running' and idle['uptime_sec'] > 0
 
 
+def test_a_quiet_stream_says_alive_while_the_orchestrator_is_there(stack):
+    """Whole status frames can be 10 s apart: in between, `alive` tells the page that
+    nothing changed (rather than that the stream or the orchestrator died).
+    """
+    s = stack([py(SLEEP, name='a', autostart=True)])
+    s.wait_for(lambda: s.service('a')['pid'], 'a running')
+    kinds = []
+    with httpx.stream('GET', s.url + '/api/services/events', timeout=30) as response:
+        for line in response.iter_lines():
+            if line.startswith('event: '):
+                kinds.append(line[len('event: '):])
+                if kinds[-1] == 'alive':
+                    break
+    assert kinds[0] == 'status' and 'unreachable' not in kinds
+
+
 def test_orchestrator_gone_is_503_and_said_on_the_event_stream_then_back(stack):
     s = stack([py(SLEEP, name='a', autostart=True)])
     with httpx.stream('GET', s.url + '/api/services/events', timeout=30) as events:

@@ -25,10 +25,11 @@ def sse(kind: str, payload: dict) -> str:
 
 @router.get('/events', response_class=StreamingResponse)
 async def events(request: Request, gateway: Gateway) -> StreamingResponse:
-    """`status` frames and `transition` frames (one state change, with exit code and stderr
-    tail on a crash). A status frame holds every service (the first one, and whenever the
-    orchestrator sends its whole status), or, with `"partial": true`, only the services that
-    changed.
+    """`status` frames, `transition` frames (one state change, with exit code and stderr
+    tail on a crash), and `alive` every REACHABILITY s while nothing changes and the
+    orchestrator is there (a status frame may not come for a long while). A status frame
+    holds every service (the first one, and whenever the orchestrator sends its whole
+    status), or, with `"partial": true`, only the services that changed.
     """
     loop = asyncio.get_running_loop()
     updates = UpdateBuffer()
@@ -61,6 +62,9 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
                         reachable = False
                         yield sse('unreachable', {'message': 'the orchestrator stopped '
                                                              'publishing its status'})
+                    elif reachable:      # nothing changed, and the orchestrator is there
+                        quiet = 0.0
+                        yield 'event: alive\ndata: {}\n\n'
                     elif quiet >= HEARTBEAT:
                         quiet = 0.0
                         yield ': keep-alive\n\n'
