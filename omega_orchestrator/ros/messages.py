@@ -137,12 +137,20 @@ def status_to_diagnostic(status: EngineStatus, node_fqn: str,
         values=[KeyValue(key=k, value=v) for k, v in values.items()])
 
 
+def _verdict(status: EngineStatus) -> tuple:
+    """What a health check decided; when it ran (and how many in a row) moves like usage."""
+    health = status.health
+    return health.checked, health.healthy, health.message
+
+
 def _stable(status: EngineStatus) -> tuple:
-    """Everything a service's messages show except what moves every period (uptime, usage)."""
+    """Everything a service's messages show except what moves every period (uptime, usage,
+    the time of the last health check).
+    """
     return (status.spec, status.state, status.pid, status.message, status.restart_count,
             status.crash_count, status.last_exit_code, status.last_exit_signal,
             status.start_time, status.last_restart, status.last_change, status.next_restart,
-            status.health, status.paused, status.adopted, status.log_problem,
+            _verdict(status), status.paused, status.adopted, status.log_problem,
             status.limit_warning, status.limits, status.lifecycle_state, status.maintenance)
 
 
@@ -234,18 +242,26 @@ class CachedService:
         self._diagnostic = status_to_diagnostic(status, node_fqn, tracking)
         self._values = {kv.key: kv for kv in self._diagnostic.values}
         self._usage = status.usage
+        self._checked_at = status.health.checked_at
         self._saw(status)
         self.version += 1
         self.diagnostic_version += 1
 
     def moved(self, status: EngineStatus) -> None:
-        """Only uptime and usage changed: note the one, set the other in place."""
+        """Only uptime, usage or the time of a health check changed: note the one, set the
+        others in place.
+        """
         self._saw(status)
+        msg = self._status
+        checked_at = status.health.checked_at
+        if checked_at != self._checked_at:
+            self._checked_at = checked_at
+            msg.health_checked_at = to_time(checked_at)
+            self.version += 1
         usage = status.usage
         if usage is self._usage or usage == self._usage:
             return
         self._usage = usage
-        msg = self._status
         msg.cpu_percent = float(usage.cpu_percent)
         msg.memory_bytes = usage.memory_bytes
         msg.threads = usage.threads

@@ -7,14 +7,15 @@ is not sent every period. The three channels:
   when empty, so that a listener knows the orchestrator is there.
 - `~/status` (latched) carries every service: when the set of services or anything besides
   usage and uptime changed (at most every `full_gap` s), at least every `full_period` s (a late
-  joiner's usage figures stay recent), and last at shutdown. A publication that sends it sends
-  no update: the whole array has every change.
+  joiner's usage figures stay recent; with a status rate of at least 0.1 Hz), and last at
+  shutdown. What changed goes out on ~/status_updates as well, so that a listener of either
+  topic alone misses nothing.
 - `/diagnostics` carries the services whose level or message may have changed, and each other
   one at least every `diagnostic_refresh` s: less than the 5 s after which diagnostic_aggregator
   and rqt_robot_monitor call an item stale.
 A topic nobody subscribes to gets nothing (serializing 1,000 statuses costs about 20 ms): the
-whole ~/status stays wanted until someone listens, then goes out at once; a diagnostic
-not sent stays due.
+whole ~/status stays wanted until someone listens, then goes out at the next period; a
+diagnostic not sent stays due.
 Pure bookkeeping (no node, no clock of its own): the node asks, then publishes.
 """
 
@@ -91,8 +92,7 @@ class StatusPlan:
             self._last_full = now
             self._names = tuple(e.name for e in entries)
             self._in_full = {e.name: e.diagnostic_version for e in entries}
-            self._sent = {e.name: e.version for e in entries}
-        if publication.full is None and (final or audience.updates):
+        if final or audience.updates:     # a listener of the updates alone misses nothing
             changed = [e for e in entries if self._sent.get(e.name) != e.version]
             if changed or heartbeat:
                 publication.updates = [e.status for e in changed]

@@ -16,13 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 import logging
 import os
+import resource
 import threading
 import time
 from typing import NamedTuple
 
 import psutil
 
-from omega_orchestrator.runtime.process import children_from_psutil, PROC_CHILDREN, read_proc_file
+from omega_orchestrator.runtime.process import (
+    children_from_proc,
+    children_from_psutil,
+    PROC_CHILDREN,
+    read_proc_file,
+)
 
 log = logging.getLogger('omega_orchestrator')
 _TICKS = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
@@ -65,24 +71,29 @@ class _ProcFiles:
     children files: a pass re-reads them in place (pread), which costs a third of opening,
     reading and closing them again. A descriptor belongs to one process, not to its pid: once
     that process is gone it reads ESRCH, so a reused pid is never mistaken for the old one.
-    Descriptors of processes not met in a pass are closed at its end (`keep_only`).
+    Descriptors of processes not met in a pass are closed at its end (`keep_only`). At most
+    `limit` are kept (a quarter of the soft limit of open files, at most 8,192): the
+    processes past it are read through a descriptor opened and closed at once, as before.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self._stat: dict[int, int] = {}
         self._tasks: dict[int, tuple[tuple, list[int]]] = {}  # pid -> (its tids, their fds)
+        self.limit = _held_limit() if limit is None else limit
+        self.held = 0
 
     def reading(self, pid: int) -> _Reading | None:
-        fd = self._stat.get(pid)
-        try:
-            data = read_proc_file(fd) if fd is not None else b''
-        except OSError:          # that process is gone: a new one may have its pid
-            self._drop(pid)
-            data = b''
+        fd, data = self._stat.get(pid), b''
+        if fd is not None:
+            try:
+                data = read_proc_file(fd)
+            except OSError:      # that process is gone: a new one may have its pid
+                pass
+            if not data:
+                self._drop(pid)
         if not data:
             try:
-                fd = self._stat[pid] = os.open(f'/proc/{pid}/stat', os.O_RDONLY)
-                data = read_proc_file(fd)
+                data = self._open_and_read(pid, f'/proc/{pid}/stat')
             except OSError:
                 self._drop(pid)
                 return None
@@ -108,6 +119,8 @@ class _ProcFiles:
             except OSError:
                 pass
         self._close_tasks(pid)
+        if self.held + len(tids) > self.limit:      # read once, keep nothing
+            return children_from_proc(pid) if threads != 1 else _children_once(pid)
         fds: list[int] = []
         for tid in tids:
             try:
@@ -115,6 +128,7 @@ class _ProcFiles:
             except OSError:      # that thread ended meanwhile; the others still count
                 pass
         self._tasks[pid] = (tids, fds)
+        self.held += len(fds)
         try:
             return [int(c) for fd in fds for c in read_proc_file(fd).split()]
         except OSError:
@@ -130,15 +144,30 @@ class _ProcFiles:
     def close(self) -> None:
         self.keep_only(set())
 
+    def _open_and_read(self, pid: int, path: str) -> bytes:
+        """Open a process's stat file, kept open while there is room."""
+        fd = os.open(path, os.O_RDONLY)
+        if self.held < self.limit:
+            self._stat[pid] = fd
+            self.held += 1
+            return read_proc_file(fd)
+        try:
+            return read_proc_file(fd)
+        finally:
+            os.close(fd)
+
     def _drop(self, pid: int) -> None:
         fd = self._stat.pop(pid, None)
         if fd is not None:
             os.close(fd)
+            self.held -= 1
         self._close_tasks(pid)
 
     def _close_tasks(self, pid: int) -> None:
-        for fd in self._tasks.pop(pid, ((), []))[1]:
+        fds = self._tasks.pop(pid, ((), []))[1]
+        for fd in fds:
             os.close(fd)
+        self.held -= len(fds)
 
 
 def _read_psutil(pid: int) -> _Reading | None:
@@ -152,6 +181,25 @@ def _read_psutil(pid: int) -> _Reading | None:
                                                       psutil.STATUS_TRACING_STOP))
     except psutil.Error:
         return None
+
+
+def _held_limit() -> int:
+    """How many /proc descriptors the sampler may keep open: a quarter of the soft limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 8192 if soft == resource.RLIM_INFINITY else max(0, min(8192, soft // 4))
+
+
+def _children_once(pid: int) -> list[int]:
+    try:
+        fd = os.open(f'/proc/{pid}/task/{pid}/children', os.O_RDONLY)
+    except OSError:
+        return []
+    try:
+        return [int(c) for c in read_proc_file(fd).split()]
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
 
 
 class _PsutilReader:
@@ -179,9 +227,11 @@ class MetricsSampler:
     and releases the descriptors once no pass is running.
     """
 
-    def __init__(self, use_proc: bool | None = None) -> None:
+    def __init__(self, use_proc: bool | None = None, held_limit: int | None = None) -> None:
+        """`held_limit`: at most this many /proc descriptors kept open (see _ProcFiles)."""
         fast = PROC_CHILDREN if use_proc is None else use_proc
-        self._files: _ProcFiles | _PsutilReader = _ProcFiles() if fast else _PsutilReader()
+        self._files: _ProcFiles | _PsutilReader = \
+            _ProcFiles(held_limit) if fast else _PsutilReader()
         self._previous: dict[tuple[int, int], _Baseline] = {}
         self._lock = threading.Lock()
         self._busy = self._closed = False
@@ -205,6 +255,11 @@ class MetricsSampler:
                 self._busy = False
                 if self._closed:
                     self._files.close()
+
+    @property
+    def held(self) -> int:
+        """/proc descriptors kept open now."""
+        return getattr(self._files, 'held', 0)
 
     def close(self) -> None:
         """Release every descriptor (now, or at the end of the pass that is running)."""

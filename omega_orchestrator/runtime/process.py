@@ -106,8 +106,10 @@ def become_subreaper() -> bool:
         return False
 
 
-#: Descriptors one running service holds here: two pipes, two log files, a pidfd, one spare.
-FDS_PER_SERVICE = 6
+#: Descriptors one running service holds here: two pipes, two log files, a pidfd, the metrics
+#: sampler's two /proc files of its main process (metrics.py keeps at most a quarter of the
+#: limit), one spare.
+FDS_PER_SERVICE = 8
 FDS_BASE = 200           # the orchestrator's own: ROS, sockets, its log, the sampler...
 
 

@@ -54,12 +54,17 @@ class ServiceUnit:
         """
         view, mono = self.machine.view, self.clock.monotonic()
         uptime = mono - view.started_at if view.started_at is not None else 0.0
-        parts = (view, self.usage, self.logs.problem, self.adopted, self.enforcement, self.spec)
+        # the wall clock's offset to the monotonic one, to the second: a step of the clock
+        # (NTP on a robot without a real-time clock) rebuilds the wall-clock times
+        offset = round(self.clock.time() - mono)
+        parts = (view, self.usage, self.logs.problem, self.adopted, self.enforcement, self.spec,
+                 offset)
         last = self._last_status
         if last is not None:
             was = last[0]
             if was[0] is view and was[1] is self.usage and was[2] == parts[2] and \
-                    was[3] == self.adopted and was[4] is self.enforcement and was[5] is self.spec:
+                    was[3] == self.adopted and was[4] is self.enforcement and \
+                    was[5] is self.spec and was[6] == offset:
                 return last[1].at_uptime(uptime)
         status = self._build_status(view, mono, uptime)
         self._last_status = (parts, status)

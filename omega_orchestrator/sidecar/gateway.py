@@ -62,6 +62,7 @@ _LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
 _UPDATES = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 _EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 VIEW_AGE = 1.0            # seconds a list of service objects is served again (uptimes move)
+CLOCK_RESET = 30.0        # a whole status this much older than what we have: a clock reset
 _CONTROL = {'start': StartService, 'stop': StopService, 'restart': RestartService}
 MAX_IN_FLIGHT = 32        # calls sent to the orchestrator and not answered yet, at most
 SERVICE_DEPTH = 1000
@@ -233,6 +234,8 @@ class RosGateway:
         with self._lock:
             self._arrived(now)
             old = self._entries or {}
+            if old and stamp < max(e.stamp for e in old.values()) - CLOCK_RESET:
+                old = {}      # the orchestrator's clock went back (sim time reset): anew
             entries = {}
             for status in msg.services:
                 kept = old.get(status.name)
@@ -252,7 +255,10 @@ class RosGateway:
             if self._entries is None:
                 return              # the whole status comes first (latched)
             for status in msg.services:
-                if status.name in self._entries:    # a new one comes with the whole status
+                kept = self._entries.get(status.name)
+                # a new one comes with the whole status; one the whole status (taken from
+                # the other topic first) already has newer is skipped
+                if kept is not None and kept.stamp <= stamp:
                     entry = self._entries[status.name] = _Entry(status, stamp, now)
                     changed.append(entry)
             if changed:

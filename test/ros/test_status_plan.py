@@ -38,7 +38,7 @@ def diagnosed(diagnostics) -> list[str]:
 
 def test_the_first_publication_sends_everything():
     first, due = Robot('a', 'b').publish(0.0, heartbeat=True)
-    assert names(first.full) == ['a', 'b'] and first.updates is None
+    assert names(first.full) == ['a', 'b'] and names(first.updates) == ['a', 'b']
     assert diagnosed(first.diagnostics) == ['a', 'b'] and due is None
 
 
@@ -77,7 +77,7 @@ def test_a_state_change_is_an_update_at_once_and_a_whole_status_once_allowed():
     assert (held.full, held.updates) == (None, None) and due == 0.5
     full, due = robot.publish(1.0)
     assert names(full.full) == ['a', 'b'] and full.full[0].state_name == 'crashed'
-    assert full.updates is None and due is None
+    assert full.updates is None and due is None      # the update went out at 0.2 already
 
 
 def test_the_whole_status_comes_every_full_period_and_every_diagnostic_each_refresh():
@@ -124,3 +124,29 @@ def test_a_topic_nobody_listens_to_gets_nothing_until_someone_does():
     joined, _ = robot.publish(5.5, heartbeat=True)       # the first period someone listens
     assert names(joined.full) == ['a', 'b'] and joined.full[0].state_name == 'crashed'
     assert diagnosed(joined.diagnostics) == ['a', 'b']
+
+
+def test_a_health_check_that_decides_the_same_is_an_update_not_a_whole_status():
+    from omega_orchestrator.core.machine import Health
+    robot = Robot('a', 'b')
+    robot.change('a', health=Health(checked=True, healthy=True, message='HTTP 200',
+                                    checked_at=100.0, successes=1))
+    robot.publish(0.0, heartbeat=True)
+    robot.change('a', health=Health(checked=True, healthy=True, message='HTTP 200',
+                                    checked_at=110.0, successes=2))
+    tick, due = robot.publish(2.0, heartbeat=True)
+    assert tick.full is None and due is None and tick.diagnostics is None
+    assert names(tick.updates) == ['a'] and tick.updates[0].health_checked_at.sec > 0
+    robot.change('a', health=Health(checked=True, healthy=False, message='HTTP 503',
+                                    checked_at=120.0, failures=1))
+    verdict, _ = robot.publish(2.5)                  # a new verdict: the whole status too
+    assert names(verdict.full) == ['a', 'b'] and names(verdict.updates) == ['a']
+    assert diagnosed(verdict.diagnostics) == ['a']
+
+
+def test_a_listener_of_the_updates_alone_sees_every_change():
+    robot = Robot('a', 'b')
+    robot.publish(0.0, heartbeat=True)
+    robot.change('b', state=ServiceState.CRASHED, pid=None)
+    crash, _ = robot.publish(5.0)                    # after a quiet spell: whole at once...
+    assert names(crash.full) == ['a', 'b'] and names(crash.updates) == ['b']   # ...and this

@@ -282,4 +282,6 @@ async def test_take_touched_names_the_services_that_changed(supervise):
     supervisor.stop('a')
     await wait_state(supervisor, 'a', S.STOPPED)
     assert 'a' in supervisor.take_touched()
-    assert 'a' not in supervisor.take_touched()      # stopped since: nothing new
+    supervisor.start('a')
+    await wait_state(supervisor, 'a', S.RUNNING)
+    assert 'a' in supervisor.take_touched()          # and again after the next change

@@ -23,6 +23,15 @@ async def test_a_slow_client_gets_every_service_anew_instead_of_lost_status_fram
         await buffer.next(stopping, 0.01)
 
 
+async def test_the_buffer_stays_bounded_with_a_resync_waiting():
+    buffer = UpdateBuffer(limit=3)
+    buffer.offer('status', {'n': 0})
+    for n in range(1, 11):
+        buffer.offer('transition', {'n': n})
+        assert len(buffer.items) <= 3
+    assert ('status', RESYNC) in buffer.items and ('transition', {'n': 10}) in buffer.items
+
+
 async def test_a_buffer_of_transitions_only_loses_the_oldest():
     buffer = UpdateBuffer(limit=2)
     for n in range(3):

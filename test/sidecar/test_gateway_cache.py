@@ -65,3 +65,12 @@ def test_a_running_service_uptime_moves_on_between_its_messages(gateway):
     entry = gateway._entries['a']
     assert entry.rest(entry.received + 3.0)['uptime_sec'] == 8.0
     assert gateway._entries['b'].rest(entry.received + 3.0)['uptime_sec'] == 0.0
+
+
+def test_an_update_older_than_the_whole_status_is_skipped_and_a_clock_reset_starts_anew(
+        gateway):
+    gateway._on_status(array(1012, status('a', 'crashed'), status('b')))
+    gateway._on_updates(array(1011, status('a')))    # sent before the whole status
+    assert states(gateway) == {'a': 'crashed', 'b': 'running'}
+    gateway._on_status(array(10, status('a'), status('b', 'stopped')))   # sim time reset
+    assert states(gateway) == {'a': 'running', 'b': 'stopped'}

@@ -105,15 +105,18 @@ class UpdateBuffer:
 
     def offer(self, kind: str, payload: dict) -> None:
         """Add one update, making room as described above."""
+        if kind == 'status' and self.items and self.items[-1][1] is RESYNC:
+            return                   # the frame to come holds this change already
         if len(self.items) >= self.limit:
             kept = [item for item in self.items if item[0] != 'status']
             if len(kept) < len(self.items):
                 self.items = collections.deque(kept)
                 self.items.append(('status', RESYNC))
-            else:
-                self.items.popleft()
-        if kind == 'status' and self.items and self.items[-1][1] is RESYNC:
-            return                   # the frame to come holds this change already
+                if kind == 'status':
+                    return
+            while len(self.items) >= self.limit:      # transitions only: the oldest goes
+                oldest = next(i for i, item in enumerate(self.items) if item[1] is not RESYNC)
+                del self.items[oldest]
         self.items.append((kind, payload))
         self.ready.set()
 
