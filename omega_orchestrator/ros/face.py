@@ -38,8 +38,7 @@ class StatusPublisher:
 
     MIN_GAP = 0.05
 
-    def __init__(self, supervisor: Supervisor, node: OrchestratorNode) -> None:
-        self.supervisor = supervisor
+    def __init__(self, node: OrchestratorNode) -> None:
         self.node = node
         self._due: asyncio.TimerHandle | None = None
         self._full: asyncio.TimerHandle | None = None
@@ -124,7 +123,7 @@ class RosFace:
         self.executor.add_node(self.node)
         self.spinner = threading.Thread(target=self._spin, name='rclpy-executor',
                                         daemon=True)
-        self.publisher = StatusPublisher(supervisor, self.node)
+        self.publisher = StatusPublisher(self.node)
         self.periodic: asyncio.Task | None = None
 
     def _spin(self) -> None:
