@@ -166,6 +166,8 @@ function createRow(name) {
       [el('div', {class: 'action-group'},
         [row.start, row.stop, row.restart, row.logs, row.maintain])]),
   ]);
+  row.onScreen = !onScreen;          // without the observer: every row redraws
+  if (onScreen) onScreen.observe(row.tr);
   state.rows.set(name, row);
   return row;
 }
@@ -258,6 +260,7 @@ function applyServices(list) {
   for (const [name, row] of state.rows) {
     if (seen.has(name)) continue;
     row.tr.remove();
+    if (onScreen) onScreen.unobserve(row.tr);
     for (const map of [state.rows, state.services, state.history]) map.delete(name);
     if (state.logs.name === name) closeLogs();
   }
@@ -265,7 +268,7 @@ function applyServices(list) {
   list.forEach((s, index) => {
     s.receivedAt = now;
     state.services.set(s.name, s);
-    record(s);
+    if (!state.history.has(s.name)) record(s);    // then once a second: tickUptimes
     const row = state.rows.get(s.name) || createRow(s.name);
     updateRow(row, s);
     if (body.children[index] !== row.tr) body.insertBefore(row.tr, body.children[index] || null);
@@ -285,7 +288,6 @@ function applyChanges(list) {
     if (!row) continue;
     s.receivedAt = now;
     state.services.set(s.name, s);
-    record(s);
     updateRow(row, s);
   }
   updateGroups([...state.services.values()]);
@@ -297,13 +299,30 @@ function uptimeOf(s) {
   return s.uptime_sec + Math.max(0, Date.now() - (s.receivedAt || Date.now())) / 1000;
 }
 
-/** Unchanged services get no new status: their uptimes move on here, once a second. */
+/** Once a second: every service's CPU and memory join its history (a status frame carries
+ * only what changed, so frames are no clock), the rows on screen redraw their sparklines,
+ * and uptimes move on. */
 function tickUptimes() {
   for (const [name, s] of state.services) {
     const row = state.rows.get(name);
-    if (row && s.status === 'running') setText(row.uptime, fmtUptime(uptimeOf(s)));
+    record(s);
+    if (!row) continue;
+    if (s.status === 'running') setText(row.uptime, fmtUptime(uptimeOf(s)));
+    if (row.onScreen) {
+      const history = state.history.get(name);
+      drawSparkline(row.cpuSpark, history.cpu, 10);
+      drawSparkline(row.memSpark, history.mem, 1);
+    }
   }
 }
+
+/* Which rows are on screen: only those redraw their sparklines every second. */
+const onScreen = 'IntersectionObserver' in window ? new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const row = state.rows.get(entry.target.dataset.service);
+    if (row) row.onScreen = entry.isIntersecting;
+  }
+}) : null;
 
 /* One bar per registry group: start, stop or restart all of its services in one call. */
 function updateGroups(list) {
