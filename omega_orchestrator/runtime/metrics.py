@@ -120,7 +120,7 @@ class _ProcFiles:
                 pass
         self._close_tasks(pid)
         if self.held + len(tids) > self.limit:      # read once, keep nothing
-            return children_from_proc(pid) if threads != 1 else _children_once(pid)
+            return children_from_proc(pid)
         fds: list[int] = []
         for tid in tids:
             try:
@@ -187,19 +187,6 @@ def _held_limit() -> int:
     """How many /proc descriptors the sampler may keep open: a quarter of the soft limit."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     return 8192 if soft == resource.RLIM_INFINITY else max(0, min(8192, soft // 4))
-
-
-def _children_once(pid: int) -> list[int]:
-    try:
-        fd = os.open(f'/proc/{pid}/task/{pid}/children', os.O_RDONLY)
-    except OSError:
-        return []
-    try:
-        return [int(c) for c in read_proc_file(fd).split()]
-    except OSError:
-        return []
-    finally:
-        os.close(fd)
 
 
 class _PsutilReader:
