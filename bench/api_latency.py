@@ -11,7 +11,7 @@ import statistics
 import sys
 import time
 
-from benchstack import percentile, running_stack
+from benchstack import percentile, running_stack, SERVICE_PYTHON
 import httpx
 
 
@@ -36,7 +36,7 @@ def main() -> int:
     parser.add_argument('--requests', type=int, default=1000)
     parser.add_argument('--services', type=int, default=50)
     args = parser.parse_args()
-    services = [{'name': f'svc{i:02d}', 'cmd': sys.executable,
+    services = [{'name': f'svc{i:02d}', 'cmd': SERVICE_PYTHON,
                  'args': ['-c', 'import time\ntime.sleep(3600)'], 'autostart': True}
                 for i in range(args.services)]
     samples = []

@@ -16,7 +16,7 @@ import sys
 import time
 
 from api_latency import wait_until_all_running
-from benchstack import percentile, running_stack
+from benchstack import percentile, running_stack, SERVICE_PYTHON
 import httpx
 from playwright.sync_api import Page, sync_playwright
 
@@ -37,7 +37,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument('--crashes', type=int, default=20)
     args = parser.parse_args()
-    services = [{'name': f'svc{i}', 'cmd': sys.executable,
+    services = [{'name': f'svc{i}', 'cmd': SERVICE_PYTHON,
                  'args': ['-c', 'import time\ntime.sleep(3600)'], 'autostart': True,
                  'restart_policy': 'always',
                  'restart': {'stable_after': 0.5, 'crash_loop_max': 1000}} for i in range(10)]

@@ -22,7 +22,7 @@ import time
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchstack import free_port, ROOT
+from benchstack import free_port, ROOT, SERVICE_PYTHON
 
 LISTEN = ('import socket, sys, time\ns = socket.socket()\n'
           's.bind(("127.0.0.1", int(sys.argv[1])))\ns.listen()\ntime.sleep(3600)')
@@ -32,7 +32,7 @@ def registry(count: int, probed: bool) -> dict:
     services = []
     for index in range(count):
         port = free_port()
-        service = {'name': f's{index}', 'cmd': sys.executable, 'autostart': True,
+        service = {'name': f's{index}', 'cmd': SERVICE_PYTHON, 'autostart': True,
                    'args': ['-c', LISTEN, str(port)], 'port': port}
         if probed:
             probe = {'type': 'tcp', 'interval': 1.0, 'timeout': 1.0}

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 
-from benchstack import percentile
+from benchstack import percentile, SERVICE_PYTHON
 from omega_orchestrator_interfaces.msg import ServiceEvent
 from omega_orchestrator_interfaces.srv import ListServices, RestartService
 import rclpy
@@ -78,7 +78,7 @@ def main() -> int:
     args = parser.parse_args()
     domain = random.randint(1, 100)
     folder = Path(tempfile.mkdtemp(prefix='omega-ros-bench-'))
-    services = [{'name': f'svc{i}', 'cmd': sys.executable, 'args': ['-c', SLEEPER],
+    services = [{'name': f'svc{i}', 'cmd': SERVICE_PYTHON, 'args': ['-c', SLEEPER],
                  'autostart': True, 'restart_policy': 'always',
                  'restart': {'stable_after': 0.5, 'crash_loop_max': 1000}} for i in range(10)]
     (folder / 'r.json').write_text(json.dumps({'services': services}))

@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/start_floor.py [--services 50] [--runs 5]
 
-Each child is `<python> -c CHILD FILE`: its first statement appends the wall-clock time to
-FILE, then it sleeps. A start-all lasts from the first child's creation (the kernel's start
-time, psutil) to the last child's line: the time until every service runs its own code.
+Each child is `<SERVICE_PYTHON> -c CHILD FILE` (a robot's Python: see benchstack): its first
+statement appends the wall-clock time to FILE, then it sleeps. A start-all lasts from the
+first child's creation (the kernel's start time, psutil) to the last child's line: the time
+until every service runs its own code.
 - floor: this script starts the 50 children itself, as fast as Popen goes (no supervisor);
 - omega: `python -m omega_orchestrator --no-ros` and with its ROS node, over the same 50
   children as autostart services with no dependencies (one wave).
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from benchstack import ROOT
+from benchstack import ROOT, SERVICE_PYTHON
 import psutil
 
 CHILD = ('import sys, time\n'
@@ -65,7 +66,7 @@ def services_of(orchestrator: psutil.Process, ready: str) -> list[int]:
 
 def floor(count: int, folder: Path) -> float:
     ready = folder / 'floor.ready'
-    procs = [subprocess.Popen([sys.executable, '-c', CHILD, str(ready)],
+    procs = [subprocess.Popen([SERVICE_PYTHON, '-c', CHILD, str(ready)],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               start_new_session=True) for _ in range(count)]
     try:
@@ -81,7 +82,7 @@ def omega(count: int, folder: Path, ros: bool) -> float:
     ready = folder / f'omega-{ros}.ready'
     registry = folder / 'r.json'
     registry.write_text(json.dumps({'services': [
-        {'name': f'p{i:02d}', 'cmd': sys.executable, 'args': ['-c', CHILD, str(ready)],
+        {'name': f'p{i:02d}', 'cmd': SERVICE_PYTHON, 'args': ['-c', CHILD, str(ready)],
          'autostart': True} for i in range(count)]}))
     env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(1, 100)),
                ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST')

@@ -1,7 +1,8 @@
 """The supervisors under test, each reduced to "write a config, give me an argv".
 
-All run the same child programs with the same interpreter (the one running
-the benchmark) and the same inherited environment; only the supervisor differs.
+All run the same child programs with the same interpreter (benchstack.SERVICE_PYTHON, the
+base Python of the bench's venv) and the same inherited environment; only the supervisor
+differs.
 
 * ``OmegaSupervisor``: ``<python> -m omega_orchestrator --registry F --log-dir D``
   run from the repository root, with the project venv's interpreter.
@@ -21,6 +22,8 @@ from pathlib import Path
 import shlex
 import signal
 import sys
+
+from benchstack import SERVICE_PYTHON
 
 from benchkit.venvs import PrivateVenv
 
@@ -53,7 +56,7 @@ class Service:
         """Full command line of the child, with absolute paths."""
         if self.command:
             return list(self.command)
-        return [sys.executable, *CHILD_FLAGS, str(CHILDREN_DIR / self.script), '--tag', self.tag]
+        return [SERVICE_PYTHON, *CHILD_FLAGS, str(CHILDREN_DIR / self.script), '--tag', self.tag]
 
     @property
     def is_python(self) -> bool:
