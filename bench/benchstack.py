@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 
+from omega_orchestrator.robot_names import host_namespace, NODE_NAME
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The Python the benchmarks' services run: the interpreter this venv was made from, as a
 #: robot's `python3`. Not the venv's own: its ROS-wheels `.pth` re-executes the interpreter
@@ -20,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Popen pass the bench's environment on, guard included: the venv's Python would start twice
 #: under omega only (measured: 2x the CPU and page faults of each child).
 SERVICE_PYTHON = getattr(sys, '_base_executable', None) or sys.executable
+#: The orchestrator's node as the benchmarks start it (no namespace given: this host's).
+ORCHESTRATOR = f'{host_namespace()}/{NODE_NAME}'
 
 
 def free_port() -> int:

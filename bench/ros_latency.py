@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 
-from benchstack import percentile, SERVICE_PYTHON
+from benchstack import ORCHESTRATOR, percentile, SERVICE_PYTHON
 from omega_orchestrator_interfaces.msg import ServiceEvent
 from omega_orchestrator_interfaces.srv import ListServices, RestartService
 import rclpy
@@ -39,7 +39,7 @@ class Client:
         self.node = rclpy.create_node('omega_bench', context=self.context)
         self.events: list[tuple[float, ServiceEvent]] = []
         self.node.create_subscription(
-            ServiceEvent, '/omega_orchestrator/events',
+            ServiceEvent, f'{ORCHESTRATOR}/events',
             lambda msg: self.events.append((time.perf_counter(), msg)),
             QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
         self.executor = SingleThreadedExecutor(context=self.context)
@@ -58,7 +58,7 @@ class Client:
         return future.result()
 
     def pids(self) -> dict[str, int]:
-        services = self.call(ListServices, '/omega_orchestrator/list').services
+        services = self.call(ListServices, f'{ORCHESTRATOR}/list').services
         return {s.name: s.pid for s in services}
 
 
@@ -105,7 +105,7 @@ def main() -> int:
             name = f'svc{i % 10}'
             wait(lambda name=name: client.pids()[name])
             start = time.perf_counter()
-            response = client.call(RestartService, '/omega_orchestrator/restart', name=name)
+            response = client.call(RestartService, f'{ORCHESTRATOR}/restart', name=name)
             restart_ms.append((time.perf_counter() - start) * 1000)
             assert response.success, response.message
         print('| metric | median ms | p95 ms | samples |')

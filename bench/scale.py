@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 
-from benchstack import free_port, percentile, ROOT
+from benchstack import free_port, ORCHESTRATOR, percentile, ROOT
 import httpx
 import psutil
 
@@ -87,7 +87,7 @@ def status_size(domain: int, stop: threading.Event, sizes: list[int]) -> None:
     node = rclpy.create_node('scale_bench', context=context)
     qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
-    node.create_subscription(ServiceStatusArray, '/omega_orchestrator/status',
+    node.create_subscription(ServiceStatusArray, f'{ORCHESTRATOR}/status',
                              lambda raw: sizes.append(len(raw)), qos, raw=True)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)

@@ -46,6 +46,8 @@ def orchestrator_fqn(namespace: str, base_namespace: str | None = None) -> str:
     if not namespace.startswith('/') and base_namespace:
         namespace = f'{base_namespace}/{namespace}'
     parts = [part for part in namespace.split('/') if part]
+    if not parts:     # no namespace: both nodes take their host's, and the name is relative
+        return NODE_NAME
     return '/' + '/'.join([*parts, NODE_NAME])
 
 

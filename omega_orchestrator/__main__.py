@@ -12,6 +12,7 @@ import sys
 from typing import NoReturn
 
 from omega_orchestrator.command_line import build_parser, check, load_or_exit, split_ros_args
+from omega_orchestrator.robot_names import with_namespace
 from omega_orchestrator.run import requested_log_level, run, setup_logging
 
 
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return check(args, registry, args.api_port)
     setup_logging(args.log_dir, requested_log_level(ros_args))
+    ros_args = with_namespace(ros_args, args.namespace)
     asyncio.run(run(registry, args, None if args.no_ros else ros_args))
     exit_now(0)     # the process ends here (also when `ros2 run` calls this entry point)
 

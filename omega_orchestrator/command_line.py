@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                              'OMEGA_API_TOKEN never does)')
     parser.add_argument('--api-port', type=int, default=DEFAULT_API_PORT,
                         help='the REST API port, for --check to warn when a service uses it')
+    parser.add_argument('--namespace', default=None, metavar='NS',
+                        help="the ROS namespace of the orchestrator's node, which names this "
+                             'robot in a fleet (default: from the host name, e.g. /robot_7; '
+                             '`--ros-args -r __ns:=...` wins)')
     parser.add_argument('--control-discovery-range', default='LOCALHOST',
                         choices=(*DISCOVERY_RANGES, 'inherit'),
                         help="how far the orchestrator's own ROS node is visible (default "

@@ -21,6 +21,7 @@ import psutil
 
 from omega_orchestrator import DEFAULT_API_PORT
 from omega_orchestrator.command_line import load_or_exit, split_ros_args
+from omega_orchestrator.robot_names import given_namespace, NODE_NAME, with_namespace
 from omega_orchestrator.runtime.sdnotify import VARIABLES
 
 #: launcher option -> sidecar option (the sidecar's --orchestrator follows the ROS arguments)
@@ -34,7 +35,6 @@ DEFAULT_TOKEN_ENV = 'OMEGA_API_TOKEN'
 SIDECAR_GRACE = 10.0     # seconds the sidecar gets to stop before SIGKILL
 SIDECAR_RESTART = 1.0    # seconds before a sidecar that died after listening starts again
 PROBE_INTERVAL = 0.2     # seconds between checks whether the sidecar listens yet
-NODE_NAME = 'omega_orchestrator'
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         description='Run the orchestrator and its REST sidecar; other options go to the '
                     'orchestrator (see python -m omega_orchestrator --help).')
     parser.add_argument('--registry', required=True, help='the service registry JSON file')
+    parser.add_argument('--namespace', default=None, metavar='NS',
+                        help="the ROS namespace of both nodes: the robot's name in a fleet "
+                             '(default: from the host name; `--ros-args -r __ns:=` wins)')
     parser.add_argument('--api-host', default='127.0.0.1', help='sidecar listen address')
     parser.add_argument('--api-port', type=int, default=DEFAULT_API_PORT,
                         help=f'sidecar listen port (default {DEFAULT_API_PORT})')
@@ -64,11 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def orchestrator_fqn(ros_args: list[str]) -> str:
     """The orchestrator node's name after `--ros-args -r __ns:=... -r __node:=...`."""
-    namespace, node = '', NODE_NAME
+    namespace, node = given_namespace(ros_args) or '', NODE_NAME
     for flag, rule in zip(ros_args, ros_args[1:], strict=False):
-        if flag in ('-r', '--remap') and rule.startswith('__ns:='):
-            namespace = rule.removeprefix('__ns:=')
-        elif flag in ('-r', '--remap') and rule.startswith('__node:='):
+        if flag in ('-r', '--remap') and rule.startswith('__node:='):
             node = rule.removeprefix('__node:=')
     return '/' + '/'.join([*(p for p in namespace.split('/') if p), node])
 
@@ -176,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     ours, ros_args = split_ros_args(list(sys.argv[1:] if argv is None else argv))
     args, orchestrator_args = build_parser().parse_known_args(ours)
     load_or_exit(args.registry)           # exits 2 before anything is started
+    ros_args = with_namespace(ros_args, args.namespace)     # one robot: both nodes in it
     token_env = args.token_env or DEFAULT_TOKEN_ENV
     shared = ['--control-discovery-range', args.control_discovery_range] \
         if args.control_discovery_range else []

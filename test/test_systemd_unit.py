@@ -25,6 +25,7 @@ import psutil
 import pytest
 
 from omega_orchestrator.launcher import SIDECAR_GRACE
+from omega_orchestrator.robot_names import host_namespace, with_namespace
 from test.support import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -514,7 +515,8 @@ def test_launcher_passes_every_sidecar_option_on():
     from omega_orchestrator.launcher import build_parser, sidecar_argv, SIDECAR_OPTIONS
     from omega_orchestrator.sidecar.__main__ import build_parser as sidecar_parser
     theirs = {s for a in sidecar_parser()._actions for s in a.option_strings if s[:2] == '--'}
-    assert theirs - {'--help', '--orchestrator'} == set(SIDECAR_OPTIONS.values())
+    # --orchestrator and the namespace follow the ROS arguments both processes get
+    assert theirs - {'--help', '--orchestrator', '--namespace'} == set(SIDECAR_OPTIONS.values())
     args, rest = build_parser().parse_known_args([
         '--registry', 'r.json', '--api-host', '0.0.0.0', '--api-port', '8090',
         '--token-env', 'TOKEN', '--cors-origin', 'http://a', '--cors-origin', 'http://b',
@@ -530,7 +532,8 @@ def test_launcher_passes_every_sidecar_option_on():
     assert parsed.allowed_host == ['omega1.local'] and parsed.open_writes_for_origins
     assert parsed.control_discovery_range == 'SUBNET'
     assert parsed.orchestrator == '/robot1/omega_orchestrator'
-    defaults = sidecar_parser().parse_args(
-        sidecar_argv(build_parser().parse_args(['--registry', 'r.json']), [])[3:])
+    # no namespace given: main puts both nodes in the host's (robot_names.with_namespace)
+    defaults = sidecar_parser().parse_args(sidecar_argv(
+        build_parser().parse_args(['--registry', 'r.json']), with_namespace([], None))[3:])
     assert (defaults.host, defaults.port, defaults.orchestrator) == \
-        ('127.0.0.1', DEFAULT_API_PORT, '/omega_orchestrator')
+        ('127.0.0.1', DEFAULT_API_PORT, f'{host_namespace()}/omega_orchestrator')

@@ -22,8 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--port', type=int, default=DEFAULT_API_PORT,
                         help=f'listen port (default {DEFAULT_API_PORT})')
     parser.add_argument('--orchestrator', default='omega_orchestrator',
-                        help="the orchestrator node's name; a relative name is resolved in "
-                             "the sidecar's own namespace (default: omega_orchestrator)")
+                        help="the local robot's orchestrator node; a relative name is resolved "
+                             "in the sidecar's own namespace (default: omega_orchestrator). "
+                             'Every other orchestrator on the domain is found by itself')
+    parser.add_argument('--namespace', default=None, metavar='NS',
+                        help="the ROS namespace of the sidecar's node (default: from the host "
+                             "name, as the orchestrator's; `--ros-args -r __ns:=...` wins)")
     parser.add_argument('--token-env', default='OMEGA_API_TOKEN',
                         help='environment variable holding the API token '
                              '(required to listen beyond loopback)')
@@ -122,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     from omega_orchestrator.sidecar.gateway import RosGateway
     if args.control_discovery_range != 'inherit':
         os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = args.control_discovery_range
+    from omega_orchestrator.robot_names import with_namespace
+    ros_args = with_namespace(ros_args, args.namespace)
     gateway = RosGateway(args.orchestrator, timeout=args.timeout,
                          ros_args=['omega_sidecar', *ros_args, *rosout.QUIET_CONSOLE])
     try:

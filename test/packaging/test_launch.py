@@ -326,7 +326,7 @@ def launch_function(name: str, **stubs: Any) -> Any:
 
 
 @pytest.mark.parametrize('namespace, pushed, expected', [
-    ('', None, '/omega_orchestrator'),
+    ('', None, 'omega_orchestrator'),     # both nodes in the host's namespace
     ('robot1', None, '/robot1/omega_orchestrator'),
     ('/robot1/', None, '/robot1/omega_orchestrator'),
     ('robot1', '/fleet', '/fleet/robot1/omega_orchestrator'),
