@@ -4,4 +4,4 @@ import os
 
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
-from test.stack import stack  # noqa: F401 - the end-to-end stack fixture
+from test.stack import fleet, stack  # noqa: F401 - the end-to-end fixtures

@@ -131,3 +131,112 @@ def stack(tmp_path: Path) -> Iterator[Any]:
     yield build
     for item in made:
         item.stop()
+
+
+class FleetStack:
+    """Several robots on one ROS domain: an orchestrator per robot, in the namespace '/<name>',
+    and one sidecar whose local robot is `local` (it finds the others on the graph).
+    """
+
+    def __init__(self, folder: Path, robots: dict[str, list[dict]], local: str,
+                 sidecar_args: tuple[str, ...] = (),
+                 orchestrator_args: dict[str, tuple[str, ...]] | None = None) -> None:
+        self.folder, self.local = folder, local
+        self.robots = list(robots)
+        self.orchestrator_args = orchestrator_args or {}
+        self.port = free_port()
+        self.url = f'http://127.0.0.1:{self.port}'
+        self.env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(1, 100)),
+                        ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', PYTHONUNBUFFERED='1')
+        self.registries = {}
+        for name, services in robots.items():
+            self.registries[name] = folder / f'{name}.json'
+            self.registries[name].write_text(json.dumps({'services': services}))
+        self.sidecar_args = list(sidecar_args)
+        self.orchestrators: dict[str, subprocess.Popen] = {}
+        self.procs: list[subprocess.Popen] = []
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.folder / f'{name}.log', 'a')
+        proc = subprocess.Popen([sys.executable, '-m', *args], env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def start_robot(self, name: str) -> subprocess.Popen:
+        """Start (or start again) the orchestrator of robot `name`."""
+        self.orchestrators[name] = self._spawn(f'orchestrator-{name}', [
+            'omega_orchestrator', '--registry', str(self.registries[name]), '--log-dir',
+            str(self.folder / f'logs-{name}'), '--status-rate', '2', '--metrics-interval', '0.5',
+            *self.orchestrator_args.get(name, ()), '--ros-args', '-r', f'__ns:=/{name}'])
+        return self.orchestrators[name]
+
+    def stop_robot(self, name: str) -> None:
+        """Stop robot `name`'s orchestrator (SIGINT) and wait until it has exited."""
+        proc = self.orchestrators[name]
+        proc.send_signal(signal.SIGINT)
+        proc.wait(DEADLINE)
+        self.procs.remove(proc)
+
+    def start(self) -> 'FleetStack':
+        for name in self.robots:
+            self.start_robot(name)
+        self.sidecar = self._spawn('sidecar', [
+            'omega_orchestrator.sidecar', '--port', str(self.port), *self.sidecar_args,
+            '--ros-args', '-r', f'__ns:=/{self.local}'])
+        self.wait_for(lambda: self.reachable() == set(self.robots), 'every robot is reachable')
+        return self
+
+    def reachable(self) -> set[str]:
+        """The robots /api/robots says are reachable."""
+        response = self.get('/api/robots')
+        if response.status_code != 200:
+            return set()
+        return {r['name'] for r in response.json()['robots'] if r['reachable']}
+
+    get = Stack.get
+    post = Stack.post
+
+    def wait_for(self, predicate: Any, what: str, timeout: float = DEADLINE) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            for proc in self.procs:
+                if proc.poll() is not None:
+                    raise AssertionError(f'{proc.args[2]} exited with {proc.returncode}:\n'
+                                         + self.logs())
+            if time.monotonic() > deadline:
+                raise AssertionError(f'{what}: not within {timeout} s\n' + self.logs())
+            time.sleep(0.05)
+
+    def logs(self) -> str:
+        return '\n'.join(f'--- {path.name}\n' + path.read_text()[-2000:]
+                         for path in sorted(self.folder.glob('*.log')))
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in self.procs:
+            try:
+                proc.wait(DEADLINE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Any]:
+    """Build started FleetStacks (robots: name -> services, the sidecar's local robot, extra
+    options); all stopped after the test.
+    """
+    made: list[FleetStack] = []
+
+    def build(robots: dict[str, list[dict]], local: str, sidecar_args: tuple[str, ...] = (),
+              orchestrator_args: dict[str, tuple[str, ...]] | None = None) -> FleetStack:
+        made.append(FleetStack(tmp_path, robots, local, sidecar_args, orchestrator_args))
+        return made[-1].start()
+    yield build
+    for item in made:
+        item.stop()

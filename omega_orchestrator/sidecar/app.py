@@ -1,4 +1,4 @@
-"""create_app(gateway, settings): the FastAPI application, its error answers and the page."""
+"""create_app(fleet, settings): the FastAPI application, its error answers and the page."""
 
 import asyncio
 from dataclasses import dataclass
@@ -16,8 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from omega_orchestrator.sidecar.errors import GatewayError
-from omega_orchestrator.sidecar.protocol import OrchestratorGateway
-from omega_orchestrator.sidecar.routes import events, services, system
+from omega_orchestrator.sidecar.fleet import OneRobot
+from omega_orchestrator.sidecar.protocol import Fleet, OrchestratorGateway
+from omega_orchestrator.sidecar.routes import events, robots, services, system
 
 log = logging.getLogger('omega_orchestrator.sidecar')
 LOGS_PATH = '/api/services/logs/{name}'
@@ -56,12 +57,14 @@ def find_web_dir() -> Path | None:
     return None
 
 
-def create_app(gateway: OrchestratorGateway, settings: Settings | None = None) -> FastAPI:
-    """The sidecar application over any gateway (ROS in production, a fake in route tests)."""
+def create_app(gateway: Fleet | OrchestratorGateway, settings: Settings | None = None) -> FastAPI:
+    """The sidecar application over a fleet (RosGateway in production), or over one gateway
+    (a fake in route tests), which is then the only robot, called 'local'.
+    """
     settings = settings or Settings()
     app = FastAPI(title='Omega Orchestrator API', version='0.1.0',
                   description='Control and watch the services of an Omega Orchestrator.')
-    app.state.gateway = gateway
+    app.state.fleet = gateway if hasattr(gateway, 'robots') else OneRobot(gateway)
     app.state.settings = settings
     app.state.stopping = asyncio.Event()   # set when the server shuts down: streams end
     if settings.cors_origins:
@@ -69,7 +72,7 @@ def create_app(gateway: OrchestratorGateway, settings: Settings | None = None) -
                            allow_methods=['GET', 'POST'],
                            allow_headers=['Authorization', 'Content-Type'], max_age=600)
     _add_request_guards(app, settings)
-    for router in (services.router, events.router, system.router):
+    for router in (services.router, events.router, system.router, robots.router):
         app.include_router(router)
     _add_error_handlers(app)
     _add_page(app, Path(settings.web_dir) if settings.web_dir else find_web_dir())

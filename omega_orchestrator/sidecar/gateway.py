@@ -1,83 +1,41 @@
-"""RosGateway: how the sidecar reaches the orchestrator over ROS (see protocol.py for what
-the routes need from any gateway).
+"""RosGateway: how the sidecar reaches the orchestrators of the DDS domain over ROS.
 
-RosGateway owns an rclpy context, a node and an executor thread (like launch_ros's adapter).
-Reads come from a cache of the services' statuses: the latched ~/status (every service) and
-~/status_updates (what changed) keep it current; messages are turned into REST objects only
-when someone reads them, so the sidecar without clients does next to nothing. Writes are ROS
-service calls whose answers are handed back to the asyncio loop, with a timeout.
-
-Many calls at once: at most MAX_IN_FLIGHT calls are sent to the orchestrator at a time; the
-others wait their turn here, unsent, instead of piling up in DDS queues. The clients keep up
-to SERVICE_DEPTH answers queued (reliable): DDS drops what is beyond a KEEP_LAST queue's
-depth, and rclpy's default depth of 10 lost calls from about 12 concurrent.
-
-What a 504 means (a call is either answered or known not to have happened):
-- a call still waiting for its turn after `timeout` s was never sent: it did not happen;
-- the orchestrator applies a request only if its engine takes it up within its own call
-  timeout (--call-timeout, 5 s by default) of the request's arrival; past that it answers
-  'not applied' (ERR_TIMEOUT). That answer arrives well within our `timeout` (10 s by
-  default; keep it above the orchestrator's), so a sent call gets a real answer unless the
-  orchestrator process itself stalls, or dies, before it takes the request in.
+RosGateway owns an rclpy context, a node and an executor thread (like launch_ros's adapter),
+and one RobotLink (robot_link.py) per orchestrator: the local robot's from the start, every
+other one as the ROS graph shows it (a `.../status` topic of the orchestrator's status type),
+without a list in config. A robot that goes silent stays known, unreachable, with the time it
+was last seen; it comes back by itself when its messages flow again.
 """
 
 import asyncio
-from collections.abc import Callable
-import itertools
 import logging
 import threading
-import time
-from typing import Any
 
-from omega_orchestrator_interfaces.msg import ServiceEvent, ServiceStatusArray
-from omega_orchestrator_interfaces.srv import (
-    GetLogs,
-    GroupAction,
-    ReloadRegistry,
-    RestartService,
-    SetMaintenance,
-    StartService,
-    StopService,
-)
 import rclpy
 from rclpy.executors import ExternalShutdownException, ShutdownException, SingleThreadedExecutor
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 
-from omega_orchestrator.sidecar.errors import (
-    ERR_INTERNAL,
-    ERR_TIMEOUT,
-    ERR_UNREACHABLE,
-    GatewayError,
-)
-from omega_orchestrator.sidecar.protocol import Listener
-from omega_orchestrator.sidecar.rest_objects import event_dict, service_dict
+from omega_orchestrator.robot_names import robot_name
+from omega_orchestrator.sidecar.errors import ERR_ROBOT_NOT_FOUND, GatewayError
+from omega_orchestrator.sidecar.robot_link import MAX_IN_FLIGHT, RobotLink
 
 log = logging.getLogger('omega_orchestrator.sidecar')
-STALE_AFTER = 5.0         # seconds without a status message -> unreachable (at least 3 periods)
-
-
-_LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-                      reliability=ReliabilityPolicy.RELIABLE)
-_UPDATES = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-_EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-VIEW_AGE = 1.0            # seconds a list of service objects is served again (uptimes move)
-CLOCK_RESET = 30.0        # a whole status this much older than what we have: a clock reset
-_CONTROL = {'start': StartService, 'stop': StopService, 'restart': RestartService}
-MAX_IN_FLIGHT = 32        # calls sent to the orchestrator and not answered yet, at most
-SERVICE_DEPTH = 1000
-_SERVICES = QoSProfile(depth=SERVICE_DEPTH, history=HistoryPolicy.KEEP_LAST,
-                       durability=DurabilityPolicy.VOLATILE,
-                       reliability=ReliabilityPolicy.RELIABLE)
+STATUS_TYPE = 'omega_orchestrator_interfaces/msg/ServiceStatusArray'
+DISCOVERY_PERIOD = 2.0    # seconds between looks at the ROS graph for new orchestrators
 
 
 class RosGateway:
-    """The gateway over ROS 2: one node in its own context, spun in its own thread."""
+    """The fleet over ROS 2: one node in its own context, spun in its own thread."""
 
     def __init__(self, orchestrator: str = 'omega_orchestrator', timeout: float = 10.0,
-                 ros_args: list[str] | None = None, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+                 ros_args: list[str] | None = None, max_in_flight: int = MAX_IN_FLIGHT,
+                 discover: bool = True) -> None:
+        """`orchestrator`: the local robot's (relative: in the sidecar's namespace);
+        `discover`: also find every other orchestrator on the domain.
+        """
         self.timeout = timeout
-        self._slots = asyncio.Semaphore(max_in_flight)   # bound to the HTTP loop on first use
+        self._max_in_flight = max_in_flight
+        self._slots: asyncio.Semaphore | None = None   # made on the HTTP loop at first use
         self.context = rclpy.Context()
         # the process's signals belong to the HTTP server, which shuts this down in order
         rclpy.init(args=ros_args, context=self.context,
@@ -88,27 +46,12 @@ class RosGateway:
                                       start_parameter_services=False)
         # relative names resolve in the sidecar's namespace, like any ROS client's
         self.orchestrator = self.node.resolve_topic_name(orchestrator.rstrip('/') or '/')
+        self.local = robot_name(self.orchestrator)
         self._lock = threading.Lock()
-        self._entries: dict[str, _Entry] | None = None   # by name, in registry order
-        self._view: tuple[dict, ...] | None = None       # REST objects, built on reading
-        self._view_at = 0.0
-        self._latest_at = 0.0     # when a status message last arrived
-        self._period = 1.0        # seen interval between status messages
-        self._listeners: dict[int, Listener] = {}
-        self._ids = itertools.count()
-        self._clients = {kind: self.node.create_client(srv, f'{self.orchestrator}/{kind}',
-                                                       qos_profile=_SERVICES)
-                         for kind, srv in (*_CONTROL.items(), ('get_logs', GetLogs),
-                                           ('reload', ReloadRegistry),
-                                           ('set_maintenance', SetMaintenance),
-                                           ('group', GroupAction))}
-        self.node.create_subscription(ServiceStatusArray, f'{self.orchestrator}/status',
-                                      self._on_status, _LATCHED)
-        self.node.create_subscription(ServiceStatusArray,
-                                      f'{self.orchestrator}/status_updates',
-                                      self._on_updates, _UPDATES)
-        self.node.create_subscription(ServiceEvent, f'{self.orchestrator}/events',
-                                      self._on_event, _EVENTS)
+        self._links: dict[str, RobotLink] = {}
+        self._add(self.orchestrator, local=True)
+        if discover:
+            self.node.create_timer(DISCOVERY_PERIOD, self._discover)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, name='sidecar-ros', daemon=True)
@@ -124,167 +67,52 @@ class RosGateway:
             except Exception:
                 log.exception('a ROS callback failed; the sidecar goes on')
 
-    # -- reads ------------------------------------------------------------------------------------
+    # -- the fleet --------------------------------------------------------------------------------
 
-    def services(self) -> tuple[dict, ...]:
-        """Service objects from the cache (the same tuple while nothing changed, for at most
-        VIEW_AGE s: uptimes move); 503 when the orchestrator is silent.
-        """
+    def robot(self, name: str | None = None) -> RobotLink:
+        """The robot called `name` (None: the local one); 404 when no such robot is known."""
         with self._lock:
-            if self._entries is None or not self._fresh():
-                raise GatewayError(ERR_UNREACHABLE, f'orchestrator {self.orchestrator} is '
-                                                    'not publishing its status')
-            now = time.monotonic()
-            if self._view is None or now - self._view_at >= VIEW_AGE:
-                self._view = tuple(e.rest(now) for e in self._entries.values())
-                self._view_at = now
-            return self._view
+            link = self._links.get(name or self.local)
+            if link is None:
+                raise GatewayError(ERR_ROBOT_NOT_FOUND, f"no robot named '{name}' (known: "
+                                                        f"{', '.join(sorted(self._links))})")
+            return link
 
-    def reachable(self) -> bool:
-        """True while status messages keep arriving."""
+    def robots(self) -> list[dict]:
+        """Every robot known, by name: reachable or not, last seen, its services counted."""
         with self._lock:
-            return self._entries is not None and self._fresh()
+            links = sorted(self._links.values(), key=lambda link: link.name)
+        return [link.summary() for link in links]
 
-    def _fresh(self) -> bool:
-        """The last status is recent, for the rate the orchestrator publishes at."""
-        limit = max(STALE_AFTER, 3 * self._period)
-        return time.monotonic() - self._latest_at < limit
+    def _slots_for_calls(self) -> asyncio.Semaphore:
+        if self._slots is None:        # on the HTTP loop, at the first call
+            self._slots = asyncio.Semaphore(self._max_in_flight)
+        return self._slots
 
-    def add_listener(self, listener: Listener) -> Callable[[], None]:
-        """Register a status/transition listener; returns the function that removes it."""
-        key = next(self._ids)
+    def _add(self, orchestrator: str, local: bool = False) -> None:
+        name = robot_name(orchestrator)
         with self._lock:
-            self._listeners[key] = listener
-        return lambda: self._listeners.pop(key, None)
-
-    # -- writes -----------------------------------------------------------------------------------
-
-    async def control(self, action: str, name: str, force: bool = False) -> tuple[str, dict]:
-        """Start, stop or restart through the orchestrator's service."""
-        fields: dict[str, Any] = {'name': name}
-        if action == 'stop':
-            fields['force'] = force
-        response = await self._call(action, _CONTROL[action].Request(**fields))
-        return response.message, service_dict(response.status)
-
-    async def maintenance(self, name: str, enabled: bool) -> tuple[str, dict]:
-        """Pause or resume one service's supervision."""
-        response = await self._call('set_maintenance',
-                                    SetMaintenance.Request(name=name, enabled=enabled))
-        return response.message, service_dict(response.status)
-
-    async def group(self, group: str, action: str) -> tuple[str, list[str]]:
-        """Start, stop or restart a whole group -> (message, its services)."""
-        response = await self._call('group', GroupAction.Request(group=group, action=action))
-        return response.message, list(response.names)
-
-    async def logs(self, name: str, lines: int) -> dict[str, list[str]]:
-        """The last lines of both streams."""
-        request = GetLogs.Request(name=name, stream='both', lines=lines)
-        response = await self._call('get_logs', request)
-        return {'stdout': list(response.stdout), 'stderr': list(response.stderr)}
-
-    async def reload(self, path: str = '') -> dict:
-        """Ask the orchestrator to re-read its registry (stops and starts may take a while)."""
-        response = await self._call('reload', ReloadRegistry.Request(path=path),
-                                    timeout=self.timeout * 6)
-        return {'message': response.message, 'added': list(response.added),
-                'removed': list(response.removed), 'changed': list(response.changed)}
-
-    async def _call(self, kind: str, request: Any, timeout: float | None = None) -> Any:
-        """Send one request when a slot is free; its answer, or a GatewayError."""
-        limit = timeout or self.timeout
-        client = self._clients[kind]
-        if not client.service_is_ready():
-            raise GatewayError(ERR_UNREACHABLE, f'{self.orchestrator}/{kind} is not available')
-        try:
-            await asyncio.wait_for(self._slots.acquire(), limit)
-        except asyncio.TimeoutError:
-            raise GatewayError(ERR_TIMEOUT, f'{kind} was not sent: the orchestrator is busy '
-                                            f'with earlier calls for {limit:g} s') from None
-        try:
-            response = await self._send(client, kind, request, limit)
-        finally:
-            self._slots.release()
-        if not getattr(response, 'success', True):
-            status = getattr(response, 'status', None)
-            raise GatewayError(response.error_code or ERR_INTERNAL, response.message,
-                               service_dict(status) if status and status.name else None,
-                               list(getattr(response, 'errors', [])))
-        return response
-
-    async def _send(self, client: Any, kind: str, request: Any, limit: float) -> Any:
-        """One ROS call; its rclpy future is handed to this loop by the executor thread."""
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future = loop.create_future()
-        future = client.call_async(request)
-        future.add_done_callback(lambda done: _hand_over(loop, answer, done))
-        try:
-            return await asyncio.wait_for(answer, limit)
-        except asyncio.TimeoutError:
-            client.remove_pending_request(future)
-            raise GatewayError(ERR_TIMEOUT, f'{kind} got no answer within {limit:g} s: the '
-                                            'orchestrator did not take the request in') from None
-
-    # -- ROS callbacks (executor thread) ---------------------------------------------------------
-
-    def _on_status(self, msg: ServiceStatusArray) -> None:
-        """Every service: the cache anew, but an entry an update made newer stays."""
-        now, stamp = time.monotonic(), _seconds(msg.header.stamp)
+            known = self._links.get(name)
+            if known is not None:
+                if known.orchestrator != orchestrator:
+                    log.warning('two orchestrators name the robot %s: %s and %s; showing the '
+                                'first', name, known.orchestrator, orchestrator)
+                return
+        link = RobotLink(self.node, orchestrator, name, timeout=self.timeout,
+                         slots=self._slots_for_calls, local=local)
         with self._lock:
-            self._arrived(now)
-            old = self._entries or {}
-            if old and stamp < max(e.stamp for e in old.values()) - CLOCK_RESET:
-                old = {}      # the orchestrator's clock went back (sim time reset): anew
-            entries = {}
-            for status in msg.services:
-                kept = old.get(status.name)
-                entries[status.name] = kept if kept is not None and kept.stamp > stamp \
-                    else _Entry(status, stamp, now)
-            self._entries, self._view = entries, None
-            listening = bool(self._listeners)
-        if listening:
-            self._emit('status', {'services': [e.rest(now) for e in entries.values()]})
+            self._links[name] = link
+        if not local:
+            log.info('found robot %s (%s)', name, orchestrator)
 
-    def _on_updates(self, msg: ServiceStatusArray) -> None:
-        """The services that changed (none: the orchestrator is there, nothing changed)."""
-        now, stamp = time.monotonic(), _seconds(msg.header.stamp)
-        changed = []
-        with self._lock:
-            self._arrived(now)
-            if self._entries is None:
-                return              # the whole status comes first (latched)
-            for status in msg.services:
-                kept = self._entries.get(status.name)
-                # a new one comes with the whole status; one the whole status (taken from
-                # the other topic first) already has newer is skipped
-                if kept is not None and kept.stamp <= stamp:
-                    entry = self._entries[status.name] = _Entry(status, stamp, now)
-                    changed.append(entry)
-            if changed:
-                self._view = None
-            listening = bool(self._listeners)
-        if changed and listening:
-            self._emit('status', {'services': [e.rest(now) for e in changed],
-                                  'partial': True})
-
-    def _arrived(self, now: float) -> None:
-        """A status message arrived (under the lock): the orchestrator is there."""
-        if self._latest_at:
-            self._period = 0.8 * self._period + 0.2 * (now - self._latest_at)
-        self._latest_at = now
-
-    def _on_event(self, msg: ServiceEvent) -> None:
-        self._emit('transition', event_dict(msg))
-
-    def _emit(self, kind: str, payload: dict) -> None:
-        with self._lock:
-            listeners = list(self._listeners.values())
-        for listener in listeners:
-            try:
-                listener(kind, payload)
-            except Exception:
-                log.exception('a %s listener failed', kind)
+    def _discover(self) -> None:
+        """On the executor thread: every orchestrator the graph shows that is not known yet."""
+        known = {link.orchestrator for link in self._links.values()}
+        for topic, types in self.node.get_topic_names_and_types():
+            if topic.endswith('/status') and STATUS_TYPE in types:
+                orchestrator = topic[:-len('/status')] or '/'
+                if orchestrator not in known:
+                    self._add(orchestrator)
 
     def close(self) -> None:
         """Stop the executor thread and release the node and context."""
@@ -294,42 +122,3 @@ class RosGateway:
         self._thread.join(timeout=2.0)
 
 
-class _Entry:
-    """One service's last status message; its REST object is made on the first read."""
-
-    __slots__ = ('msg', 'stamp', 'received', '_rest')
-
-    def __init__(self, msg: Any, stamp: float, received: float) -> None:
-        self.msg, self.stamp, self.received = msg, stamp, received
-        self._rest: dict | None = None
-
-    def rest(self, now: float) -> dict:
-        """The REST object, its uptime moved on by the time since the message came."""
-        if self._rest is None:
-            self._rest = service_dict(self.msg)
-        rest = self._rest
-        if rest['status'] != 'running' or not rest['uptime_sec']:
-            return rest
-        return dict(rest, uptime_sec=round(rest['uptime_sec'] + now - self.received, 1))
-
-
-def _seconds(stamp: Any) -> float:
-    return stamp.sec + stamp.nanosec / 1e9
-
-
-def _hand_over(loop: asyncio.AbstractEventLoop, answer: asyncio.Future, done: Any) -> None:
-    """On the executor thread: hand a finished rclpy future to the HTTP loop."""
-    try:
-        loop.call_soon_threadsafe(_settle, answer, done)
-    except RuntimeError:
-        pass      # the loop is closed: nobody waits any more
-
-
-def _settle(answer: asyncio.Future, done: Any) -> None:
-    if answer.done():
-        return
-    exc = done.exception()
-    if exc is not None:
-        answer.set_exception(GatewayError(ERR_INTERNAL, f'service call failed: {exc}'))
-    else:
-        answer.set_result(done.result())

@@ -1,6 +1,8 @@
-"""OrchestratorGateway: what the HTTP routes need from the orchestrator, whatever the
-transport. The routes, the app and the route tests import this module, never rclpy:
-RosGateway (gateway.py) is the ROS implementation, test/sidecar/fake_gateway.py a fake.
+"""OrchestratorGateway: what the HTTP routes need from one orchestrator, whatever the
+transport; Fleet: every orchestrator the sidecar knows, by robot name. The routes, the app
+and the route tests import this module, never rclpy: RosGateway (gateway.py) is the ROS
+fleet and RobotLink (robot_link.py) its gateway to one robot; test/sidecar/fake_gateway.py is
+a fake gateway, made a fleet of one by fleet.OneRobot.
 """
 
 from collections.abc import Callable, Sequence
@@ -39,3 +41,18 @@ class OrchestratorGateway(Protocol):
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         """Call listener on every status or transition (any thread); returns a remover."""
+
+
+class Fleet(Protocol):
+    """Every orchestrator the sidecar knows, each a robot with a name."""
+
+    local: str
+    """The robot a request without `robot=` is about (this machine's)."""
+
+    def robot(self, name: str | None = None) -> OrchestratorGateway:
+        """The robot called name (None: the local one); GatewayError(ERR_ROBOT_NOT_FOUND)
+        when none is known by that name.
+        """
+
+    def robots(self) -> list[dict]:
+        """Every robot known, by name (see fleet.summary for the fields)."""

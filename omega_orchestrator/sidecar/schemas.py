@@ -119,6 +119,39 @@ class ReloadResult(BaseModel):
     changed: list[str]
 
 
+class ServiceCounts(BaseModel):
+    """A robot's services counted by what they do."""
+
+    total: int
+    running: int
+    unhealthy: int = Field(description='running, with a failing health check')
+    failed: int = Field(description='crashed or failed')
+    stopped: int = Field(description='stopped or exited')
+
+
+class Robot(BaseModel):
+    """One orchestrator on the DDS domain."""
+
+    name: str = Field(description='its namespace without the leading slash: the `robot=` '
+                                  'of every other route')
+    orchestrator: str = Field(description="the orchestrator node's full name")
+    local: bool = Field(description="this machine's robot (the one without `robot=`)")
+    reachable: bool = Field(description='its status arrived within the last 5 s')
+    last_seen: str | None = Field(description='when its last status arrived (ISO 8601 UTC)')
+    seen_ago_sec: float | None
+    writable: bool = Field(description='it accepts changes from this sidecar')
+    services: ServiceCounts
+
+
+class RobotList(BaseModel):
+    """GET /api/robots."""
+
+    ok: bool = True
+    local: str
+    count: int
+    robots: list[Robot]
+
+
 class SidecarHealth(BaseModel):
     """GET /api/health."""
 

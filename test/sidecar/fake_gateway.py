@@ -80,3 +80,24 @@ class FakeGateway:
     def add_listener(self, listener: Callable[[str, dict], None]) -> Callable[[], None]:
         self.listeners.append(listener)
         return lambda: self.listeners.remove(listener)
+
+
+class FakeFleet:
+    """Robots by name, each a FakeGateway; 'alpha' is the local one."""
+
+    def __init__(self, **robots: FakeGateway) -> None:
+        self.gateways = robots
+        self.local = 'alpha'
+
+    def robot(self, name: str | None = None) -> FakeGateway:
+        from omega_orchestrator.sidecar.errors import ERR_ROBOT_NOT_FOUND
+        if (name or self.local) not in self.gateways:
+            raise GatewayError(ERR_ROBOT_NOT_FOUND, f"no robot named '{name}'")
+        return self.gateways[name or self.local]
+
+    def robots(self) -> list[dict]:
+        from omega_orchestrator.sidecar.fleet import summary
+        return [summary(name, f'/{name}/omega_orchestrator', local=name == self.local,
+                        reachable=gateway.up, seen_at=1_700_000_000.0, now=1_700_000_002.5,
+                        services=gateway.items.values())
+                for name, gateway in sorted(self.gateways.items())]

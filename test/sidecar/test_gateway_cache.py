@@ -8,6 +8,7 @@ import pytest
 
 from omega_orchestrator.sidecar.errors import GatewayError
 from omega_orchestrator.sidecar.gateway import RosGateway
+from omega_orchestrator.sidecar.robot_link import RobotLink
 
 
 def array(stamp: int, *services: ServiceStatus) -> ServiceStatusArray:
@@ -23,13 +24,14 @@ def status(name: str, state: str = 'running', uptime: float = 0.0) -> ServiceSta
 
 @pytest.fixture
 def gateway():
+    """The local robot's link of a real RosGateway (nothing publishes: the test feeds it)."""
     made = RosGateway(orchestrator='/nobody_publishes_here/omega_orchestrator',
-                      ros_args=['--ros-args', '-r', '__node:=cache_test'])
-    yield made
+                      ros_args=['--ros-args', '-r', '__node:=cache_test'], discover=False)
+    yield made.robot()
     made.close()
 
 
-def states(gateway: RosGateway) -> dict[str, str]:
+def states(gateway: RobotLink) -> dict[str, str]:
     return {s['name']: s['status'] for s in gateway.services()}
 
 

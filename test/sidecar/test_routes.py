@@ -389,7 +389,7 @@ def test_open_writes_for_origins_still_need_no_token(gateway):
 
 
 ERRORS_OF = {
-    ('get', '/api/services/list'): {400, 503},
+    ('get', '/api/services/list'): {400, 404, 422, 503},     # 404, 422: robot=
     ('get', '/api/services/status/{name}'): {400, 404, 422, 503},
     ('get', '/api/services/health/{name}'): {400, 404, 422, 503},
     ('get', '/api/services/logs/{name}'): {400, 404, 422, 503, 504},
@@ -400,10 +400,11 @@ ERRORS_OF = {
                                                     504},
     ('post', '/api/services/group/{group}/{action}'): {400, 401, 403, 404, 409, 422, 502, 503,
                                                        504},
-    ('post', '/api/services/reload'): {400, 401, 403, 409, 422, 503, 504},
-    ('get', '/api/services/events'): {400},
-    ('get', '/api/health'): {400},
-    ('get', '/metrics'): {400},
+    ('post', '/api/services/reload'): {400, 401, 403, 404, 409, 422, 503, 504},
+    ('get', '/api/services/events'): {400, 404, 422},
+    ('get', '/api/health'): {400, 404, 422},
+    ('get', '/metrics'): {400, 404, 422},
+    ('get', '/api/robots'): {400, 422},
 }
 
 

@@ -8,11 +8,12 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from omega_orchestrator.sidecar.deps import Gateway
+from omega_orchestrator.sidecar.deps import Gateway, KnownQueryOnly
 from omega_orchestrator.sidecar.errors import GatewayError
 from omega_orchestrator.sidecar.schemas import errors
 
-router = APIRouter(prefix='/api/services', tags=['services'], responses=errors(400))
+router = APIRouter(prefix='/api/services', tags=['services'], responses=errors(400),
+                   dependencies=[KnownQueryOnly])
 HEARTBEAT = 15.0       # seconds between keep-alive comments
 REACHABILITY = 2.0     # seconds between checks that the orchestrator is still publishing
 QUEUE_LIMIT = 256
@@ -23,7 +24,7 @@ def sse(kind: str, payload: dict) -> str:
     return f'event: {kind}\ndata: {json.dumps(payload, separators=(",", ":"))}\n\n'
 
 
-@router.get('/events', response_class=StreamingResponse)
+@router.get('/events', response_class=StreamingResponse, responses=errors(404, 422))
 async def events(request: Request, gateway: Gateway) -> StreamingResponse:
     """`status` frames, `transition` frames (one state change, with exit code and stderr
     tail on a crash), and `alive` every REACHABILITY s while nothing changes and the

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from omega_orchestrator.sidecar import schemas
-from omega_orchestrator.sidecar.deps import Authorized, Gateway, LogsAuthorized
+from omega_orchestrator.sidecar.deps import Authorized, Gateway, KnownQueryOnly, LogsAuthorized
 from omega_orchestrator.sidecar.errors import ERR_NOT_FOUND, GatewayError
 from omega_orchestrator.sidecar.rest_objects import NO_CHECK
 from omega_orchestrator.sidecar.schemas import errors
 
-router = APIRouter(prefix='/api/services', tags=['services'], responses=errors(400))
+router = APIRouter(prefix='/api/services', tags=['services'], responses=errors(400),
+                   dependencies=[KnownQueryOnly])
 #: The registry's name rule (core/registry_model.NAME_PATTERN; a route test checks they
 #: agree). Anything else is refused here: ROS strings end at a NUL ('app\0x' would be 'app').
 NAME_PATTERN = r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'
@@ -50,7 +51,7 @@ class _ListBody:
 _LIST_BODY = _ListBody()
 
 
-@router.get('/list', response_model=schemas.ServiceList, responses=errors(503))
+@router.get('/list', response_model=schemas.ServiceList, responses=errors(404, 422, 503))
 def list_services(gateway: Gateway) -> Response:
     """Every service with its status, in registry order."""
     return Response(_LIST_BODY.of(gateway.services()), media_type='application/json')
@@ -124,7 +125,7 @@ async def group_action(group: Name, action: Annotated[str, Path(
 
 
 @router.post('/reload', response_model=schemas.ReloadResult,
-             responses=errors(401, 403, 409, 422, 503, 504), dependencies=[Authorized])
+             responses=errors(401, 403, 404, 409, 422, 503, 504), dependencies=[Authorized])
 async def reload_registry(gateway: Gateway) -> dict:
     """Re-read the registry file; a broken file changes nothing and answers 422."""
     return {'ok': True, **await gateway.reload()}

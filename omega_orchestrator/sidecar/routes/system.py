@@ -5,15 +5,16 @@ from prometheus_client import CollectorRegistry, CONTENT_TYPE_LATEST, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from omega_orchestrator.sidecar import schemas
-from omega_orchestrator.sidecar.deps import Gateway
+from omega_orchestrator.sidecar.deps import Gateway, KnownQueryOnly
 from omega_orchestrator.sidecar.errors import GatewayError
 from omega_orchestrator.sidecar.rest_objects import STATES
 from omega_orchestrator.sidecar.schemas import errors
 
-router = APIRouter(tags=['system'], responses=errors(400))
+router = APIRouter(tags=['system'], responses=errors(400),
+                   dependencies=[KnownQueryOnly])
 
 
-@router.get('/api/health', response_model=schemas.SidecarHealth)
+@router.get('/api/health', response_model=schemas.SidecarHealth, responses=errors(404, 422))
 def health(gateway: Gateway) -> dict:
     """The sidecar is up; is the orchestrator reachable over ROS?"""
     return {'ok': True, 'sidecar': 'up', 'orchestrator_reachable': gateway.reachable()}
@@ -62,7 +63,7 @@ class ServicesCollector:
         yield from families.values()
 
 
-@router.get('/metrics', response_class=Response)
+@router.get('/metrics', response_class=Response, responses=errors(404, 422))
 def metrics(gateway: Gateway) -> Response:
     """Prometheus metrics per service: state, restarts, crashes, CPU, memory, health."""
     registry = CollectorRegistry()
