@@ -17,6 +17,7 @@ from omega_orchestrator.ros import rosout
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.graph_probes import make_graph_probes
 from omega_orchestrator.ros.lifecycle import RosLifecycleDriver
+from omega_orchestrator.ros.local_control import LocalControl
 from omega_orchestrator.ros.node import OrchestratorNode
 from omega_orchestrator.runtime.relay import EventRelay
 from omega_orchestrator.runtime.status import TransitionEvent
@@ -110,11 +111,16 @@ class RosFace:
         self.context = rclpy.Context()
         rclpy.init(args=['omega_orchestrator', *ros_args, *rosout.QUIET_CONSOLE],
                    context=self.context, signal_handler_options=SignalHandlerOptions.NO)
+        # a robot that refuses remote writes serves them on a LOCALHOST participant
+        self.local_control = LocalControl([*ros_args, *rosout.QUIET_CONSOLE],
+                                          EXECUTOR_THREADS) \
+            if getattr(args, 'refuse_remote_writes', False) else None
         self.node = OrchestratorNode(
             supervisor, LoopBridge(loop, timeout=args.call_timeout),
             registry_path=supervisor.registry.path, log_dir=args.log_dir,
             status_rate=args.status_rate, base_dir=getattr(args, 'base_dir', None),
             context=self.context,
+            control_node=self.local_control.node if self.local_control else None,
             on_rate_change=lambda _: loop.call_soon_threadsafe(self._rate_changed))
         self.log_forwarding: rosout.Forwarding | None = None
         # service callbacks are coroutines that hold no thread while the engine works; the
@@ -145,6 +151,8 @@ class RosFace:
         every change and the rate.
         """
         self.spinner.start()
+        if self.local_control is not None:
+            self.local_control.start()
         self.log_forwarding = rosout.attach(log, self.node.get_logger())
         self.supervisor.probes.update(make_graph_probes(self.node))
         self.supervisor.use_lifecycle(RosLifecycleDriver(self.node, asyncio.get_running_loop()))
@@ -165,6 +173,8 @@ class RosFace:
         if self.log_forwarding is not None:
             self.log_forwarding.close()
         self.publisher.publish_final()
+        if self.local_control is not None:
+            self.local_control.close()
         self.executor.shutdown(timeout_sec=2.0)
         self.node.destroy_node()
         self.context.try_shutdown()

@@ -70,10 +70,14 @@ class OrchestratorNode(Node):
     def __init__(self, supervisor: Supervisor, bridge: LoopBridge, *, registry_path: str,
                  log_dir: str, status_rate: float = 1.0, base_dir: str | None = None,
                  on_rate_change: Callable[[float], None] | None = None,
-                 **node_kwargs: Any) -> None:
+                 control_node: Node | None = None, **node_kwargs: Any) -> None:
+        """`control_node`: where the control services are served, when not on this node
+        (local_control: a robot that refuses remote writes).
+        """
         super().__init__('omega_orchestrator', **node_kwargs)
         self.supervisor = supervisor
         self.bridge = bridge
+        self.control_node = control_node
         bridge.wake = self._wake_executor
         self.reloader = RegistryReloader(supervisor, base_dir,
                                          RegistryFileReader(timeout=bridge.timeout))
@@ -90,16 +94,22 @@ class OrchestratorNode(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         group = ReentrantCallbackGroup()
         for srv_type, name, handler in (
-                (StartService, '~/start', self._on_start),
-                (StopService, '~/stop', self._on_stop),
-                (RestartService, '~/restart', self._on_restart),
-                (ListServices, '~/list', self._on_list),
-                (GetLogs, '~/get_logs', self._on_get_logs),
-                (ReloadRegistry, '~/reload', self._on_reload),
-                (SetMaintenance, '~/set_maintenance', self._on_set_maintenance),
-                (GroupAction, '~/group', self._on_group)):
-            self.create_service(srv_type, name, _guarded(self, handler), qos_profile=SERVICES,
-                                callback_group=group)
+                (ListServices, 'list', self._on_list),
+                (GetLogs, 'get_logs', self._on_get_logs)):
+            self.create_service(srv_type, f'~/{name}', _guarded(self, handler),
+                                qos_profile=SERVICES, callback_group=group)
+        control = control_node or self
+        control_group = group if control is self else ReentrantCallbackGroup()
+        for srv_type, name, handler in (
+                (StartService, 'start', self._on_start),
+                (StopService, 'stop', self._on_stop),
+                (RestartService, 'restart', self._on_restart),
+                (ReloadRegistry, 'reload', self._on_reload),
+                (SetMaintenance, 'set_maintenance', self._on_set_maintenance),
+                (GroupAction, 'group', self._on_group)):
+            # under this node's name either way: '/robot1/omega_orchestrator/start'
+            control.create_service(srv_type, f'{self.fqn}/{name}', _guarded(self, handler),
+                                   qos_profile=SERVICES, callback_group=control_group)
         # answers the calls the loop did not take up in time (a busy or wedged engine); it
         # runs only while calls are pending, so an idle node never wakes for it
         self._overdue = self.create_timer(min(0.25, bridge.timeout / 4), self._expire_overdue,
@@ -108,10 +118,14 @@ class OrchestratorNode(Node):
         bridge.submitted = self._arm_overdue_check
 
     def _wake_executor(self) -> None:
-        """An answer is ready (any thread): let the executor resume the waiting callback."""
-        executor = self.executor
-        if executor is not None:
-            executor.wake()
+        """An answer is ready (any thread): let the executor resume the waiting callback
+        (the control node's too, when the control services are on it).
+        """
+        # (rclpy's own Node calls this too, from its __init__: before control_node is set)
+        for node in (self, getattr(self, 'control_node', None)):
+            executor = node.executor if node is not None else None
+            if executor is not None:
+                executor.wake()
 
     def _arm_overdue_check(self) -> None:
         if self._overdue.is_canceled():

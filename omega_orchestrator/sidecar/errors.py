@@ -14,17 +14,20 @@ ERR_INTERNAL = _CODES.ERR_INTERNAL
 ERR_REGISTRY_INVALID = _CODES.ERR_REGISTRY_INVALID
 ERR_UNREACHABLE = 100     # sidecar-only: the orchestrator is not on the ROS graph
 ERR_ROBOT_NOT_FOUND = 101  # sidecar-only: no orchestrator of that robot name is known
+ERR_WRITES_REFUSED = 102   # sidecar-only: the robot is there, its control services are not
 
 HTTP_STATUS = {
     ERR_NOT_FOUND: 404, ERR_WRONG_STATE: 409, ERR_SPAWN_FAILED: 502,
     ERR_INVALID_ARGUMENT: 422, ERR_TIMEOUT: 504, ERR_INTERNAL: 500,
     ERR_REGISTRY_INVALID: 422, ERR_UNREACHABLE: 503, ERR_ROBOT_NOT_FOUND: 404,
+    ERR_WRITES_REFUSED: 403,
 }
 ERROR_NAMES = {
     ERR_NOT_FOUND: 'not_found', ERR_WRONG_STATE: 'wrong_state',
     ERR_SPAWN_FAILED: 'spawn_failed', ERR_INVALID_ARGUMENT: 'invalid_argument',
     ERR_TIMEOUT: 'timeout', ERR_INTERNAL: 'internal', ERR_REGISTRY_INVALID: 'registry_invalid',
     ERR_UNREACHABLE: 'orchestrator_unreachable', ERR_ROBOT_NOT_FOUND: 'robot_not_found',
+    ERR_WRITES_REFUSED: 'remote_writes_refused',
 }
 
 

@@ -106,13 +106,21 @@ class RosGateway:
             log.info('found robot %s (%s)', name, orchestrator)
 
     def _discover(self) -> None:
-        """On the executor thread: every orchestrator the graph shows that is not known yet."""
-        known = {link.orchestrator for link in self._links.values()}
+        """On the executor thread: every orchestrator the graph shows that is not known yet,
+        and whose control services this sidecar can see.
+        """
+        with self._lock:
+            known = {link.orchestrator for link in self._links.values()}
         for topic, types in self.node.get_topic_names_and_types():
             if topic.endswith('/status') and STATUS_TYPE in types:
                 orchestrator = topic[:-len('/status')] or '/'
                 if orchestrator not in known:
                     self._add(orchestrator)
+        served = {name for name, _ in self.node.get_service_names_and_types()}
+        with self._lock:
+            links = list(self._links.values())
+        for link in links:
+            link.control_seen = f'{link.orchestrator}/start' in served
 
     def close(self) -> None:
         """Stop the executor thread and release the node and context."""

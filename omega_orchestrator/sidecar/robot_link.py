@@ -47,6 +47,7 @@ from omega_orchestrator.sidecar.errors import (
     ERR_INTERNAL,
     ERR_TIMEOUT,
     ERR_UNREACHABLE,
+    ERR_WRITES_REFUSED,
     GatewayError,
 )
 from omega_orchestrator.sidecar.fleet import summary
@@ -64,6 +65,7 @@ CLOCK_RESET = 30.0        # a whole status this much older than what we have: a 
 _CONTROL = {'start': StartService, 'stop': StopService, 'restart': RestartService}
 _KINDS = {**_CONTROL, 'get_logs': GetLogs, 'reload': ReloadRegistry,
           'set_maintenance': SetMaintenance, 'group': GroupAction}
+CONTROL_GRACE = 10.0      # seconds a robot may be seen before its control services are
 DISCOVERY_WAIT = 5.0      # seconds a client made at a first write may take to find its server
 MAX_IN_FLIGHT = 32        # calls sent to the orchestrators and not answered yet, at most
 SERVICE_DEPTH = 1000
@@ -95,6 +97,8 @@ class RobotLink:
         self._listeners: dict[int, Listener] = {}
         self._ids = itertools.count()
         self._clients: dict[str, Any] = {}
+        self._known_since = time.monotonic()
+        self.control_seen = False   # its control services are on the graph (fleet discovery)
         if local:
             for kind in _KINDS:
                 self._client(kind)
@@ -121,7 +125,15 @@ class RobotLink:
             entries = list(self._entries.values()) if self._entries is not None else []
             seen = self._seen_at
         return summary(self.name, self.orchestrator, local=self.local, reachable=reachable,
-                       seen_at=seen, now=time.time(), services=(e.rest(now) for e in entries))
+                       seen_at=seen, now=time.time(), services=(e.rest(now) for e in entries),
+                       writable=reachable and self.writable())
+
+    def writable(self) -> bool:
+        """Its control services can be reached from here (a robot that refuses remote
+        writes serves them to its own machine only).
+        """
+        start = self._clients.get('start')
+        return self.control_seen or (start is not None and start.service_is_ready())
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -195,6 +207,10 @@ class RobotLink:
         limit = timeout or self.timeout
         client = self._client(kind)
         if not client.service_is_ready() and not await self._found(client, limit):
+            if self.reachable():
+                raise GatewayError(ERR_WRITES_REFUSED, f'robot {self.name} is reachable but its '
+                                   f'{kind} service is not, from here: it refuses remote '
+                                   'writes (--refuse-remote-writes)')
             raise GatewayError(ERR_UNREACHABLE, f'{self.orchestrator}/{kind} is not available')
         slots = self._slots()
         try:
@@ -219,6 +235,8 @@ class RobotLink:
         """
         if not self.reachable():
             return False
+        if not self.control_seen and time.monotonic() - self._known_since > CONTROL_GRACE:
+            return False      # seen for a while, its control services never: no use waiting
         wait = min(limit, DISCOVERY_WAIT)
         return await asyncio.to_thread(client.wait_for_service, timeout_sec=wait)
 

@@ -76,3 +76,42 @@ def test_a_robot_that_goes_away_is_shown_unreachable_then_back_by_itself(fleet):
     stack.start_robot('beta')
     stack.wait_for(lambda: robots_by_name(stack)['beta']['reachable'], 'beta is back')
     stack.wait_for(lambda: names(stack, 'beta') == ['lidar'], "beta's services again")
+
+
+def test_a_robot_refusing_remote_writes_serves_them_on_a_local_participant(fleet):
+    """On one machine its own sidecar still drives it; its control services sit on a node of
+    their own (the LOCALHOST participant), the rest on the robot's node. That another host
+    is refused is shown with network namespaces: test/test_fleet_netns.py.
+    """
+    import rclpy
+    stack = fleet({'alpha': [py(SLEEP, name='camera', autostart=True)],
+                   'beta': [py(SLEEP, name='lidar', autostart=True)]}, local='alpha',
+                  orchestrator_args={'beta': ('--refuse-remote-writes',
+                                              '--control-discovery-range', 'SUBNET')})
+    stack.wait_for(lambda: robots_by_name(stack)['beta']['writable'],
+                   "beta's control services are seen from this machine")
+    stopped = stack.post('/api/services/stop/lidar?robot=beta')
+    assert stopped.status_code == 200, stopped.text
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=int(stack.env['ROS_DOMAIN_ID']))
+    try:
+        node = rclpy.create_node('graph_reader', context=context)
+
+        def served_by(name: str) -> set[str]:
+            try:
+                return {n for n, _ in node.get_service_names_and_types_by_node(name, '/beta')}
+            except Exception:       # the node is not discovered yet
+                return set()
+        stack.wait_for(lambda: '/beta/omega_orchestrator/start' in
+                       served_by('omega_orchestrator_control'), 'the control node is seen')
+        assert {f'/beta/omega_orchestrator/{kind}' for kind in (
+            'start', 'stop', 'restart', 'reload', 'set_maintenance', 'group')} <= \
+            served_by('omega_orchestrator_control')
+        on_the_robot_node = stack.wait_for(
+            lambda: (found := served_by('omega_orchestrator')) and
+            '/beta/omega_orchestrator/list' in found and found, "the robot's node is seen")
+        assert '/beta/omega_orchestrator/get_logs' in on_the_robot_node
+        assert '/beta/omega_orchestrator/start' not in on_the_robot_node
+        node.destroy_node()
+    finally:
+        context.try_shutdown()

@@ -1,0 +1,73 @@
+"""The control services on a DDS participant of their own, reachable from this machine only
+(`--refuse-remote-writes`).
+
+In a fleet the orchestrator's node reaches the robot's network (--control-discovery-range
+SUBNET), so that any sidecar can watch it. A robot that refuses remote writes serves its
+status, events, diagnostics, list and logs there, and its control services (start, stop,
+restart, maintenance, group, reload) on a second node in a second rclpy context whose
+discovery is LOCALHOST: its locators are loopback ones, which another host cannot reach, and
+it announces itself on loopback only. A sidecar on the same machine calls it as before; one
+on another host sees the robot but not its control services, and says the robot refuses
+writes from there. This is a network boundary, not an authentication: on a shared network,
+protect the control services with SROS2 enclaves or a separate ROS domain (README).
+"""
+
+import logging
+import os
+import threading
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, ShutdownException
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+from omega_orchestrator.runtime.environment import DISCOVERY
+
+log = logging.getLogger('omega_orchestrator')
+CONTROL_NODE = 'omega_orchestrator_control'
+
+
+class LocalControl:
+    """A node for the control services in a LOCALHOST context, spun in its own thread."""
+
+    def __init__(self, ros_args: list[str], threads: int) -> None:
+        self.context = rclpy.Context()
+        before = os.environ.get(DISCOVERY)
+        os.environ[DISCOVERY] = 'LOCALHOST'       # read by rcl at init, for this context only
+        try:
+            rclpy.init(args=['omega_orchestrator', *ros_args], context=self.context,
+                       signal_handler_options=SignalHandlerOptions.NO)
+        finally:
+            if before is None:
+                os.environ.pop(DISCOVERY, None)
+            else:
+                os.environ[DISCOVERY] = before
+        self.node = Node(CONTROL_NODE, context=self.context, start_parameter_services=False)
+        self.executor = MultiThreadedExecutor(num_threads=threads, context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, name='rclpy-local-control',
+                                        daemon=True)
+
+    def _spin(self) -> None:
+        while True:       # an error escaping a callback must not end every answer
+            try:
+                self.executor.spin()
+                return
+            except (ExternalShutdownException, ShutdownException):
+                return
+            except Exception:
+                log.exception('a control service callback failed; the node goes on')
+
+    def wake(self) -> None:
+        """An answer is ready (any thread): let the executor resume the waiting callback."""
+        self.executor.wake()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
