@@ -1,14 +1,19 @@
 """`omega-services`: the command-line client, over the REST API.
 
     omega-services list | status NAME | start NAME | stop NAME [--force] | restart NAME
-                  | logs NAME [-n N] [-f] | health NAME | reload          [--json] [--url URL]
+                  | logs NAME [-n N] [-f] | health NAME | reload | robots
+                  [--json] [--url URL] [--robot NAME]
 
 Exit codes: 0 ok, 1 the orchestrator refused (not found, wrong state, spawn failed, ...),
-2 bad usage, 3 the API or the orchestrator is unreachable, 4 not authorised.
-The token comes from $OMEGA_API_TOKEN; the URL from --url or $OMEGA_API_URL.
+an unhealthy service (`health`) or an unreachable robot (`robots`), 2 bad usage (also: a
+sidecar too old for --robot and `robots`), 3 the API or the orchestrator is unreachable,
+4 not authorised.
+The token comes from $OMEGA_API_TOKEN; the URL from --url or $OMEGA_API_URL; the robot from
+--robot or $OMEGA_ROBOT (none: the sidecar's own).
 """
 
 import argparse
+from collections.abc import Sequence
 import json
 import os
 import sys
@@ -21,6 +26,7 @@ from omega_orchestrator import DEFAULT_API_PORT
 
 DEFAULT_URL = f'http://127.0.0.1:{DEFAULT_API_PORT}'
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_UNAUTHORIZED = 0, 1, 2, 3, 4
+EXIT_CODES = __doc__[__doc__.index('Exit codes'):]
 
 
 class ApiError(Exception):
@@ -32,19 +38,49 @@ class ApiError(Exception):
 
 
 class Api:
-    """A thin client of /api/services."""
+    """A thin client of /api/services (of one robot) and /api/robots."""
 
-    def __init__(self, url: str, token: str | None, timeout: float = 15.0) -> None:
+    def __init__(self, url: str, token: str | None, timeout: float = 15.0,
+                 robot: str | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
         headers = {'Authorization': f'Bearer {token}'} if token else {}
-        self.http = httpx.Client(base_url=url.rstrip('/'), headers=headers, timeout=timeout)
+        self.http = httpx.Client(base_url=url.rstrip('/'), headers=headers, timeout=timeout,
+                                 transport=transport)
+        self.robot = robot or None
+        self._fleet_checked = False
 
     def request(self, method: str, path: str, **params: Any) -> dict:
-        """Send one request; raise ApiError for anything but ok."""
+        """Send one request to /api/services/PATH; raise ApiError for anything but ok.
+
+        With a robot, the request names it (`?robot=`); the sidecar is asked once first
+        whether it knows robots at all: an older one would ignore the parameter and act on
+        its own robot.
+        """
+        if self.robot:
+            if not self._fleet_checked:
+                self.robots()
+                self._fleet_checked = True
+            params['robot'] = self.robot
+        return self._answer(self._send(method, f'/api/services/{path}', params))
+
+    def robots(self) -> dict:
+        """GET /api/robots: every robot the sidecar knows."""
+        response = self._send('GET', '/api/robots', {})
+        if response.status_code == 404:
+            raise ApiError(f'the API at {self.http.base_url} has no /api/robots: its sidecar '
+                           'is older than fleets (--robot and `robots` need a newer one)',
+                           EXIT_USAGE)
+        return self._answer(response)
+
+    def _send(self, method: str, path: str, params: dict[str, Any]) -> httpx.Response:
         try:
-            response = self.http.request(method, f'/api/services/{path}', params=params)
+            return self.http.request(method, path, params=params)
         except httpx.TransportError as exc:
             raise ApiError(f'cannot reach the API at {self.http.base_url}: {exc}',
                            EXIT_UNREACHABLE) from None
+
+    @staticmethod
+    def _answer(response: httpx.Response) -> dict:
         try:
             body = response.json()
         except ValueError:
@@ -84,6 +120,31 @@ def format_table(services: list[dict]) -> str:
         rows.append((s['name'], state, str(s['pid'] or '-'), f"{s['cpu_percent']:.1f}",
                      f"{s['memory_mb']:.1f}", str(s['restart_count']),
                      _age(s['uptime_sec']) if s['pid'] else '-', shown))
+    return _columns(rows)
+
+
+def format_robots(robots: list[dict]) -> str:
+    """A readable table of robots: the local one marked, the unreachable ones with their age."""
+    rows = [('NAME', 'LOCAL', 'RUNNING', 'UNHEALTHY', 'FAILED', 'TOTAL', 'STATE')]
+    for r in robots:
+        counts = r.get('services') or {}
+        rows.append((r['name'], 'yes' if r.get('local') else '-',
+                     *(str(counts.get(k, '-')) for k in ('running', 'unhealthy', 'failed',
+                                                          'total')),
+                     _robot_state(r)))
+    return _columns(rows)
+
+
+def _robot_state(robot: dict) -> str:
+    if robot.get('reachable'):
+        return 'reachable' if robot.get('writable', True) else 'reachable (read-only)'
+    ago = robot.get('seen_ago_sec')
+    return 'unreachable (never seen)' if ago is None else \
+        f'unreachable (last seen {_age(ago)} ago)'
+
+
+def _columns(rows: Sequence[Sequence[str]]) -> str:
+    """Rows aligned in columns; the last one, free text, is not padded."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return '\n'.join('  '.join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + '  ' + r[-1]
                      for r in rows)
@@ -92,11 +153,20 @@ def format_table(services: list[dict]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     parser = argparse.ArgumentParser(prog='omega-services', description=__doc__.split('\n')[0],
+                                     epilog=EXIT_CODES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--url', default=os.environ.get('OMEGA_API_URL', DEFAULT_URL))
+    parser.add_argument('--robot', metavar='NAME', default=os.environ.get('OMEGA_ROBOT') or None,
+                        help="act on this robot of the fleet (default: $OMEGA_ROBOT, else the "
+                             "sidecar's own robot)")
     parser.add_argument('--json', action='store_true', help='print the raw JSON answer')
     commands = parser.add_subparsers(dest='command', required=True)
     commands.add_parser('list', help='all services')
+    commands.add_parser(
+        'robots', help='the robots of the fleet; exit code 1 when any is unreachable',
+        description='The robots the sidecar knows, its own marked local, with their '
+                    'services. Exit code 0 when every robot is reachable, 1 when any is '
+                    'unreachable (also with --json), 3 when the API is. --robot is ignored.')
     for name in ('status', 'start', 'restart', 'health'):
         commands.add_parser(name, help=f'{name} one service').add_argument('name')
     stop = commands.add_parser('stop', help='stop one service')
@@ -120,6 +190,8 @@ def run(args: argparse.Namespace, api: Api, out: Any = sys.stdout) -> int:
     """Carry out one command; returns the exit code."""
     if args.command == 'logs':
         return _logs(args, api, out)
+    if args.command == 'robots':
+        return _robots(args, api, out)
     if args.command == 'list':
         body = api.request('GET', 'list')
         text = format_table(body['services'])
@@ -146,6 +218,12 @@ def run(args: argparse.Namespace, api: Api, out: Any = sys.stdout) -> int:
     if args.command == 'health' and not body['health']['healthy']:
         return EXIT_REFUSED
     return EXIT_OK
+
+
+def _robots(args: argparse.Namespace, api: Api, out: Any) -> int:
+    body = api.robots()
+    print(json.dumps(body, indent=2) if args.json else format_robots(body['robots']), file=out)
+    return EXIT_OK if all(r['reachable'] for r in body['robots']) else EXIT_REFUSED
 
 
 def _logs(args: argparse.Namespace, api: Api, out: Any) -> int:
@@ -180,9 +258,9 @@ def _new_lines(old: list[str], new: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
-    api = Api(args.url, os.environ.get('OMEGA_API_TOKEN'))
+    api = Api(args.url, os.environ.get('OMEGA_API_TOKEN'), robot=args.robot)
     try:
-        return run(args, api)
+        return run(args, api, sys.stdout)
     except ApiError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return exc.exit_code
