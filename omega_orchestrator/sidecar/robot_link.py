@@ -40,6 +40,7 @@ from omega_orchestrator_interfaces.srv import (
     StartService,
     StopService,
 )
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -62,6 +63,7 @@ _UPDATES = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 _EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 VIEW_AGE = 1.0            # seconds a list of service objects is served again (uptimes move)
 CLOCK_RESET = 30.0        # a whole status this much older than what we have: a clock reset
+_NO_EVENTS = SubscriptionEventCallbacks(use_default_callbacks=False)
 _CONTROL = {'start': StartService, 'stop': StopService, 'restart': RestartService}
 _KINDS = {**_CONTROL, 'get_logs': GetLogs, 'reload': ReloadRegistry,
           'set_maintenance': SetMaintenance, 'group': GroupAction}
@@ -102,13 +104,17 @@ class RobotLink:
         if local:
             for kind in _KINDS:
                 self._client(kind)
+        # rclpy adds two QoS-event handlers to each subscription by default (a warning on an
+        # incompatible publisher), and the executor walks them at every wake: kept for the
+        # local robot, left out for the others (a third less CPU for a fleet of three)
+        events = None if local else _NO_EVENTS
         self._subscriptions = [
             node.create_subscription(ServiceStatusArray, f'{orchestrator}/status',
-                                     self._on_status, _LATCHED),
+                                     self._on_status, _LATCHED, event_callbacks=events),
             node.create_subscription(ServiceStatusArray, f'{orchestrator}/status_updates',
-                                     self._on_updates, _UPDATES),
+                                     self._on_updates, _UPDATES, event_callbacks=events),
             node.create_subscription(ServiceEvent, f'{orchestrator}/events', self._on_event,
-                                     _EVENTS)]
+                                     _EVENTS, event_callbacks=events)]
 
     def _client(self, kind: str) -> Any:
         client = self._clients.get(kind)
