@@ -1,6 +1,8 @@
 /* The /services page: a live table of the orchestrator's services. Status arrives over
  * Server-Sent Events, actions are POSTs. Every string from the API or from a service's
- * output goes into the DOM as text (textContent or an attribute), never as HTML. */
+ * output goes into the DOM as text (textContent or an attribute), never as HTML.
+ * With more than one robot (GET /api/robots), a picker and an overview choose whose
+ * services are shown; every request then carries ?robot=NAME. */
 'use strict';
 
 const API = '/api/services';
@@ -13,6 +15,8 @@ const MAX_TRANSITIONS = 40;
 const TOKEN_KEY = 'omega.apiToken';
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const STREAMS = ['stdout', 'stderr'];
+const ROBOTS_MS = 5000;        // the robots' overview refreshes this often (tab visible only)
+const COUNTS = ['running', 'unhealthy', 'failed', 'total'];   // a robot's services, counted
 
 /* Which buttons make sense in which state (see core/machine.py). */
 const ALLOWED = {
@@ -34,6 +38,9 @@ const state = {
   source: null,
   reconnectTimer: 0,
   tokenPrompt: null,
+  gen: 0,                // +1 when another robot is chosen: late answers for it are dropped
+  robot: null,           // the chosen robot; null: the sidecar's local one (no ?robot=)
+  fleet: {robots: null, local: '', supported: true, busy: false, cards: new Map(), at: 0},
   logs: {name: null, stream: 'stdout', gen: 0, timer: 0, follow: {stdout: true, stderr: true}},
 };
 
@@ -209,12 +216,13 @@ function updateRow(row, s) {
   setText(row.restarts, s.restart_count);
   row.restarts.title = `${s.crash_count} crash(es)`;
   setText(row.uptime, s.status === 'running' ? fmtUptime(uptimeOf(s)) : '—');
+  const readOnly = !writable();
   for (const action of ['start', 'stop', 'restart']) {
-    row[action].disabled = busy || !ALLOWED[action].has(s.status);
+    row[action].disabled = busy || readOnly || !ALLOWED[action].has(s.status);
     row[action].setAttribute('aria-label', `${row[action].textContent} ${shown}`);
   }
   row.logs.setAttribute('aria-label', `Logs of ${shown}`);
-  row.maintain.disabled = busy;
+  row.maintain.disabled = busy || readOnly;
   row.maintain.setAttribute('aria-pressed', String(Boolean(s.maintenance)));
   row.maintain.title = s.maintenance ? 'Maintenance: resume supervision'
     : 'Maintenance: pause supervision (no automatic restart)';
@@ -235,6 +243,11 @@ function updateTags(node, s) {
     'the managed node\'s lifecycle state']);
   if (s.limit_warning) tags.push(['limit', 'over limit', s.limit_warning]);
   if (s.group) tags.push(['group', s.group, `group ${s.group}`]);
+  showTags(node, tags);
+}
+
+/** Small labels, [kind, text, title] each; rebuilt only when they change. */
+function showTags(node, tags) {
   const key = JSON.stringify(tags);
   if (node.dataset.key === key) return;
   node.dataset.key = key;
@@ -328,7 +341,7 @@ const onScreen = 'IntersectionObserver' in window ? new IntersectionObserver((en
 function updateGroups(list) {
   const groups = [...new Set(list.map((s) => s.group).filter(Boolean))];
   const bar = $('groups');
-  const key = JSON.stringify(groups);
+  const key = JSON.stringify([groups, writable()]);
   if (bar.dataset.key === key) return;
   bar.dataset.key = key;
   bar.hidden = !groups.length;
@@ -336,34 +349,39 @@ function updateGroups(list) {
     el('span', {class: 'group-name', text: group}),
     ...['start', 'stop', 'restart'].map((action) => el('button', {
       class: `btn btn-${action}`, type: 'button', text: action[0].toUpperCase() + action.slice(1),
-      'aria-label': `${action} group ${group}`, onclick: () => groupAction(group, action)})),
+      'aria-label': `${action} group ${group}`, onclick: () => groupAction(group, action),
+      ...(writable() ? {} : {disabled: ''})})),
   ])));
 }
 
 async function groupAction(group, action) {
-  if (action === 'stop' && !window.confirm(`Stop every service of group “${group}”?`)) return;
+  const shown = whose(group);
+  if (action === 'stop' && !window.confirm(`Stop every service of group “${shown}”?`)) return;
   try {
     const body = await authorized('POST',
-      `${API}/group/${encodeURIComponent(group)}/${action}`);
-    if (body) toast(`${body.message}: ${body.services.join(', ')}`, 'ok');
+      withRobot(`${API}/group/${encodeURIComponent(group)}/${action}`));
+    if (body) toast(`${whose(body.message)}: ${body.services.join(', ')}`, 'ok');
   } catch (err) {
-    toast(`Could not ${action} group ${group}: ${err.message}`, 'error');
+    toast(`Could not ${action} group ${shown}: ${err.message}`, 'error');
   }
 }
 
 async function setMaintenance(name) {
   const on = !(state.services.get(name) || {}).maintenance;
+  const [gen, shown] = [state.gen, whose(label(name))];
   state.busy.add(name);
   refreshRow(name);
   try {
     const body = await authorized('POST',
-      `${API}/maintenance/${encodeURIComponent(name)}?enabled=${on}`);
-    if (body) toast(`${label(name)}: ${body.message}`, 'ok');
+      withRobot(`${API}/maintenance/${encodeURIComponent(name)}?enabled=${on}`));
+    if (body) toast(`${shown}: ${body.message}`, 'ok');
   } catch (err) {
-    toast(`Could not change the maintenance of ${label(name)}: ${err.message}`, 'error');
+    toast(`Could not change the maintenance of ${shown}: ${err.message}`, 'error');
   } finally {
-    state.busy.delete(name);
-    refreshRow(name);
+    if (gen === state.gen) {
+      state.busy.delete(name);
+      refreshRow(name);
+    }
   }
 }
 
@@ -389,7 +407,7 @@ function updateTableState() {
 
 /* ---------- requests ---------- */
 
-async function request(method, path) {
+async function request(method, path, {quiet = false} = {}) {
   const headers = {Accept: 'application/json'};
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token && method !== 'GET') headers.Authorization = `Bearer ${token}`;
@@ -403,7 +421,7 @@ async function request(method, path) {
   if (response.ok && body && body.ok !== false) return body;
   // errors have the original's shape: `error` in words, `error_code` for programs
   const message = (body && (body.error || body.message || body.detail)) || `HTTP ${response.status}`;
-  if (response.status === 503) showBanner('Orchestrator unreachable.', message);
+  if (response.status === 503 && !quiet) showBanner('Orchestrator unreachable.', message);
   throw Object.assign(new Error(message), {status: response.status, code: body && body.error_code});
 }
 
@@ -449,19 +467,23 @@ function updateTokenButton() {
 }
 
 async function control(action, name) {
-  const question = `Stop “${label(name)}”?\n\nIt stays stopped until someone starts it.`;
+  const [gen, shown] = [state.gen, whose(label(name))];
+  const question = `Stop “${shown}”?\n\nIt stays stopped until someone starts it.`;
   if (action === 'stop' && !window.confirm(question)) return;
   state.busy.add(name);
   refreshRow(name);
   try {
-    const body = await authorized('POST', `${API}/${action}/${encodeURIComponent(name)}`);
-    if (body) toast(`${label(name)}: ${body.message || `${action} accepted`}`, 'ok');
-    else toast(`${label(name)}: ${action} cancelled, no token given.`, 'info');
+    const body = await authorized('POST',
+      withRobot(`${API}/${action}/${encodeURIComponent(name)}`));
+    if (body) toast(`${shown}: ${body.message || `${action} accepted`}`, 'ok');
+    else toast(`${shown}: ${action} cancelled, no token given.`, 'info');
   } catch (err) {
-    toast(`Could not ${action} ${label(name)}: ${err.message}`, 'error');
+    toast(`Could not ${action} ${shown}: ${err.message}`, 'error');
   } finally {
-    state.busy.delete(name);
-    refreshRow(name);
+    if (gen === state.gen) {
+      state.busy.delete(name);
+      refreshRow(name);
+    }
   }
 }
 
@@ -477,8 +499,10 @@ function showBanner(title, text = '') {
   $('banner').hidden = !title;
   document.body.classList.toggle('stale', Boolean(title));
   if (!title) return;
+  const robot = title.startsWith('Orchestrator') && fleetShown()
+    ? `Robot ${currentRobot()}: ` : '';
   setText($('banner').querySelector('strong'), title);
-  setText($('banner-text'), text);
+  setText($('banner-text'), robot + text);
   if (title.startsWith('Orchestrator')) setConnection('down', 'Orchestrator unreachable');
 }
 
@@ -497,7 +521,7 @@ function listen(source, kind, handle) {
 function connect() {
   clearTimeout(state.reconnectTimer);
   if (state.source) state.source.close();
-  const source = new EventSource(`${API}/events`);
+  const source = new EventSource(withRobot(`${API}/events`));
   state.source = source;
   setConnection('connecting', 'Connecting…');
   listen(source, 'status', (data) => {
@@ -519,7 +543,9 @@ function connect() {
   source.addEventListener('error', () => {
     if (state.source !== source) return;
     setConnection('down', 'Reconnecting…');
-    showBanner('Connection lost.', 'The live stream from the sidecar dropped; reconnecting…');
+    if (robotUnknown()) showUnknownRobot();
+    else showBanner('Connection lost.',
+      'The live stream from the sidecar dropped; reconnecting…');
     // EventSource retries by itself, unless the answer was not an event stream at all
     if (source.readyState === EventSource.CLOSED) {
       state.reconnectTimer = setTimeout(connect, RECONNECT_MS);
@@ -532,8 +558,10 @@ async function watchdog() {
   const now = Date.now();
   if (now - state.lastStatus < STALE_MS || now - state.lastCheck < 2000) return;
   state.lastCheck = now;
+  const gen = state.gen;
   try {
-    const health = await request('GET', '/api/health');
+    const health = await request('GET', withRobot('/api/health'));
+    if (gen !== state.gen) return;     // another robot was chosen meanwhile
     const silent = Math.round((Date.now() - state.lastStatus) / 1000);
     if (!health.orchestrator_reachable) {
       showBanner('Orchestrator unreachable.',
@@ -543,15 +571,19 @@ async function watchdog() {
       connect();   // the orchestrator is fine but our stream is silent
     }
   } catch (err) {
+    // 503: request() showed the orchestrator's banner; 404: an unknown robot (see pollRobots)
+    if (gen !== state.gen || err.status === 503 || (err.status === 404 && state.robot)) return;
     showBanner('Sidecar unreachable.', `The page cannot reach its server: ${err.message}.`);
   }
 }
 
 async function loadList() {
+  const gen = state.gen;
   try {
-    const body = await request('GET', `${API}/list`);
-    if (!state.loaded) applyServices(body.services);
+    const body = await request('GET', withRobot(`${API}/list`));
+    if (gen === state.gen && !state.loaded) applyServices(body.services);
   } catch (err) {
+    if (gen !== state.gen) return;
     state.loadError = `Could not load the services: ${err.message}`;
     if (!state.loaded) updateTableState();
   }
@@ -635,7 +667,7 @@ async function pollLogs(gen) {
   try {
     // logs may be guarded by the token too (--token-for-logs): ask for it once, like writes
     const body = await authorized('GET',
-      `${API}/logs/${encodeURIComponent(logs.name)}?lines=${LOG_LINES}`);
+      withRobot(`${API}/logs/${encodeURIComponent(logs.name)}?lines=${LOG_LINES}`));
     if (gen !== logs.gen || body === null) return;
     STREAMS.forEach((stream) => showLog(stream, body.logs[stream]));
     setText($('log-status'), logs.follow[logs.stream]
@@ -664,6 +696,227 @@ function selectStream(stream) {
   }
   const pre = $(`log-${stream}`);
   if (state.logs.follow[stream]) pre.scrollTop = pre.scrollHeight;
+}
+
+/* ---------- robots: the picker and the overview ---------- */
+
+/** The robot whose services are shown (its name; '' while the sidecar has not said). */
+function currentRobot() {
+  return state.robot || state.fleet.local;
+}
+
+/** The chosen robot's entry in the last GET /api/robots (undefined if it is not there). */
+function robotEntry() {
+  return (state.fleet.robots || []).find((r) => r.name === currentRobot());
+}
+
+/** A robot named in the address that the sidecar does not know (yet). */
+function robotUnknown() {
+  return Boolean(state.robot && state.fleet.robots && !robotEntry());
+}
+
+/** Several robots known (or one chosen that is not): the picker and the overview show. */
+function fleetShown() {
+  const robots = state.fleet.robots;
+  return Boolean(robots && (robots.length > 1 || robotUnknown()));
+}
+
+/** A path for the chosen robot: `?robot=NAME` once one was chosen, else as it is. */
+function withRobot(path) {
+  if (!state.robot) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}robot=${encodeURIComponent(state.robot)}`;
+}
+
+/** Text naming a service or group, with its robot in front when there are several. */
+function whose(text) {
+  return fleetShown() ? `${currentRobot()} · ${text}` : text;
+}
+
+/** May this page write to the shown robot? Only an explicit `writable: false` says no. */
+function writable() {
+  const robot = robotEntry();
+  return !robot || robot.writable !== false;
+}
+
+function showUnknownRobot() {
+  const known = state.fleet.robots.map((r) => r.name).join(', ') || 'none';
+  showBanner('Unknown robot.', `This sidecar knows no robot named “${state.robot}” `
+    + `(known: ${known}); it is shown as soon as it is found. Pick another robot above.`);
+}
+
+function fmtClock(date) {
+  const pad = (n) => String(n).padStart(2, '0');
+  const clock = `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  if (Date.now() - date.getTime() < 86400e3) return clock;
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${clock}`;
+}
+
+/** "reachable", or "unreachable, last seen 23:20:01 (12 s ago)" counted on from the poll. */
+function reachText(r) {
+  if (r.reachable) return 'reachable';
+  const seen = r.last_seen ? new Date(r.last_seen) : null;
+  if (!seen || Number.isNaN(seen.getTime())) return 'unreachable, never seen';
+  const since = typeof r.seen_ago_sec === 'number' ? r.seen_ago_sec * 1000
+    : state.fleet.at - seen.getTime();        // the sidecar's count, else our clock
+  const ago = Math.max(0, Math.round((since + Date.now() - state.fleet.at) / 1000));
+  const shown = ago < 120 ? `${ago} s` : fmtUptime(ago);
+  return `unreachable, last seen ${fmtClock(seen)} (${shown} ago)`;
+}
+
+function createCard(name) {
+  const counts = Object.fromEntries(COUNTS.map((what) =>
+    [what, el('span', {class: 'robot-count', 'data-count': what})]));
+  const card = {
+    node: el('button', {class: 'robot', type: 'button', 'data-robot': name,
+      onclick: () => selectRobot(name)}),
+    tags: el('span', {class: 'tags'}),
+    reach: el('span', {class: 'robot-reach'}),
+    counts,
+  };
+  card.node.append(
+    el('span', {class: 'robot-head'}, [el('span', {class: 'robot-name', text: name}), card.tags]),
+    card.reach,
+    el('span', {class: 'robot-counts'}, COUNTS.map((what) =>
+      el('span', {class: 'robot-stat', 'data-stat': what}, [counts[what], ` ${what}`]))));
+  state.fleet.cards.set(name, card);
+  return card;
+}
+
+function updateCard(card, r) {
+  const services = r.services || {};
+  card.node.dataset.reachable = String(Boolean(r.reachable));
+  card.node.setAttribute('aria-pressed', String(r.name === currentRobot()));
+  card.node.title = `Show ${r.name}${r.orchestrator ? ` (${r.orchestrator})` : ''}`;
+  showTags(card.tags, [
+    ...(r.local ? [['local', 'local', 'the robot this sidecar runs on']] : []),
+    ...(r.writable === false ? [['read-only', 'read-only', 'this page may not change it']] : []),
+  ]);
+  setText(card.reach, reachText(r));
+  card.reach.title = r.last_seen || '';
+  for (const what of COUNTS) {
+    const value = Number(services[what]) || 0;
+    setText(card.counts[what], value);
+    card.counts[what].parentNode.dataset.some = String(value > 0);
+  }
+}
+
+/** The picker: one option per robot (and the chosen one if unknown), rebuilt on change. */
+function updatePicker(robots) {
+  const select = $('robot-select');
+  const options = robots.map((r) => [r.name,
+    `${r.name}${r.local ? ' (local)' : ''}${r.reachable ? '' : ' · unreachable'}`]);
+  if (robotUnknown()) options.push([state.robot, `${state.robot} · unknown`]);
+  const key = JSON.stringify(options);
+  if (select.dataset.key !== key) {
+    select.dataset.key = key;
+    select.replaceChildren(...options.map(([value, text]) => new Option(text, value)));
+  }
+  select.value = currentRobot();
+}
+
+/** The overview: one card per robot, in the sidecar's order, updated in place. */
+function updateOverview(robots) {
+  const {cards} = state.fleet;
+  const box = $('robots');
+  const names = new Set(robots.map((r) => r.name));
+  for (const [name, card] of cards) {
+    if (names.has(name)) continue;
+    card.node.remove();
+    cards.delete(name);
+  }
+  robots.forEach((r, index) => {
+    const card = cards.get(r.name) || createCard(r.name);
+    updateCard(card, r);
+    const there = box.children[index];
+    if (there !== card.node) box.insertBefore(card.node, there || null);
+  });
+  const down = robots.filter((r) => !r.reachable).length;
+  setText($('fleet-summary'),
+    `${robots.length} robots · ${down ? `${down} unreachable` : 'all reachable'}`);
+}
+
+/** The answer of GET /api/robots: picker, overview, and the chosen robot's name shown. */
+function applyRobots(body) {
+  const fleet = state.fleet;
+  const [wasWritable, wasUnknown] = [writable(), robotUnknown()];
+  fleet.robots = Array.isArray(body.robots) ? body.robots : [];
+  Object.assign(fleet, {local: body.local || '', at: Date.now()});
+  if (wasUnknown && !robotUnknown()) {         // found at last: load it anew
+    selectRobot(state.robot, true);
+    return;
+  }
+  if (robotUnknown()) showUnknownRobot();
+  const shown = fleetShown();
+  for (const id of ['robot-picker', 'fleet', 'services-robot']) $(id).hidden = !shown;
+  setText($('services-robot'), shown ? ` · ${currentRobot()}` : '');
+  document.title = shown ? `Services · ${currentRobot()} · Omega Orchestrator`
+    : 'Services · Omega Orchestrator';
+  if (wasWritable !== writable()) {
+    state.rows.forEach((row, name) => refreshRow(name));
+    updateGroups([...state.services.values()]);
+  }
+  if (!shown) return;
+  updatePicker(fleet.robots);
+  updateOverview(fleet.robots);
+}
+
+/** Every ROBOTS_MS while the tab is visible, and at once when it becomes visible again. */
+async function pollRobots() {
+  const fleet = state.fleet;
+  if (!fleet.supported || fleet.busy || document.hidden) return;
+  fleet.busy = true;
+  try {
+    applyRobots(await request('GET', '/api/robots', {quiet: true}));
+  } catch (err) {
+    // an older sidecar: one robot, which ignores ?robot=; no picker, no overview, no asking
+    if (err.status === 404 && !fleet.robots) {
+      fleet.supported = false;
+      if (state.robot) selectRobot(null, true);
+    }
+  } finally {
+    fleet.busy = false;
+  }
+}
+
+/** Once a second: the "N s ago" of unreachable robots counts on between polls. */
+function tickRobots() {
+  if (!fleetShown()) return;
+  for (const r of state.fleet.robots) {
+    const card = state.fleet.cards.get(r.name);
+    if (card && !r.reachable) setText(card.reach, reachText(r));
+  }
+}
+
+/** Show another robot: its list, its event stream, its logs and writes; the URL keeps it. */
+function selectRobot(name, force = false) {
+  if (!force && (name || '') === currentRobot()) return;
+  state.robot = name || null;
+  const url = new URL(window.location.href);
+  if (state.robot) url.searchParams.set('robot', state.robot);
+  else url.searchParams.delete('robot');
+  window.history.replaceState(window.history.state, '', url);
+  clearTable();
+  if (state.fleet.robots) applyRobots({robots: state.fleet.robots, local: state.fleet.local});
+  loadList();
+  connect();
+}
+
+/** Forget the shown robot's services, logs and transitions (another robot comes). */
+function clearTable() {
+  state.gen += 1;
+  closeLogs();
+  for (const row of state.rows.values()) {
+    row.tr.remove();
+    if (onScreen) onScreen.unobserve(row.tr);
+  }
+  for (const map of [state.rows, state.services, state.history]) map.clear();
+  state.busy.clear();
+  Object.assign(state, {loaded: false, loadError: '', lastStatus: Date.now(), lastCheck: 0});
+  $('transitions').replaceChildren();
+  $('transitions-empty').hidden = false;
+  showBanner(null);
+  updateGroups([]);
+  updateTableState();
 }
 
 /* ---------- start-up ---------- */
@@ -697,12 +950,18 @@ function init() {
     updateTokenButton();
     toast('Token forgotten for this tab.', 'info');
   });
+  $('robot-select').addEventListener('change', (event) => selectRobot(event.target.value));
+  document.addEventListener('visibilitychange', pollRobots);
+  state.robot = new URLSearchParams(window.location.search).get('robot') || null;
   updateTokenButton();
   selectStream('stdout');
   loadList();
   connect();
+  pollRobots();
   setInterval(watchdog, 1000);
   setInterval(tickUptimes, 1000);
+  setInterval(pollRobots, ROBOTS_MS);
+  setInterval(tickRobots, 1000);
 }
 
 document.addEventListener('DOMContentLoaded', init);
