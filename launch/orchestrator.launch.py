@@ -27,6 +27,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchContext, LaunchDescription
+from omega_orchestrator.robot_names import host_namespace
 
 PACKAGE = 'omega_orchestrator'
 NODE_NAME = 'omega_orchestrator'
@@ -46,8 +47,6 @@ def orchestrator_fqn(namespace: str, base_namespace: str | None = None) -> str:
     if not namespace.startswith('/') and base_namespace:
         namespace = f'{base_namespace}/{namespace}'
     parts = [part for part in namespace.split('/') if part]
-    if not parts:     # no namespace: both nodes take their host's, and the name is relative
-        return NODE_NAME
     return '/' + '/'.join([*parts, NODE_NAME])
 
 
@@ -123,7 +122,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             'api_port', default_value='8088', description='REST API and web page port'),
         DeclareLaunchArgument(
-            'namespace', default_value='', description='ROS namespace of both nodes'),
+            'namespace', default_value=host_namespace(),
+            description="ROS namespace of both nodes: the robot's name in a fleet (default: "
+                        "from the host name; '' puts them at the root)"),
         DeclareLaunchArgument(
             'status_rate', default_value='1.0', description='status publications per second'),
         DeclareLaunchArgument(

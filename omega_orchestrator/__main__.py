@@ -12,19 +12,25 @@ import sys
 from typing import NoReturn
 
 from omega_orchestrator.command_line import build_parser, check, load_or_exit, split_ros_args
-from omega_orchestrator.robot_names import with_namespace
+from omega_orchestrator.robot_names import namespaced
 from omega_orchestrator.run import requested_log_level, run, setup_logging
+from omega_orchestrator.runtime.environment import local_control_problem
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: returns the exit status of --check; a run ends the process itself."""
     ours, ros_args = split_ros_args(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(ours)
+    ros_args, problem = namespaced(ros_args, args.namespace)
+    if not args.no_ros and args.refuse_remote_writes:
+        problem = problem or local_control_problem(os.environ)
+    if problem and not args.no_ros:       # before anything starts (rclpy would refuse later)
+        print(f'error: {problem}', file=sys.stderr)
+        return 2
     registry = load_or_exit(args.registry, args.base_dir)
     if args.check:
         return check(args, registry, args.api_port)
     setup_logging(args.log_dir, requested_log_level(ros_args))
-    ros_args = with_namespace(ros_args, args.namespace)
     asyncio.run(run(registry, args, None if args.no_ros else ros_args))
     exit_now(0)     # the process ends here (also when `ros2 run` calls this entry point)
 

@@ -21,7 +21,7 @@ import psutil
 
 from omega_orchestrator import DEFAULT_API_PORT
 from omega_orchestrator.command_line import load_or_exit, split_ros_args
-from omega_orchestrator.robot_names import given_namespace, NODE_NAME, with_namespace
+from omega_orchestrator.robot_names import given_namespace, namespaced, NODE_NAME
 from omega_orchestrator.runtime.sdnotify import VARIABLES
 
 #: launcher option -> sidecar option (the sidecar's --orchestrator follows the ROS arguments)
@@ -176,8 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run both processes until a signal or until the orchestrator exits."""
     ours, ros_args = split_ros_args(list(sys.argv[1:] if argv is None else argv))
     args, orchestrator_args = build_parser().parse_known_args(ours)
+    ros_args, problem = namespaced(ros_args, args.namespace)     # one robot: both nodes in it
+    if problem:
+        print(f'error: {problem}', file=sys.stderr)
+        return 2
     load_or_exit(args.registry)           # exits 2 before anything is started
-    ros_args = with_namespace(ros_args, args.namespace)     # one robot: both nodes in it
     token_env = args.token_env or DEFAULT_TOKEN_ENV
     shared = ['--control-discovery-range', args.control_discovery_range] \
         if args.control_discovery_range else []

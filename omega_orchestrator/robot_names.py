@@ -23,19 +23,34 @@ def host_namespace(hostname: str | None = None) -> str:
     ROS name token (lower case; anything else becomes '_'; a leading digit gets 'host_').
     """
     label = (hostname if hostname is not None else socket.gethostname()).split('.')[0]
-    token = _NOT_IN_A_TOKEN.sub('_', label.lower()).strip('_') or 'robot'
+    # ROS names allow no '__' either: runs of anything else become one '_'
+    token = re.sub('_+', '_', _NOT_IN_A_TOKEN.sub('_', label.lower())).strip('_') or 'robot'
     if token[0].isdigit():
         token = f'host_{token}'
     return f'/{token}'
 
 
 def given_namespace(ros_args: list[str]) -> str | None:
-    """The namespace a `-r __ns:=...` rule among ros_args sets, if any (the last one wins)."""
-    found = None
+    """The namespace a `-r __ns:=...` rule among ros_args sets, if any (as rcl applies them:
+    the first one wins).
+    """
     for flag, rule in zip(ros_args, ros_args[1:], strict=False):
         if flag in ('-r', '--remap') and rule.startswith('__ns:='):
-            found = rule.removeprefix('__ns:=')
-    return found
+            return rule.removeprefix('__ns:=')
+    return None
+
+
+_NAMESPACE = re.compile(r'/?([A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*)?/?')
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why `namespace` is not a valid ROS namespace (None: it is): tokens of letters, digits
+    and underscores, not starting with a digit, no '__', separated by single slashes.
+    """
+    if not _NAMESPACE.fullmatch(namespace) or '__' in namespace:
+        return (f"'{namespace}' is not a ROS namespace: use letters, digits and '_' (not "
+                "starting with a digit, no '__'), parts separated by '/', e.g. /robot_7")
+    return None
 
 
 def with_namespace(ros_args: list[str], namespace: str | None) -> list[str]:
@@ -47,6 +62,14 @@ def with_namespace(ros_args: list[str], namespace: str | None) -> list[str]:
     chosen = namespace if namespace is not None else host_namespace()
     # rcl reads every --ros-args section, so one more at the end adds to what is there
     return [*ros_args, '--ros-args', '-r', f"__ns:=/{chosen.strip('/')}"]
+
+
+def namespaced(ros_args: list[str], namespace: str | None) -> tuple[list[str], str | None]:
+    """(with_namespace(ros_args, namespace), why the namespace is not valid or None): what
+    every entry point checks before it starts anything.
+    """
+    args = with_namespace(ros_args, namespace)
+    return args, namespace_problem(given_namespace(args) or '/')
 
 
 def robot_name(orchestrator: str) -> str:

@@ -254,7 +254,10 @@ def test_a_cut_host_is_unreachable_then_back(net: Network, tmp_path: Path,
     assert fleet.robots()['host0']['writable'] is True
     assert fleet.get(f'/api/services/status/h1_svc0?robot={REFUSING}').json()['service'][
         'status'] == 'running'
-    assert 'h1_svc0' in fleet.listed(REFUSING)       # reads still cross
+    assert 'h1_svc0' in fleet.listed(REFUSING)       # reads still cross, its logs too
+    logs = fleet.wait(lambda: (r := fleet.get(f'/api/services/logs/h1_svc0?robot={REFUSING}'))
+                      is not None and r.status_code == 200 and r, f"{REFUSING}'s logs read")
+    assert set(logs.json()['logs']) == {'stdout', 'stderr'}
 
     page = hub_page     # the page's checks run where Chromium is (always in CI)
     card = None

@@ -5,6 +5,7 @@ import pytest
 from omega_orchestrator.robot_names import (
     given_namespace,
     host_namespace,
+    namespace_problem,
     robot_name,
     with_namespace,
 )
@@ -16,6 +17,7 @@ from omega_orchestrator.robot_names import (
     ('7robot', '/host_7robot'),             # a ROS name token cannot start with a digit
     ('--', '/robot'),                       # nothing usable left
     ('jetson nano', '/jetson_nano'),
+    ('a_-b', '/a_b'),                       # ROS names allow no '__'
 ])
 def test_the_host_namespace_is_a_valid_ros_namespace(hostname, namespace):
     assert host_namespace(hostname) == namespace
@@ -36,7 +38,8 @@ def test_a_namespace_option_is_used_and_made_absolute():
 def test_an_explicit_remap_wins_over_the_option_and_the_host():
     launch = ['--ros-args', '-r', '__ns:=/robot1', '-r', '__node:=x']
     assert with_namespace(launch, '/other') == launch
-    assert given_namespace(['--ros-args', '-r', '__ns:=/a', '--remap', '__ns:=/b']) == '/b'
+    # rcl applies the first rule that matches
+    assert given_namespace(['--ros-args', '-r', '__ns:=/a', '--remap', '__ns:=/b']) == '/a'
 
 
 @pytest.mark.parametrize('orchestrator, robot', [
@@ -47,3 +50,45 @@ def test_an_explicit_remap_wins_over_the_option_and_the_host():
 ])
 def test_a_robot_is_named_by_its_namespace(orchestrator, robot):
     assert robot_name(orchestrator) == robot
+
+
+@pytest.mark.parametrize('namespace, good', [
+    ('/robot_7', True), ('robot_7', True), ('/lab/r1/', True), ('/', True),
+    ('/robot-7', False), ('/7robot', False), ('/a__b', False), ('//a', False),
+    ('/a b', False),
+])
+def test_a_namespace_is_checked_before_anything_starts(namespace, good):
+    assert (namespace_problem(namespace) is None) is good
+    for hostname in ('Robot-7.lab', '9lives', 'x__y', '...'):
+        assert namespace_problem(host_namespace(hostname)) is None
+
+
+def test_a_bad_namespace_or_a_widening_profile_is_refused_before_any_service_starts(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    marker = tmp_path / 'started'
+    registry = tmp_path / 'r.json'
+    registry.write_text(json.dumps({'services': [{
+        'name': 'touch', 'cmd': sys.executable, 'autostart': True,
+        'args': ['-c', f'open({str(marker)!r}, "w").close()']}]}))
+    base = [sys.executable, '-m', 'omega_orchestrator', '--registry', str(registry),
+            '--log-dir', str(tmp_path / 'logs')]
+    for extra, env, says in (
+            (['--namespace', 'robot-7'], {}, "'robot-7' is not a ROS namespace"),
+            (['--ros-args', '-r', '__ns:=/7up'], {}, "'/7up' is not a ROS namespace"),
+            (['--refuse-remote-writes'], {'FASTDDS_DEFAULT_PROFILES_FILE': '/x.xml'},
+             'FASTDDS_DEFAULT_PROFILES_FILE is set')):
+        done = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ, **env))
+        assert done.returncode == 2, done.stderr
+        assert says in done.stderr
+        assert not marker.exists()
+
+
+def test_the_control_participant_keeps_its_own_node_name():
+    from omega_orchestrator.ros.local_control import _without_node_rules
+    assert _without_node_rules(['--ros-args', '-r', '__node:=x', '-r', '__ns:=/a',
+                                '--remap', '__node:=y', '--log-level', 'info']) == \
+        ['--ros-args', '-r', '__ns:=/a', '--log-level', 'info']

@@ -59,6 +59,23 @@ def service_environment(robot: Mapping[str, str], spec: ServiceSpec) -> dict[str
     return dict(robot, **dict(spec.env))
 
 
+#: A Fast DDS XML profile can set transports and peers of its own: with one, the control
+#: services cannot be promised to stay on this machine (ros/local_control.py).
+PROFILES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
+
+
+def local_control_problem(environ: Mapping[str, str]) -> str | None:
+    """Why --refuse-remote-writes cannot keep the control services on this machine in this
+    environment (None: it can).
+    """
+    for name in PROFILES:
+        if environ.get(name):
+            return (f'--refuse-remote-writes: {name} is set, and a Fast DDS profile may give '
+                    'the control services transports or peers beyond this machine; unset it, '
+                    'or keep the robot on a ROS domain of its own')
+    return None
+
+
 def control_plane(discovery_range: str) -> None:
     """Set the orchestrator's (or sidecar's) own DDS reach before rclpy starts: LOCALHOST by
     default, so its control services are not on the robot's network unless asked for;

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from omega_orchestrator import DEFAULT_API_PORT
+from omega_orchestrator.robot_names import namespaced
 from omega_orchestrator.sidecar.security import is_loopback
 
 
@@ -108,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     ros_args = raw[raw.index('--ros-args'):] if '--ros-args' in raw else []
     args = build_parser().parse_args(raw[:len(raw) - len(ros_args)])
+    ros_args, problem = namespaced(ros_args, args.namespace)
+    if problem:
+        print(f'error: {problem}', file=sys.stderr)
+        return 2
     token = os.environ.get(args.token_env) or None
     if args.token_for_logs and not token:
         print(f'error: --token-for-logs needs a token: set {args.token_env}', file=sys.stderr)
@@ -126,8 +131,6 @@ def main(argv: list[str] | None = None) -> int:
     from omega_orchestrator.sidecar.gateway import RosGateway
     if args.control_discovery_range != 'inherit':
         os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = args.control_discovery_range
-    from omega_orchestrator.robot_names import with_namespace
-    ros_args = with_namespace(ros_args, args.namespace)
     gateway = RosGateway(args.orchestrator, timeout=args.timeout,
                          ros_args=['omega_sidecar', *ros_args, *rosout.QUIET_CONSOLE])
     try:

@@ -37,7 +37,7 @@ def _query_names(route: Any) -> frozenset[str]:
     """The query parameters a route takes, its dependencies' included (computed once)."""
     if route is None:
         return frozenset()
-    names = _QUERY_NAMES.get(id(route))
+    names = getattr(route, '_omega_query_names', None)
     if names is None:
         found: set[str] = set()
         pending = [route.dependant]
@@ -45,11 +45,9 @@ def _query_names(route: Any) -> frozenset[str]:
             dependant = pending.pop()
             found.update(field.alias for field in dependant.query_params)
             pending.extend(dependant.dependencies)
-        names = _QUERY_NAMES[id(route)] = frozenset(found)
+        names = frozenset(found)
+        route._omega_query_names = names      # kept on the route: it lives as long as its app
     return names
-
-
-_QUERY_NAMES: dict[int, frozenset[str]] = {}     # by id(route): routes live as long as the app
 
 
 def get_fleet(request: Request) -> Fleet:

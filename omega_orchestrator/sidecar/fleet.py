@@ -34,16 +34,17 @@ def count_services(services: Iterable[dict]) -> dict[str, int]:
 
 def summary(name: str, orchestrator: str, *, local: bool, reachable: bool,
             seen_at: float | None, now: float, services: Iterable[dict],
-            writable: bool = True) -> dict:
+            writable: bool | None = True, conflict: bool = False) -> dict:
     """One robot's entry in /api/robots. `seen_at`: the wall-clock time its last message
-    came (None: never); `now`: the wall clock now.
+    came (None: never); `now`: the wall clock now; `writable`: None while it is unreachable
+    (nobody can tell); `conflict`: more than one orchestrator publishes under its name.
     """
     return {
         'name': name, 'orchestrator': orchestrator, 'local': local, 'reachable': reachable,
         'last_seen': None if seen_at is None else
         datetime.fromtimestamp(seen_at, timezone.utc).isoformat(timespec='milliseconds'),
         'seen_ago_sec': None if seen_at is None else round(max(now - seen_at, 0.0), 1),
-        'writable': writable, 'services': count_services(services)}
+        'writable': writable, 'conflict': conflict, 'services': count_services(services)}
 
 
 class OneRobot:
@@ -63,4 +64,5 @@ class OneRobot:
         services = self.gateway.services() if reachable else ()
         now = time.time()
         return [summary(self.local, self.local, local=True, reachable=reachable,
-                        seen_at=now if reachable else None, now=now, services=services)]
+                        seen_at=now if reachable else None, now=now, services=services,
+                        writable=True if reachable else None)]

@@ -22,6 +22,7 @@ from omega_orchestrator.sidecar.robot_link import MAX_IN_FLIGHT, RobotLink
 log = logging.getLogger('omega_orchestrator.sidecar')
 STATUS_TYPE = 'omega_orchestrator_interfaces/msg/ServiceStatusArray'
 DISCOVERY_PERIOD = 2.0    # seconds between looks at the ROS graph for new orchestrators
+FORGET_AFTER = 3600.0     # seconds a robot gone from the graph stays listed (unreachable)
 
 
 class RosGateway:
@@ -106,14 +107,17 @@ class RosGateway:
             log.info('found robot %s (%s)', name, orchestrator)
 
     def _discover(self) -> None:
-        """On the executor thread: every orchestrator the graph shows that is not known yet,
-        and whose control services this sidecar can see.
+        """On the executor thread: every orchestrator the graph shows that is not known yet;
+        whose control services this sidecar can see; which name two orchestrators share; and
+        which robot, gone from the graph, has been silent for FORGET_AFTER s.
         """
         with self._lock:
             known = {link.orchestrator for link in self._links.values()}
+        on_graph = set()
         for topic, types in self.node.get_topic_names_and_types():
             if topic.endswith('/status') and STATUS_TYPE in types:
                 orchestrator = topic[:-len('/status')] or '/'
+                on_graph.add(orchestrator)
                 if orchestrator not in known:
                     self._add(orchestrator)
         served = {name for name, _ in self.node.get_service_names_and_types()}
@@ -121,6 +125,20 @@ class RosGateway:
             links = list(self._links.values())
         for link in links:
             link.control_seen = f'{link.orchestrator}/start' in served
+            conflict = self.node.count_publishers(f'{link.orchestrator}/status') > 1
+            if conflict and not link.conflict:
+                log.warning('more than one orchestrator publishes as %s (robot %s): host names '
+                            'cloned from one image? Give each its own --namespace (a run '
+                            "killed a moment ago can also linger for DDS's 20 s lease)",
+                            link.orchestrator, link.name)
+            link.conflict = conflict
+            if not link.local and link.orchestrator not in on_graph and \
+                    link.silent_for() > FORGET_AFTER:
+                log.info('forgetting robot %s: gone from the graph, silent for %.0f s',
+                         link.name, link.silent_for())
+                with self._lock:
+                    self._links.pop(link.name, None)
+                link.close()
 
     def close(self) -> None:
         """Stop the executor thread and release the node and context."""

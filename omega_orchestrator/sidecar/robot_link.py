@@ -40,7 +40,11 @@ from omega_orchestrator_interfaces.srv import (
     StartService,
     StopService,
 )
-from rclpy.event_handler import SubscriptionEventCallbacks
+
+try:
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:                   # Humble: the module had its older name
+    from rclpy.qos_event import SubscriptionEventCallbacks  # type: ignore[no-redef]
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -67,7 +71,8 @@ _NO_EVENTS = SubscriptionEventCallbacks(use_default_callbacks=False)
 _CONTROL = {'start': StartService, 'stop': StopService, 'restart': RestartService}
 _KINDS = {**_CONTROL, 'get_logs': GetLogs, 'reload': ReloadRegistry,
           'set_maintenance': SetMaintenance, 'group': GroupAction}
-CONTROL_GRACE = 10.0      # seconds a robot may be seen before its control services are
+_WRITES = frozenset(_KINDS) - {'get_logs'}     # served by the control node (local_control)
+CONTROL_GRACE = 10.0      # seconds a robot may be reachable before its control services are
 DISCOVERY_WAIT = 5.0      # seconds a client made at a first write may take to find its server
 MAX_IN_FLIGHT = 32        # calls sent to the orchestrators and not answered yet, at most
 SERVICE_DEPTH = 1000
@@ -99,8 +104,10 @@ class RobotLink:
         self._listeners: dict[int, Listener] = {}
         self._ids = itertools.count()
         self._clients: dict[str, Any] = {}
-        self._known_since = time.monotonic()
+        self._created = time.monotonic()
+        self._reachable_since: float | None = None   # since when its messages flow again
         self.control_seen = False   # its control services are on the graph (fleet discovery)
+        self.conflict = False       # two orchestrators publish under its name (discovery)
         if local:
             for kind in _KINDS:
                 self._client(kind)
@@ -132,7 +139,8 @@ class RobotLink:
             seen = self._seen_at
         return summary(self.name, self.orchestrator, local=self.local, reachable=reachable,
                        seen_at=seen, now=time.time(), services=(e.rest(now) for e in entries),
-                       writable=reachable and self.writable())
+                       writable=self.writable() if reachable else None,
+                       conflict=self.conflict)
 
     def writable(self) -> bool:
         """Its control services can be reached from here (a robot that refuses remote
@@ -140,6 +148,26 @@ class RobotLink:
         """
         start = self._clients.get('start')
         return self.control_seen or (start is not None and start.service_is_ready())
+
+    def refusing(self) -> bool:
+        """Another robot, reachable for CONTROL_GRACE s on end, whose control services this
+        sidecar never saw: it refuses writes from here (not merely being discovered).
+        """
+        since = self._reachable_since
+        return (not self.local and self.reachable() and not self.writable()
+                and since is not None and time.monotonic() - since > CONTROL_GRACE)
+
+    def silent_for(self) -> float:
+        """Seconds since its last status message (since it was first known, if none came)."""
+        return time.monotonic() - (self._latest_at or self._created)
+
+    def close(self) -> None:
+        """On the executor thread: forget this robot (its subscriptions and clients go)."""
+        for subscription in self._subscriptions:
+            self.node.destroy_subscription(subscription)
+        for client in self._clients.values():
+            self.node.destroy_client(client)
+        self._clients.clear()
 
     # -- reads ------------------------------------------------------------------------------------
 
@@ -212,12 +240,15 @@ class RobotLink:
         """Send one request when a slot is free; its answer, or a GatewayError."""
         limit = timeout or self.timeout
         client = self._client(kind)
-        if not client.service_is_ready() and not await self._found(client, limit):
-            if self.reachable():
+        if not client.service_is_ready():
+            control = kind in _WRITES
+            if control and self.refusing():
                 raise GatewayError(ERR_WRITES_REFUSED, f'robot {self.name} is reachable but its '
                                    f'{kind} service is not, from here: it refuses remote '
                                    'writes (--refuse-remote-writes)')
-            raise GatewayError(ERR_UNREACHABLE, f'{self.orchestrator}/{kind} is not available')
+            if not await self._found(client, limit):
+                raise GatewayError(ERR_UNREACHABLE, f'{self.orchestrator}/{kind} is not '
+                                                    'available (yet)')
         slots = self._slots()
         try:
             await asyncio.wait_for(slots.acquire(), limit)
@@ -236,13 +267,11 @@ class RobotLink:
         return response
 
     async def _found(self, client: Any, limit: float) -> bool:
-        """A client just made (another robot's first write) finds its server within
-        DISCOVERY_WAIT s, when the robot is there at all.
+        """A client not matched yet (another robot's first call, or a robot just back)
+        finds its server within DISCOVERY_WAIT s, when the robot is there at all.
         """
         if not self.reachable():
             return False
-        if not self.control_seen and time.monotonic() - self._known_since > CONTROL_GRACE:
-            return False      # seen for a while, its control services never: no use waiting
         wait = min(limit, DISCOVERY_WAIT)
         return await asyncio.to_thread(client.wait_for_service, timeout_sec=wait)
 
@@ -305,6 +334,8 @@ class RobotLink:
         """A status message arrived (under the lock): the orchestrator is there."""
         if self._latest_at:
             self._period = 0.8 * self._period + 0.2 * (now - self._latest_at)
+        if self._reachable_since is None or not self._fresh():
+            self._reachable_since = now          # back (or here for the first time)
         self._latest_at = now
         self._seen_at = time.time()
 

@@ -139,7 +139,10 @@ class Robot(BaseModel):
     reachable: bool = Field(description='its status arrived within the last 5 s')
     last_seen: str | None = Field(description='when its last status arrived (ISO 8601 UTC)')
     seen_ago_sec: float | None
-    writable: bool = Field(description='it accepts changes from this sidecar')
+    writable: bool | None = Field(description='it accepts changes from this sidecar (null '
+                                              'while it is unreachable)')
+    conflict: bool = Field(description='more than one orchestrator publishes under this '
+                                       'name (cloned host names: set --namespace)')
     services: ServiceCounts
 
 

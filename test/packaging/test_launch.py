@@ -165,7 +165,9 @@ def test_every_sidecar_option_is_a_launch_argument(launch_file):
     assert parsed.token_for_logs and parsed.control_discovery_range == 'SUBNET'
     assert parsed.orchestrator == '/robot1/omega_orchestrator'
     used = {o for a in build_parser()._actions for o in a.option_strings if o[:2] == '--'}
-    assert used - {'--help'} <= set(argv), f'not passed by the launch file: {used - set(argv)}'
+    # the namespace is the Node action's (launch_ros passes it as a remap rule)
+    assert used - {'--help', '--namespace'} <= set(argv), \
+        f'not passed by the launch file: {used - set(argv)}'
 
 
 def is_configuration(node: ast.AST, name: str) -> bool:
@@ -326,7 +328,7 @@ def launch_function(name: str, **stubs: Any) -> Any:
 
 
 @pytest.mark.parametrize('namespace, pushed, expected', [
-    ('', None, 'omega_orchestrator'),     # both nodes in the host's namespace
+    ('', None, '/omega_orchestrator'),
     ('robot1', None, '/robot1/omega_orchestrator'),
     ('/robot1/', None, '/robot1/omega_orchestrator'),
     ('robot1', '/fleet', '/fleet/robot1/omega_orchestrator'),

@@ -76,3 +76,49 @@ def test_an_update_older_than_the_whole_status_is_skipped_and_a_clock_reset_star
     assert states(gateway) == {'a': 'crashed', 'b': 'running'}
     gateway._on_status(array(10, status('a'), status('b', 'stopped')))   # sim time reset
     assert states(gateway) == {'a': 'running', 'b': 'stopped'}
+
+
+@pytest.fixture
+def fleet_gateway():
+    """A real RosGateway whose 'other' robot is fed by the test (no orchestrator anywhere)."""
+    made = RosGateway(orchestrator='/nobody_publishes_here/omega_orchestrator',
+                      ros_args=['--ros-args', '-r', '__node:=fleet_cache_test'], discover=False)
+    made._add('/other_robot_nobody_runs/omega_orchestrator')
+    yield made
+    made.close()
+
+
+async def test_a_robot_without_visible_control_services_refuses_writes_not_reads(
+        fleet_gateway, monkeypatch):
+    """Reachable (its status flows) but no control service seen: a write is a 503 while it
+    may still be discovered, a 403 once it has been reachable for CONTROL_GRACE; reading
+    its logs is never refused as a write (get_logs is on the robot's own node).
+    """
+    from omega_orchestrator.sidecar import robot_link
+    monkeypatch.setattr(robot_link, 'DISCOVERY_WAIT', 0.2)
+    other = fleet_gateway.robot('other_robot_nobody_runs')
+    assert not other.local
+    assert fleet_gateway.robots()[1]['writable'] is None      # unreachable: nobody can tell
+    other._on_status(array(10, status('arm')))
+    summary = {r['name']: r for r in fleet_gateway.robots()}['other_robot_nobody_runs']
+    assert summary['reachable'] and summary['writable'] is False and not summary['conflict']
+    with pytest.raises(GatewayError) as early:
+        await other.control('stop', 'arm')
+    assert early.value.name == 'orchestrator_unreachable'      # maybe not discovered yet
+    monkeypatch.setattr(robot_link, 'CONTROL_GRACE', 0.0)
+    with pytest.raises(GatewayError) as refused:
+        await other.control('stop', 'arm')
+    assert refused.value.name == 'remote_writes_refused' and refused.value.http_status == 403
+    with pytest.raises(GatewayError) as logs:
+        await other.logs('arm', 10)
+    assert logs.value.name == 'orchestrator_unreachable'
+
+
+async def test_the_local_robot_is_never_said_to_refuse(gateway, monkeypatch):
+    from omega_orchestrator.sidecar import robot_link
+    monkeypatch.setattr(robot_link, 'DISCOVERY_WAIT', 0.2)
+    monkeypatch.setattr(robot_link, 'CONTROL_GRACE', 0.0)
+    gateway._on_status(array(10, status('arm')))
+    with pytest.raises(GatewayError) as error:
+        await gateway.control('stop', 'arm')
+    assert error.value.name == 'orchestrator_unreachable'
