@@ -76,7 +76,7 @@ def test_a_bad_namespace_or_a_widening_profile_is_refused_before_any_service_sta
     base = [sys.executable, '-m', 'omega_orchestrator', '--registry', str(registry),
             '--log-dir', str(tmp_path / 'logs')]
     for extra, env, says in (
-            (['--namespace', 'robot-7'], {}, "'robot-7' is not a ROS namespace"),
+            (['--namespace', 'robot-7'], {}, "'/robot-7' is not a ROS namespace"),
             (['--ros-args', '-r', '__ns:=/7up'], {}, "'/7up' is not a ROS namespace"),
             (['--refuse-remote-writes'], {'FASTDDS_DEFAULT_PROFILES_FILE': '/x.xml'},
              'FASTDDS_DEFAULT_PROFILES_FILE is set')):
