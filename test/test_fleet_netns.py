@@ -247,7 +247,11 @@ def test_a_cut_host_is_unreachable_then_back(net: Network, tmp_path: Path,
     # (its control services on a LOCALHOST participant) answers 403 and changes nothing
     restarted = fleet.post('/api/services/restart/h0_svc0?robot=host0')
     assert restarted.status_code == 200, restarted.text
-    refused = fleet.post(f'/api/services/stop/h1_svc0?robot={REFUSING}')
+    # 503 'not available (yet)' while the robot may still be being discovered (its first
+    # 10 s of being reachable); then the refusal (a 200 would end the wait, and fail)
+    refused = fleet.wait(lambda: (r := fleet.post(f'/api/services/stop/h1_svc0?robot='
+                                                  f'{REFUSING}')).status_code != 503 and r,
+                         f'{REFUSING} answers a write')
     assert refused.status_code == 403, refused.text
     assert refused.json()['error_code'] == 'remote_writes_refused'
     assert fleet.robots()[REFUSING]['writable'] is False
