@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 from omega_orchestrator.robot_names import host_namespace, NODE_NAME
 
@@ -31,6 +32,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
+
+
+def wait(predicate, timeout: float, what: str):
+    """The first true value of predicate(), asked every 50 ms; TimeoutError(what) after
+    timeout s.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.05)
 
 
 def percentile(samples: list[float], q: float) -> float:

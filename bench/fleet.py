@@ -32,22 +32,11 @@ import sys
 import tempfile
 import time
 
-from benchstack import free_port, ROOT
+from benchstack import free_port, ROOT, wait
 import httpx
 import psutil
 
 INSIDE_FLAG = '--inside-netns'
-
-
-def wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.05)
 
 
 def loopback() -> tuple[int, int]:

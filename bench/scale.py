@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 
-from benchstack import free_port, ORCHESTRATOR, percentile, ROOT
+from benchstack import free_port, ORCHESTRATOR, percentile, ROOT, wait
 import httpx
 import psutil
 
@@ -43,17 +43,6 @@ def registry(count: int) -> dict:
     sleep = shutil.which('sleep') or '/bin/sleep'
     return {'services': [{'name': f's{i:04d}', 'cmd': sleep, 'args': ['3600'],
                           'autostart': True} for i in range(count)]}
-
-
-def wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.05)
 
 
 def alive(pid: int) -> bool:

@@ -194,36 +194,12 @@ class FleetStack:
             return set()
         return {r['name'] for r in response.json()['robots'] if r['reachable']}
 
-    get = Stack.get
-    post = Stack.post
-
-    def wait_for(self, predicate: Any, what: str, timeout: float = DEADLINE) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            for proc in self.procs:
-                if proc.poll() is not None:
-                    raise AssertionError(f'{proc.args[2]} exited with {proc.returncode}:\n'
-                                         + self.logs())
-            if time.monotonic() > deadline:
-                raise AssertionError(f'{what}: not within {timeout} s\n' + self.logs())
-            time.sleep(0.05)
+    # the same over this stack's processes and logs
+    get, post, wait_for, stop = Stack.get, Stack.post, Stack.wait_for, Stack.stop
 
     def logs(self) -> str:
         return '\n'.join(f'--- {path.name}\n' + path.read_text()[-2000:]
                          for path in sorted(self.folder.glob('*.log')))
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in self.procs:
-            try:
-                proc.wait(DEADLINE)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 @pytest.fixture

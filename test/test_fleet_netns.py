@@ -33,6 +33,7 @@ import pytest
 
 from test.netns import available, HUB, Network
 from test.support import free_port, py
+from test.web.chromium import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.ros
 HOSTS = 3
@@ -43,10 +44,6 @@ SERVICES = {f'host{i}': [f'h{i}_svc{n}' for n in range(2 + i)] for i in range(HO
 CUT = 'host2'
 #: a robot configured to refuse remote writes: the hub's sidecar is on another host
 REFUSING = 'host1'
-CHROMIUM = '/usr/bin/chromium'
-ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--no-first-run', '--disable-quic']
 T = 20_000   # ms, for the page: it polls /api/robots every 5 s
 
 

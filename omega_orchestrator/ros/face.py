@@ -10,7 +10,7 @@ import logging
 import threading
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, ShutdownException
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
 from omega_orchestrator.ros import rosout
@@ -19,6 +19,7 @@ from omega_orchestrator.ros.graph_probes import make_graph_probes
 from omega_orchestrator.ros.lifecycle import RosLifecycleDriver
 from omega_orchestrator.ros.local_control import LocalControl
 from omega_orchestrator.ros.node import OrchestratorNode
+from omega_orchestrator.ros.spinning import spin_until_shutdown
 from omega_orchestrator.runtime.relay import EventRelay
 from omega_orchestrator.runtime.status import TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
@@ -127,21 +128,10 @@ class RosFace:
         # threads only take requests, convert messages and send answers
         self.executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS, context=self.context)
         self.executor.add_node(self.node)
-        self.spinner = threading.Thread(target=self._spin, name='rclpy-executor',
-                                        daemon=True)
+        self.spinner = threading.Thread(target=spin_until_shutdown, name='rclpy-executor',
+                                        args=(self.executor, 'a ROS callback'), daemon=True)
         self.publisher = StatusPublisher(self.node)
         self.periodic: asyncio.Task | None = None
-
-    def _spin(self) -> None:
-        """Spin until shutdown: an error escaping a callback must not end every answer."""
-        while True:
-            try:
-                self.executor.spin()
-                return
-            except (ExternalShutdownException, ShutdownException):
-                return
-            except Exception:
-                log.exception('a ROS callback failed; the node goes on')
 
     def _rate_changed(self) -> None:
         self.publisher.rate_changed()

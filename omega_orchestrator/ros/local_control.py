@@ -12,18 +12,17 @@ writes from there. This is a network boundary, not an authentication: on a share
 protect the control services with SROS2 enclaves or a separate ROS domain (README).
 """
 
-import logging
 import os
 import threading
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, ShutdownException
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
+from omega_orchestrator.ros.spinning import spin_until_shutdown
 from omega_orchestrator.runtime.environment import DISCOVERY, local_control_problem
 
-log = logging.getLogger('omega_orchestrator')
 CONTROL_NODE = 'omega_orchestrator_control'
 
 
@@ -56,18 +55,9 @@ class LocalControl:
         self.node = Node(CONTROL_NODE, context=self.context, start_parameter_services=False)
         self.executor = MultiThreadedExecutor(num_threads=threads, context=self.context)
         self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, name='rclpy-local-control',
+        self._thread = threading.Thread(target=spin_until_shutdown, name='rclpy-local-control',
+                                        args=(self.executor, 'a control service callback'),
                                         daemon=True)
-
-    def _spin(self) -> None:
-        while True:       # an error escaping a callback must not end every answer
-            try:
-                self.executor.spin()
-                return
-            except (ExternalShutdownException, ShutdownException):
-                return
-            except Exception:
-                log.exception('a control service callback failed; the node goes on')
 
     def wake(self) -> None:
         """An answer is ready (any thread): let the executor resume the waiting callback."""

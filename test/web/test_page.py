@@ -4,34 +4,18 @@ import os
 import re
 import signal
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 import pytest
 
 from test.support import py
+from test.web.chromium import ARGS, BROWSER_TESTS, CHROMIUM  # noqa: F401 - for the others
 
-CHROMIUM = '/usr/bin/chromium'
-pytestmark = [
-    pytest.mark.browser,
-    # skipped only outside CI: in CI a missing browser must fail, not pass silently
-    pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get('CI'),
-                       reason=f'{CHROMIUM} is missing (scripts/setup --test installs it)'),
-]
-ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--no-first-run', '--disable-quic']
+pytestmark = BROWSER_TESTS
 T = 20_000   # ms: generous, the machine is shared
 SLEEP = 'import time\nprint("service up", flush=True)\ntime.sleep(600)'
 TICKER = ('import itertools, time\nfor i in itertools.count():\n'
           '    print(f"tick {i}", flush=True)\n    time.sleep(0.3)')
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
-
-
-@pytest.fixture(scope='module')
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

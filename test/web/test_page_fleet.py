@@ -5,12 +5,14 @@ orchestrator per robot and one sidecar. With one robot the page stays as it was.
 
 import re
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 import pytest
 
 from test.support import free_port, py
-from test.web.test_page import ARGS, CHROMIUM, pytestmark, T, XSS  # noqa: F401 - skip rules
+from test.web.chromium import BROWSER_TESTS
+from test.web.test_page import T, XSS
 
+pytestmark = BROWSER_TESTS
 SLOW = 45_000    # ms: a robot found unreachable or back (the sidecar's own deadlines first)
 COUNTS = ('running', 'unhealthy', 'failed', 'total')
 
@@ -35,14 +37,6 @@ def fleet_services() -> dict[str, list[dict]]:
                   {'name': 'broken', 'cmd': 'no-such-program-xyz', 'autostart': True,
                    'restart_policy': 'never'}],
     }
-
-
-@pytest.fixture(scope='module')
-def browser():
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
