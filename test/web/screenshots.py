@@ -14,7 +14,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from test.stack import Stack
 from test.support import py
-from test.web.test_page import ARGS, CHROMIUM, SLEEP, T, TICKER
+from test.web.chromium import ARGS, CHROMIUM
+from test.web.test_page import SLEEP, T, TICKER
 
 BUSY = ('import time\nblob = []\nwhile True:\n    t = time.time()\n'
         '    while time.time() - t < 0.05 * (1 + int(t) % 3): pass\n'

@@ -14,7 +14,9 @@ from playwright.sync_api import sync_playwright
 import pytest
 
 from test.support import free_port, py
-from test.web.test_page import ARGS, CHROMIUM, pytestmark  # noqa: F401 - same skip rules
+from test.web.chromium import ARGS, BROWSER_TESTS, CHROMIUM
+
+pytestmark = BROWSER_TESTS
 
 CLIENT = """<!doctype html><meta charset="utf-8"><title>robot client</title>
 <script>

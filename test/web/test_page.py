@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 import pytest
 
 from test.support import py
-from test.web.chromium import ARGS, BROWSER_TESTS, CHROMIUM  # noqa: F401 - for the others
+from test.web.chromium import BROWSER_TESTS, watched_tab
 
 pytestmark = BROWSER_TESTS
 T = 20_000   # ms: generous, the machine is shared
@@ -25,15 +25,8 @@ def page(browser, stack):
     Depends on `stack` so that the tab (and its open event stream) is closed before the
     stack stops: the sidecar waits for open streams when asked to stop.
     """
-    context = browser.new_context(viewport={'width': 1280, 'height': 800})
-    tab = context.new_page()
-    problems = []
-    tab.on('pageerror', lambda exc: problems.append(f'page error: {exc}'))
-    tab.on('console', lambda msg: problems.append(f'console: {msg.text}')
-           if 'Content Security Policy' in msg.text else None)
-    yield tab
-    context.close()
-    assert not problems, problems
+    with watched_tab(browser) as tab:
+        yield tab
 
 
 def open_page(page, s):

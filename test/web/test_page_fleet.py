@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 import pytest
 
 from test.support import free_port, py
-from test.web.chromium import BROWSER_TESTS
+from test.web.chromium import BROWSER_TESTS, watched_tab
 from test.web.test_page import T, XSS
 
 pytestmark = BROWSER_TESTS
@@ -44,15 +44,8 @@ def page(browser, fleet, stack):
     """A fresh tab (clock in UTC, as the API's times); fails the test on a script error or a
     Content-Security-Policy violation. Closed before the robots and sidecars stop.
     """
-    context = browser.new_context(viewport={'width': 1280, 'height': 800}, timezone_id='UTC')
-    tab = context.new_page()
-    problems = []
-    tab.on('pageerror', lambda exc: problems.append(f'page error: {exc}'))
-    tab.on('console', lambda msg: problems.append(f'console: {msg.text}')
-           if 'Content Security Policy' in msg.text else None)
-    yield tab
-    context.close()
-    assert not problems, problems
+    with watched_tab(browser, timezone_id='UTC') as tab:
+        yield tab
 
 
 def robots(f) -> dict[str, dict]:
