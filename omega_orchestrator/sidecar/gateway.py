@@ -21,7 +21,7 @@ from omega_orchestrator.sidecar.robot_link import MAX_IN_FLIGHT, RobotLink
 
 log = logging.getLogger('omega_orchestrator.sidecar')
 STATUS_TYPE = 'omega_orchestrator_interfaces/msg/ServiceStatusArray'
-DISCOVERY_PERIOD = 2.0    # seconds between looks at the ROS graph for new orchestrators
+DISCOVERY_PERIOD = 5.0    # seconds between looks at the ROS graph (the page polls as often)
 FORGET_AFTER = 3600.0     # seconds a robot gone from the graph stays listed (unreachable)
 
 
@@ -120,11 +120,10 @@ class RosGateway:
                 on_graph.add(orchestrator)
                 if orchestrator not in known:
                     self._add(orchestrator)
-        served = {name for name, _ in self.node.get_service_names_and_types()}
         with self._lock:
             links = list(self._links.values())
         for link in links:
-            link.control_seen = f'{link.orchestrator}/start' in served
+            link.control_seen = self._serves(f'{link.orchestrator}/start')
             conflict = self.node.count_publishers(f'{link.orchestrator}/status') > 1
             if conflict and not link.conflict:
                 log.warning('more than one orchestrator publishes as %s (robot %s): host names '
@@ -139,6 +138,13 @@ class RosGateway:
                 with self._lock:
                     self._links.pop(link.name, None)
                 link.close()
+
+    def _serves(self, service: str) -> bool:
+        """Some node on the graph (seen from here) serves `service`."""
+        count = getattr(self.node, 'count_services', None)      # Jazzy and later
+        if count is not None:
+            return count(service) > 0
+        return any(name == service for name, _ in self.node.get_service_names_and_types())
 
     def close(self) -> None:
         """Stop the executor thread and release the node and context."""
