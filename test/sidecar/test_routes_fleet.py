@@ -82,3 +82,15 @@ def test_services_are_counted_by_what_they_do():
     counts = count_services([service('a'), unhealthy, service('c', 'failed'),
                              service('d', 'exited'), service('e', 'backoff')])
     assert counts == {'total': 5, 'running': 2, 'unhealthy': 1, 'failed': 1, 'stopped': 1}
+
+
+def test_the_token_guards_writes_to_every_robot(fleet):
+    from omega_orchestrator.sidecar.app import Settings
+    http = TestClient(create_app(fleet, Settings(token='s3cret')))
+    assert http.post('/api/services/stop/lidar?robot=beta').status_code == 401
+    assert fleet.gateways['beta'].calls == []
+    authorized = http.post('/api/services/stop/lidar?robot=beta',
+                           headers={'Authorization': 'Bearer s3cret'})
+    assert authorized.status_code == 200
+    assert fleet.gateways['beta'].calls == [('stop', 'lidar', False)]
+    assert http.get('/api/services/list?robot=beta').status_code == 200     # reads stay open
