@@ -50,6 +50,7 @@ class RosGateway:
         self.local = robot_name(self.orchestrator)
         self._lock = threading.Lock()
         self._links: dict[str, RobotLink] = {}
+        self._shadowed: set[str] = set()     # orchestrators whose robot name was taken
         self._add(self.orchestrator, local=True)
         if discover:
             self.node.create_timer(DISCOVERY_PERIOD, self._discover)
@@ -95,7 +96,8 @@ class RosGateway:
         with self._lock:
             known = self._links.get(name)
             if known is not None:
-                if known.orchestrator != orchestrator:
+                if known.orchestrator != orchestrator and orchestrator not in self._shadowed:
+                    self._shadowed.add(orchestrator)         # said once, not every look
                     log.warning('two orchestrators name the robot %s: %s and %s; showing the '
                                 'first', name, known.orchestrator, orchestrator)
                 return
