@@ -22,11 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     ours, ros_args = split_ros_args(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(ours)
     ros_args, problem = namespaced(ros_args, args.namespace)
-    if not args.no_ros and args.refuse_remote_writes:
-        problem = problem or local_control_problem(os.environ)
-    if problem and not args.no_ros:       # before anything starts (rclpy would refuse later)
-        print(f'error: {problem}', file=sys.stderr)
-        return 2
+    if not args.no_ros:     # checked before anything starts (rclpy would refuse it later)
+        if problem is None and args.refuse_remote_writes:
+            problem = local_control_problem(os.environ)
+        if problem:
+            print(f'error: {problem}', file=sys.stderr)
+            return 2
     registry = load_or_exit(args.registry, args.base_dir)
     if args.check:
         return check(args, registry, args.api_port)

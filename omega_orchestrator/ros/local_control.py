@@ -59,10 +59,6 @@ class LocalControl:
                                         args=(self.executor, 'a control service callback'),
                                         daemon=True)
 
-    def wake(self) -> None:
-        """An answer is ready (any thread): let the executor resume the waiting callback."""
-        self.executor.wake()
-
     def start(self) -> None:
         self._thread.start()
 

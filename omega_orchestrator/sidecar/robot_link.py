@@ -57,7 +57,7 @@ from omega_orchestrator.sidecar.errors import (
 )
 from omega_orchestrator.sidecar.fleet import summary
 from omega_orchestrator.sidecar.protocol import Listener
-from omega_orchestrator.sidecar.rest_objects import event_dict, service_dict
+from omega_orchestrator.sidecar.rest_objects import event_dict, service_dict, stamp_seconds
 
 log = logging.getLogger('omega_orchestrator.sidecar')
 STALE_AFTER = 5.0         # seconds without a status message -> unreachable (at least 3 periods)
@@ -292,7 +292,7 @@ class RobotLink:
 
     def _on_status(self, msg: ServiceStatusArray) -> None:
         """Every service: the cache anew, but an entry an update made newer stays."""
-        now, stamp = time.monotonic(), _seconds(msg.header.stamp)
+        now, stamp = time.monotonic(), (stamp_seconds(msg.header.stamp) or 0.0)
         with self._lock:
             self._arrived(now)
             old = self._entries or {}
@@ -310,7 +310,7 @@ class RobotLink:
 
     def _on_updates(self, msg: ServiceStatusArray) -> None:
         """The services that changed (none: the orchestrator is there, nothing changed)."""
-        now, stamp = time.monotonic(), _seconds(msg.header.stamp)
+        now, stamp = time.monotonic(), (stamp_seconds(msg.header.stamp) or 0.0)
         changed = []
         with self._lock:
             self._arrived(now)
@@ -368,10 +368,6 @@ class _Entry:
         if rest['status'] != 'running' or not rest['uptime_sec']:
             return rest
         return dict(rest, uptime_sec=round(rest['uptime_sec'] + now - self.received, 1))
-
-
-def _seconds(stamp: Any) -> float:
-    return stamp.sec + stamp.nanosec / 1e9
 
 
 def _hand_over(loop: asyncio.AbstractEventLoop, answer: asyncio.Future, done: Any) -> None:

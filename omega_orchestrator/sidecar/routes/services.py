@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 import json
 from typing import Annotated
+import weakref
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -32,19 +33,22 @@ def find(services: Sequence[dict], name: str) -> dict:
 
 
 class _ListBody:
-    """The last list answer, as bytes, for as long as the gateway hands out the same services:
-    at 1,000 services validating and encoding them anew took 40 ms a request.
+    """Each robot's last list answer, as bytes, for as long as its gateway hands out the same
+    services: at 1,000 services validating and encoding them anew took 40 ms a request. Kept
+    per gateway, so that clients of two robots do not throw each other's away (and a robot
+    the fleet forgets takes its answer with it).
     """
 
     def __init__(self) -> None:
-        self._last: tuple[Sequence[dict], bytes] | None = None
+        self._last: weakref.WeakKeyDictionary[object, tuple[Sequence[dict], bytes]] = \
+            weakref.WeakKeyDictionary()
 
-    def of(self, services: Sequence[dict]) -> bytes:
-        last = self._last
+    def of(self, gateway: object, services: Sequence[dict]) -> bytes:
+        last = self._last.get(gateway)
         if last is None or last[0] is not services:
             body = json.dumps({'ok': True, 'services': list(services), 'count': len(services)},
                               separators=(',', ':')).encode()
-            self._last = last = (services, body)
+            self._last[gateway] = last = (services, body)
         return last[1]
 
 
@@ -54,7 +58,8 @@ _LIST_BODY = _ListBody()
 @router.get('/list', response_model=schemas.ServiceList, responses=errors(404, 422, 503))
 def list_services(gateway: Gateway) -> Response:
     """Every service with its status, in registry order."""
-    return Response(_LIST_BODY.of(gateway.services()), media_type='application/json')
+    return Response(_LIST_BODY.of(gateway, gateway.services()),
+                    media_type='application/json')
 
 
 @router.get('/status/{name}', response_model=schemas.StatusResponse, responses=READ)
