@@ -21,7 +21,7 @@ import psutil
 
 from omega_orchestrator import DEFAULT_API_PORT
 from omega_orchestrator.command_line import load_or_exit, split_ros_args
-from omega_orchestrator.robot_names import given_namespace, namespaced, NODE_NAME
+from omega_orchestrator.robot_names import given_namespace, given_rule, namespaced, NODE_NAME
 from omega_orchestrator.runtime.sdnotify import VARIABLES
 
 #: launcher option -> sidecar option (the sidecar's --orchestrator follows the ROS arguments)
@@ -67,10 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def orchestrator_fqn(ros_args: list[str]) -> str:
     """The orchestrator node's name after `--ros-args -r __ns:=... -r __node:=...`."""
-    namespace, node = given_namespace(ros_args) or '', NODE_NAME
-    for flag, rule in zip(ros_args, ros_args[1:], strict=False):
-        if flag in ('-r', '--remap') and rule.startswith('__node:='):
-            node = rule.removeprefix('__node:=')
+    namespace = given_namespace(ros_args) or ''
+    node = given_rule(ros_args, '__node') or NODE_NAME
     return '/' + '/'.join([*(p for p in namespace.split('/') if p), node])
 
 

@@ -30,14 +30,19 @@ def host_namespace(hostname: str | None = None) -> str:
     return f'/{token}'
 
 
-def given_namespace(ros_args: list[str]) -> str | None:
-    """The namespace a `-r __ns:=...` rule among ros_args sets, if any (as rcl applies them:
-    the first one wins).
+def given_rule(ros_args: list[str], name: str) -> str | None:
+    """What a `-r NAME:=...` rule among ros_args sets, if any (as rcl applies them: the first
+    one wins), e.g. given_rule(args, '__node').
     """
     for flag, rule in zip(ros_args, ros_args[1:], strict=False):
-        if flag in ('-r', '--remap') and rule.startswith('__ns:='):
-            return rule.removeprefix('__ns:=')
+        if flag in ('-r', '--remap') and rule.startswith(f'{name}:='):
+            return rule.removeprefix(f'{name}:=')
     return None
+
+
+def given_namespace(ros_args: list[str]) -> str | None:
+    """The namespace a `-r __ns:=...` rule among ros_args sets, if any."""
+    return given_rule(ros_args, '__ns')
 
 
 _NAMESPACE = re.compile(r'/?([A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*)?/?')

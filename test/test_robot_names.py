@@ -38,8 +38,12 @@ def test_a_namespace_option_is_used_and_made_absolute():
 def test_an_explicit_remap_wins_over_the_option_and_the_host():
     launch = ['--ros-args', '-r', '__ns:=/robot1', '-r', '__node:=x']
     assert with_namespace(launch, '/other') == launch
-    # rcl applies the first rule that matches
-    assert given_namespace(['--ros-args', '-r', '__ns:=/a', '--remap', '__ns:=/b']) == '/a'
+    # rcl applies the first rule that matches; the launcher names the sidecar's target so
+    both = ['--ros-args', '-r', '__ns:=/a', '--remap', '__ns:=/b', '-r', '__node:=n1', '-r',
+            '__node:=n2']
+    assert given_namespace(both) == '/a'
+    from omega_orchestrator.launcher import orchestrator_fqn
+    assert orchestrator_fqn(both) == '/a/n1'
 
 
 @pytest.mark.parametrize('orchestrator, robot', [
