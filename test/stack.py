@@ -3,7 +3,7 @@
 Each stack gets its own ROS_DOMAIN_ID, a free HTTP port on 127.0.0.1 and its own folder.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 import json
 import os
 from pathlib import Path
@@ -20,6 +20,34 @@ import pytest
 from test.support import free_port, py  # noqa: F401 - py: the stack's services
 
 DEADLINE = 30.0
+
+
+def wait_watching(predicate: Callable[[], Any], what: str, procs: list[subprocess.Popen],
+                  logs: Callable[[], str], timeout: float = DEADLINE) -> Any:
+    """Poll predicate until truthy; fail early, with the logs, when one of procs has exited
+    (a process is named by the module it runs), or after timeout s.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        for proc in procs:
+            if proc.poll() is not None:
+                raise AssertionError(f'{_module_of(proc)} exited with {proc.returncode}:\n'
+                                     + logs())
+        if time.monotonic() > deadline:
+            raise AssertionError(f'{what}: not within {timeout} s\n' + logs())
+        time.sleep(0.05)
+
+
+def _module_of(proc: subprocess.Popen) -> str:
+    """'omega_orchestrator.sidecar' of '... python -m omega_orchestrator.sidecar ...', with
+    the network namespace it runs in, if any ('ip netns exec NAME ...').
+    """
+    args = [str(arg) for arg in proc.args]
+    module = args[args.index('-m') + 1] if '-m' in args[:-1] else ' '.join(args)
+    return f'{module} in {args[3]}' if args[:3] == ['ip', 'netns', 'exec'] else module
 
 
 class Stack:
@@ -88,18 +116,7 @@ class Stack:
         return self.get(f'/api/services/status/{name}').json()['service']
 
     def wait_for(self, predicate: Any, what: str, timeout: float = DEADLINE) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            for proc in self.procs:
-                if proc.poll() is not None:
-                    raise AssertionError(f'{proc.args[2]} exited with {proc.returncode}:\n'
-                                         + self.logs())
-            if time.monotonic() > deadline:
-                raise AssertionError(f'{what}: not within {timeout} s\n' + self.logs())
-            time.sleep(0.05)
+        return wait_watching(predicate, what, self.procs, self.logs, timeout)
 
     def logs(self) -> str:
         return '\n'.join((self.folder / f'{n}.log').read_text()[-3000:]

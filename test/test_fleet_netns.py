@@ -32,6 +32,7 @@ from playwright.sync_api import expect, Page, sync_playwright
 import pytest
 
 from test.netns import available, HUB, Network
+from test.stack import wait_watching
 from test.support import free_port, py
 from test.web.chromium import ARGS, CHROMIUM
 
@@ -94,23 +95,6 @@ def dds_env() -> dict[str, str]:
     return env
 
 
-def wait_for(predicate: Callable[[], Any], what: str, procs: list[subprocess.Popen],
-             logs: Callable[[], str], timeout: float = DEADLINE) -> Any:
-    """Poll predicate until truthy; fail early, with the logs, if one of procs has exited."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        for proc in procs:
-            if proc.poll() is not None:
-                raise AssertionError(f'{proc.args[6]} in {proc.args[3]} exited with '
-                                     f'{proc.returncode}\n' + logs())
-        if time.monotonic() > deadline:
-            raise AssertionError(f'{what}: not within {timeout} s\n' + logs())
-        time.sleep(0.05)
-
-
 # ---------------------------------------------------------------- the transport alone
 def test_dds_crosses_only_the_links(net: Network) -> None:
     """A talker in host 0, a listener in the hub: messages flow, stop while host 0's link is
@@ -131,17 +115,20 @@ def test_dds_crosses_only_the_links(net: Network) -> None:
 
     def after(moment: float) -> list[tuple[float, str]]:
         return [item for item in got if item[0] > moment]
-    wait_for(lambda: len(got) >= 5, 'messages from host 0 reach the hub', procs, lambda: '')
+    wait_watching(lambda: len(got) >= 5, 'messages from host 0 reach the hub', procs, lambda: '',
+                  DEADLINE)
 
     net.cut(0)
     cut = time.monotonic()
     # a window to see nothing in (messages stamped on receipt; 0.5 s for those in flight)
-    wait_for(lambda: time.monotonic() > cut + 2.5, 'the window', procs, lambda: '')
+    wait_watching(lambda: time.monotonic() > cut + 2.5, 'the window', procs, lambda: '',
+                  DEADLINE)
     assert after(cut + 0.5) == [], 'messages crossed a cut link'
 
     net.restore(0)
     restored = time.monotonic()
-    wait_for(lambda: after(restored), 'messages again after the restore', procs, lambda: '')
+    wait_watching(lambda: after(restored), 'messages again after the restore', procs,
+                  lambda: '', DEADLINE)
     print(f'\ntransport: first message {after(restored)[0][0] - restored:.2f} s after the '
           'link came back')
 
@@ -214,7 +201,7 @@ class Fleet:
                     and self.listed(robot) == SERVICES[robot])
 
     def wait(self, predicate: Callable[[], Any], what: str) -> Any:
-        return wait_for(predicate, what, self.procs, self.logs)
+        return wait_watching(predicate, what, self.procs, self.logs, DEADLINE)
 
     def logs(self) -> str:
         return '\n'.join(f'--- {p.name}\n' + p.read_text()[-2500:]
