@@ -2,7 +2,7 @@
 
 Run from the repository root with the project venv's interpreter::
 
-    .venv/bin/python bench/all.py [--quick] [--parts sides storm memory scale]
+    .venv/bin/python bench/all.py [--quick] [--parts sides storm memory scale floors]
         [--only SIDE ...] [--kills 30] [--idle-seconds 20] [--storm-seconds 60]
         [--restarts 10000] [--sizes 10 50 200 1000] [--json bench/results-all.json]
         [--plots bench/plots]
@@ -14,6 +14,8 @@ Parts, in this order (see bench/README.md):
 - memory: 10,000 restarts through the orchestrator and its sidecar, RSS/fds/threads sampled;
 - scale: scale.py's measure() at 10, 50, 200, 1,000 services, with the ROS node and the
   sidecar, then the engine alone;
+- floors: start-all of 50 Python services against 50 bare interpreters (start_floor.py), and
+  idle at 50 against bare rclpy nodes and the sidecar's bare HTTP server (idle_floor.py);
 then the plots (PNG, bench/.venv-plot with matplotlib) of every scale figure against the
 number of services, and of the memory samples against the restarts.
 
@@ -47,6 +49,7 @@ from benchkit.sides import check_sides, ORDER, skip_line, SUPERVISORS
 from benchkit.storm import run_storm
 from benchkit.supervisors import CHILD_FLAGS
 from benchkit.venvs import PrivateVenv
+import idle_floor
 from run_bench import (
     CRASH_SIZE,
     FLEET_SIZE,
@@ -60,10 +63,12 @@ from run_bench import (
     scenario_table,
 )
 import scale
+import start_floor
 
 BENCH_DIR = Path(__file__).resolve().parent
-PARTS = ('sides', 'storm', 'memory', 'scale')
+PARTS = ('sides', 'storm', 'memory', 'scale', 'floors')
 STORM_SLEEPERS = 10
+FLOOR_SERVICES = 50
 STORM_SIZE = 20
 PLOT_VENV = PrivateVenv(BENCH_DIR / '.venv-plot',
                         ('-r', str(BENCH_DIR / 'requirements-plot.txt')))
@@ -71,9 +76,11 @@ PLOT_VENV = PrivateVenv(BENCH_DIR / '.venv-plot',
 #: Defaults of the full run, and of --quick; an explicit flag wins over both.
 FULL = {'kills': 30, 'idle_seconds': 20.0, 'storm_seconds': 60.0, 'storm_stop_timeout': 30.0,
         'restarts': 10000, 'sizes': [10, 50, 200, 1000], 'scale_idle_seconds': 20.0,
-        'requests': 300}
+        'requests': 300, 'start_floor_runs': 5, 'idle_floor_runs': 3,
+        'idle_floor_seconds': 30.0}
 QUICK = {'kills': 6, 'idle_seconds': 3.0, 'storm_seconds': 10.0, 'storm_stop_timeout': 20.0,
-         'restarts': 1000, 'sizes': [10, 50], 'scale_idle_seconds': 3.0, 'requests': 50}
+         'restarts': 1000, 'sizes': [10, 50], 'scale_idle_seconds': 3.0, 'requests': 50,
+         'start_floor_runs': 1, 'idle_floor_runs': 1, 'idle_floor_seconds': 5.0}
 
 HELP = {'kills': 'sides, storm: SIGKILLs of the sleepers, one at a time',
         'idle_seconds': 'sides: idle CPU window (s)',
@@ -81,7 +88,10 @@ HELP = {'kills': 'sides, storm: SIGKILLs of the sleepers, one at a time',
         'storm_stop_timeout': 'storm: seconds after SIGINT before "hangs"',
         'restarts': 'memory: restarts to drive',
         'scale_idle_seconds': 'scale: idle CPU window (s)',
-        'requests': 'scale: GET /api/services/list requests per size'}
+        'requests': 'scale: GET /api/services/list requests per size',
+        'start_floor_runs': 'floors: start-all runs against the bare interpreters',
+        'idle_floor_runs': 'floors: idle runs against bare rclpy and uvicorn',
+        'idle_floor_seconds': 'floors: each idle window (s)'}
 
 
 def parse_args() -> argparse.Namespace:
@@ -93,7 +103,8 @@ def parse_args() -> argparse.Namespace:
                         help='what to run (default: all)')
     parser.add_argument('--only', nargs='+', choices=ORDER, metavar='SIDE',
                         help=f'sides for the sides and storm parts (of {", ".join(ORDER)})')
-    number = {'kills': int, 'restarts': int, 'requests': int}
+    number = {'kills': int, 'restarts': int, 'requests': int, 'start_floor_runs': int,
+              'idle_floor_runs': int}
     for key, value in FULL.items():
         if key == 'sizes':
             continue
@@ -219,6 +230,24 @@ def run_scale(run: Run) -> None:
                          f'try (the first: {row["first_try_error"]})')
 
 
+def run_floors(run: Run) -> None:
+    """Start-all and idle of 50 services against what bare interpreters, rclpy and uvicorn
+    cost doing the same (start_floor.py, idle_floor.py).
+    """
+    args = run.args
+    log(f'floors: start-all, {args.start_floor_runs} runs ...')
+    starts = start_floor.measure(FLOOR_SERVICES, args.start_floor_runs)
+    log(f'floors: idle, {args.idle_floor_runs} runs of {args.idle_floor_seconds:g} s ...')
+    idles = idle_floor.measure(FLOOR_SERVICES, args.idle_floor_runs, args.idle_floor_seconds)
+    run.doc['floors'] = {'services': FLOOR_SERVICES, 'start_all_s': starts,
+                         'idle_cpu_percent': idles}
+    run.emit(f'\n## Against the floor, {FLOOR_SERVICES} services\n')
+    run.emit(start_floor.table(starts, FLOOR_SERVICES))
+    run.emit(f'Idle, medians of {args.idle_floor_runs} windows of '
+             f'{args.idle_floor_seconds:g} s:\n')
+    run.emit(idle_floor.table(idles))
+
+
 def make_plots(run: Run) -> None:
     """Run bench/plot.py in the plot venv over the saved JSON."""
     reason = PLOT_VENV.ensure()
@@ -242,7 +271,8 @@ def run_parts(run: Run, sides: list[str], skipped: dict[str, str]) -> None:
     parts = {'sides': lambda: run_sides(run, sides, skipped, prefix),
              'storm': lambda: run_storms(run, sides, skipped, prefix),
              'memory': lambda: run_soak(run, prefix),
-             'scale': lambda: run_scale(run)}
+             'scale': lambda: run_scale(run),
+             'floors': lambda: run_floors(run)}
     try:
         for name, part in parts.items():
             if name in run.args.parts:

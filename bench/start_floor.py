@@ -103,28 +103,39 @@ def omega(count: int, folder: Path, ros: bool) -> float:
         orchestrator.wait(60)
 
 
+def measure(services: int, runs: int) -> dict[str, list[float]]:
+    """Every start-all time (s) by side: the floor, the engine, with its ROS node."""
+    results: dict[str, list[float]] = {'floor': [], 'omega --no-ros': [], 'omega': []}
+    for run in range(runs):
+        folder = Path(tempfile.mkdtemp(prefix='omega-start-floor-'))
+        try:
+            results['floor'].append(floor(services, folder))
+            results['omega --no-ros'].append(omega(services, folder, ros=False))
+            results['omega'].append(omega(services, folder, ros=True))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        print(f'run {run + 1}: ' + ', '.join(f'{k} {v[-1]:.3f} s' for k, v in results.items()),
+              file=sys.stderr)
+    return results
+
+
+def table(results: dict[str, list[float]], services: int) -> str:
+    """Medians against the floor's, as Markdown."""
+    base = statistics.median(results['floor'])
+    lines = [f'| start-all of {services} Python services (median of '
+             f'{len(results["floor"])}) | s | x floor |', '| --- | ---: | ---: |']
+    for name, values in results.items():
+        median = statistics.median(values)
+        lines.append(f'| {name} | {median:.3f} | {median / base:.2f} |')
+    return '\n'.join(lines) + '\n'
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--services', type=int, default=50)
     parser.add_argument('--runs', type=int, default=5)
     args = parser.parse_args()
-    results: dict[str, list[float]] = {'floor': [], 'omega --no-ros': [], 'omega': []}
-    for run in range(args.runs):
-        folder = Path(tempfile.mkdtemp(prefix='omega-start-floor-'))
-        try:
-            results['floor'].append(floor(args.services, folder))
-            results['omega --no-ros'].append(omega(args.services, folder, ros=False))
-            results['omega'].append(omega(args.services, folder, ros=True))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        print(f'run {run + 1}: ' + ', '.join(f'{k} {v[-1]:.3f} s' for k, v in results.items()),
-              file=sys.stderr)
-    base = statistics.median(results['floor'])
-    print(f'| start-all of {args.services} Python services (median of {args.runs}) | s | '
-          'x floor |\n| --- | ---: | ---: |')
-    for name, values in results.items():
-        median = statistics.median(values)
-        print(f'| {name} | {median:.3f} | {median / base:.2f} |')
+    print(table(measure(args.services, args.runs), args.services), end='')
     return 0
 
 
