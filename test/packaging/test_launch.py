@@ -341,14 +341,21 @@ def test_sidecar_targets_the_orchestrator_fqn(namespace, pushed, expected):
 
 def test_sidecar_node_is_built_from_the_context():
     module = load_launch_module()
+    from launch.utilities import perform_substitutions
     from launch_ros.actions import Node
 
     from launch import LaunchContext
     context = LaunchContext()
-    context.launch_configurations.update(
-        {'namespace': 'robot1', 'api_host': '127.0.0.1', 'api_port': '8080'})
+    context.launch_configurations['namespace'] = 'robot1'     # `namespace:=robot1`
+    for argument in module.generate_launch_description().get_launch_arguments():
+        if argument.name in module.SIDECAR_ARGUMENTS:
+            argument.visit(context)      # as `ros2 launch` does: every other one's default
     (node,) = module.sidecar_node(context)
     assert isinstance(node, Node)
+    # the executable (cmd[0]) needs the package installed; its arguments do not
+    argv = [perform_substitutions(context, part) for part in node.cmd[1:]]
+    assert argv[argv.index('--orchestrator') + 1] == '/robot1/omega_orchestrator'
+    assert argv[argv.index('--token-env') + 1] == 'OMEGA_API_TOKEN'
 
 
 @pytest.mark.parametrize('code, expected', [(0, 0), (3, 1), (-9, 1)])
