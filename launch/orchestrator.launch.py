@@ -26,7 +26,7 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from launch import LaunchContext, LaunchDescription
+from launch import LaunchContext, LaunchDescription, Substitution
 from omega_orchestrator.robot_names import host_namespace
 
 PACKAGE = 'omega_orchestrator'
@@ -50,6 +50,28 @@ def orchestrator_fqn(namespace: str, base_namespace: str | None = None) -> str:
     return '/' + '/'.join([*parts, NODE_NAME])
 
 
+def is_true(text: str) -> bool:
+    """A launch argument's yes: 'true', '1' or 'yes', in any case."""
+    return text.strip().lower() in ('true', '1', 'yes')
+
+
+class Switch(Substitution):
+    """`--flag` when a launch argument is true, else `--no-flag` (the orchestrator's options
+    take both forms): one argument either way, on every ROS 2 release (launch's
+    IfElseSubstitution came with Iron).
+    """
+
+    def __init__(self, flag: str, setting: LaunchConfiguration) -> None:
+        super().__init__()
+        self.flag, self.setting = flag, setting
+
+    def describe(self) -> str:
+        return f'Switch({self.flag!r}, {self.setting.describe()})'
+
+    def perform(self, context: LaunchContext) -> str:
+        return self.flag if is_true(self.setting.perform(context)) else '--no-' + self.flag[2:]
+
+
 def listed(text: str) -> list[str]:
     """'a, b' -> ['a', 'b'] (a launch argument holding several values)."""
     return [item.strip() for item in text.split(',') if item.strip()]
@@ -66,7 +88,7 @@ def sidecar_arguments(config: dict[str, str], target: str) -> list[str]:
     for host in listed(config['allowed_hosts']):
         argv += ['--allowed-host', host]
     for flag in ('open_writes_for_origins', 'token_for_logs'):
-        if config[flag].lower() in ('true', '1', 'yes'):
+        if is_true(config[flag]):
             argv.append('--' + flag.replace('_', '-'))
     return argv
 
@@ -108,7 +130,9 @@ def generate_launch_description() -> LaunchDescription:
                    '--base-dir', LaunchConfiguration('base_dir'),
                    '--drop-env', LaunchConfiguration('token_env'),
                    '--control-discovery-range',
-                   LaunchConfiguration('control_discovery_range')])
+                   LaunchConfiguration('control_discovery_range'),
+                   Switch('--refuse-remote-writes',
+                          LaunchConfiguration('refuse_remote_writes'))])
     return LaunchDescription([
         DeclareLaunchArgument(
             'registry', description='the service registry JSON file',
@@ -135,6 +159,10 @@ def generate_launch_description() -> LaunchDescription:
             'control_discovery_range', default_value='LOCALHOST',
             description="how far both nodes' DDS reaches (LOCALHOST, SUBNET, SYSTEM_DEFAULT, "
                         "OFF); services keep the robot's ROS settings"),
+        DeclareLaunchArgument(
+            'refuse_remote_writes', default_value='false',
+            description='serve start, stop, restart, maintenance, group and reload to this '
+                        'machine only (status, events, list and logs reach the fleet)'),
         DeclareLaunchArgument(
             'token_env', default_value='OMEGA_API_TOKEN',
             description='variable holding the API token (never passed to a service)'),

@@ -87,11 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the ROS namespace of the orchestrator's node, which names this "
                              'robot in a fleet (default: from the host name, e.g. /robot_7; '
                              '`--ros-args -r __ns:=...` wins)')
-    parser.add_argument('--refuse-remote-writes', action='store_true',
+    parser.add_argument('--refuse-remote-writes', action=argparse.BooleanOptionalAction,
+                        default=False,
                         help='serve the control services (start, stop, restart, maintenance, '
                              'group, reload) to this machine only, on a LOCALHOST participant '
                              'of their own, while status, events, list and logs reach as far as '
-                             '--control-discovery-range')
+                             '--control-discovery-range (default: no; the launch file passes '
+                             'one form or the other)')
     parser.add_argument('--control-discovery-range', default='LOCALHOST',
                         choices=(*DISCOVERY_RANGES, 'inherit'),
                         help="how far the orchestrator's own ROS node is visible (default "

@@ -19,7 +19,8 @@ LAUNCH_FILE = ROOT / 'launch' / 'orchestrator.launch.py'
 PACKAGE = 'omega_orchestrator'
 ARGUMENTS = {'registry', 'log_dir', 'api_host', 'api_port', 'namespace', 'status_rate',
              'stop_grace', 'base_dir', 'control_discovery_range', 'token_env', 'api_timeout',
-             'cors_origins', 'allowed_hosts', 'open_writes_for_origins', 'token_for_logs'}
+             'cors_origins', 'allowed_hosts', 'open_writes_for_origins', 'token_for_logs',
+             'refuse_remote_writes'}
 
 
 def literal(node: ast.AST, names: dict[str, Any]) -> Any:
@@ -143,8 +144,18 @@ def test_node_command_lines(launch_file):
                               launch_file.names)
     for flag in ('--registry', '--log-dir', '--status-rate', '--stop-grace'):
         assert flag in orchestrator
-    for flag in ('--base-dir', '--drop-env', '--control-discovery-range'):
+    for flag in ('--base-dir', '--drop-env', '--control-discovery-range',
+                 '--refuse-remote-writes'):
         assert flag in orchestrator
+
+
+@pytest.mark.parametrize('argv, refused', [
+    (['--refuse-remote-writes'], True), (['--no-refuse-remote-writes'], False), ([], False)])
+def test_the_orchestrator_takes_both_forms_of_the_switch(argv: list[str], refused: bool):
+    """The launch file passes `--refuse-remote-writes` or `--no-refuse-remote-writes`."""
+    from omega_orchestrator.command_line import build_parser
+    parsed = build_parser().parse_args(['--registry', 'r.json', *argv])
+    assert parsed.refuse_remote_writes is refused
 
 
 def test_every_sidecar_option_is_a_launch_argument(launch_file):
@@ -155,7 +166,8 @@ def test_every_sidecar_option_is_a_launch_argument(launch_file):
               'token_for_logs': 'true',
               'control_discovery_range': 'SUBNET'}
     assert set(config) == set(launch_file.names['SIDECAR_ARGUMENTS'])
-    argv = launch_function('sidecar_arguments', listed=launch_function('listed'))(
+    argv = launch_function('sidecar_arguments', listed=launch_function('listed'),
+                           is_true=launch_function('is_true'))(
         config, '/robot1/omega_orchestrator')
     parsed = build_parser().parse_args(argv)
     assert (parsed.host, parsed.port, parsed.token_env, parsed.timeout) == \
@@ -356,6 +368,32 @@ def test_sidecar_node_is_built_from_the_context():
     argv = [perform_substitutions(context, part) for part in node.cmd[1:]]
     assert argv[argv.index('--orchestrator') + 1] == '/robot1/omega_orchestrator'
     assert argv[argv.index('--token-env') + 1] == 'OMEGA_API_TOKEN'
+
+
+@pytest.mark.parametrize('given, refused', [
+    (None, False), ('true', True), ('True', True), ('1', True), ('false', False), ('', False)])
+def test_refuse_remote_writes_reaches_the_orchestrator(given: str | None, refused: bool):
+    """With the real `launch`: `refuse_remote_writes:=...` -> the orchestrator's command line."""
+    module = load_launch_module()
+    from launch.utilities import perform_substitutions
+    from launch_ros.actions import Node
+
+    from launch import LaunchContext
+    from omega_orchestrator.command_line import build_parser
+    description = module.generate_launch_description()
+    context = LaunchContext()
+    context.launch_configurations['registry'] = 'r.json'   # its default needs the package
+    if given is not None:
+        context.launch_configurations['refuse_remote_writes'] = given
+    for argument in description.get_launch_arguments():
+        argument.visit(context)
+    (orchestrator,) = [e for e in description.entities if isinstance(e, Node)]
+    argv = []
+    for part in orchestrator.cmd[1:]:      # its own arguments; the ROS ones come at execute
+        if (performed := perform_substitutions(context, part)) == '--ros-args':
+            break
+        argv.append(performed)
+    assert build_parser().parse_args(argv).refuse_remote_writes is refused
 
 
 @pytest.mark.parametrize('code, expected', [(0, 0), (3, 1), (-9, 1)])
