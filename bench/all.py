@@ -235,10 +235,17 @@ def run_floors(run: Run) -> None:
     cost doing the same (start_floor.py, idle_floor.py).
     """
     args = run.args
-    log(f'floors: start-all, {args.start_floor_runs} runs ...')
-    starts = start_floor.measure(FLOOR_SERVICES, args.start_floor_runs)
-    log(f'floors: idle, {args.idle_floor_runs} runs of {args.idle_floor_seconds:g} s ...')
-    idles = idle_floor.measure(FLOOR_SERVICES, args.idle_floor_runs, args.idle_floor_seconds)
+    try:
+        log(f'floors: start-all, {args.start_floor_runs} runs ...')
+        starts = start_floor.measure(FLOOR_SERVICES, args.start_floor_runs)
+        log(f'floors: idle, {args.idle_floor_runs} runs of {args.idle_floor_seconds:g} s ...')
+        idles = idle_floor.measure(FLOOR_SERVICES, args.idle_floor_runs,
+                                   args.idle_floor_seconds)
+    except Exception as exc:      # recorded like any part's failure: the exit code says so
+        log(f'floors FAILED: {exc}')
+        run.doc['floors'] = {'error': str(exc)}
+        run.emit(f'\n## Against the floor\n\nerror ({exc})')
+        return
     run.doc['floors'] = {'services': FLOOR_SERVICES, 'start_all_s': starts,
                          'idle_cpu_percent': idles}
     run.emit(f'\n## Against the floor, {FLOOR_SERVICES} services\n')
