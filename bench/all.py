@@ -94,6 +94,14 @@ HELP = {'kills': 'sides, storm: SIGKILLs of the sleepers, one at a time',
         'idle_floor_seconds': 'floors: each idle window (s)'}
 
 
+def at_least_one(text: str) -> int:
+    """A count of runs: a median needs one."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'at least 1, not {value}')
+    return value
+
+
 def parse_args() -> argparse.Namespace:
     """Command-line options; unset counts take the full or the --quick defaults."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -103,8 +111,8 @@ def parse_args() -> argparse.Namespace:
                         help='what to run (default: all)')
     parser.add_argument('--only', nargs='+', choices=ORDER, metavar='SIDE',
                         help=f'sides for the sides and storm parts (of {", ".join(ORDER)})')
-    number = {'kills': int, 'restarts': int, 'requests': int, 'start_floor_runs': int,
-              'idle_floor_runs': int}
+    number = {'kills': int, 'restarts': int, 'requests': int, 'start_floor_runs': at_least_one,
+              'idle_floor_runs': at_least_one}
     for key, value in FULL.items():
         if key == 'sizes':
             continue
@@ -238,12 +246,13 @@ def run_floors(run: Run) -> None:
     try:
         log(f'floors: start-all, {args.start_floor_runs} runs ...')
         starts = start_floor.measure(FLOOR_SERVICES, args.start_floor_runs)
+        run.doc['floors'] = {'services': FLOOR_SERVICES, 'start_all_s': starts}
         log(f'floors: idle, {args.idle_floor_runs} runs of {args.idle_floor_seconds:g} s ...')
         idles = idle_floor.measure(FLOOR_SERVICES, args.idle_floor_runs,
                                    args.idle_floor_seconds)
     except Exception as exc:      # recorded like any part's failure: the exit code says so
         log(f'floors FAILED: {exc}')
-        run.doc['floors'] = {'error': str(exc)}
+        run.doc.setdefault('floors', {})['error'] = str(exc)
         run.emit(f'\n## Against the floor\n\nerror ({exc})')
         return
     run.doc['floors'] = {'services': FLOOR_SERVICES, 'start_all_s': starts,

@@ -100,7 +100,13 @@ def omega(count: int, folder: Path, ros: bool) -> float:
         return last_line_after_first_start(ready, pids, count)
     finally:
         orchestrator.send_signal(signal.SIGINT)
-        orchestrator.wait(60)
+        try:
+            orchestrator.wait(60)
+        except subprocess.TimeoutExpired:    # a hung stop: kill it and its services
+            for child in psutil.Process(orchestrator.pid).children(recursive=True):
+                child.kill()
+            orchestrator.kill()
+            orchestrator.wait()
 
 
 def measure(services: int, runs: int) -> dict[str, list[float]]:

@@ -30,6 +30,8 @@ from launch import LaunchContext, LaunchDescription, Substitution
 from omega_orchestrator.robot_names import host_namespace
 
 PACKAGE = 'omega_orchestrator'
+#: what a yes/no launch argument may be: a typo (`ture`, `on`) is refused, never read as no
+YES_NO = ['true', 'false', 'True', 'False', '1', '0', 'yes', 'no']
 NODE_NAME = 'omega_orchestrator'
 STOP_GRACE = '30'  # default seconds between SIGINT and SIGTERM: time to stop every service
 SIGKILL_TIMEOUT = '5'  # then seconds between SIGTERM and SIGKILL
@@ -160,7 +162,7 @@ def generate_launch_description() -> LaunchDescription:
             description="how far both nodes' DDS reaches (LOCALHOST, SUBNET, SYSTEM_DEFAULT, "
                         "OFF); services keep the robot's ROS settings"),
         DeclareLaunchArgument(
-            'refuse_remote_writes', default_value='false',
+            'refuse_remote_writes', default_value='false', choices=YES_NO,
             description='serve start, stop, restart, maintenance, group and reload to this '
                         'machine only (status, events, list and logs reach the fleet)'),
         DeclareLaunchArgument(
@@ -176,10 +178,10 @@ def generate_launch_description() -> LaunchDescription:
             'allowed_hosts', default_value='',
             description='Host names the API answers to besides loopback, comma-separated'),
         DeclareLaunchArgument(
-            'open_writes_for_origins', default_value='false',
+            'open_writes_for_origins', default_value='false', choices=YES_NO,
             description='writes from cors_origins pages need no token (trusted networks only)'),
         DeclareLaunchArgument(
-            'token_for_logs', default_value='false',
+            'token_for_logs', default_value='false', choices=YES_NO,
             description='reading logs needs the token too'),
         DeclareLaunchArgument(
             'stop_grace', default_value=STOP_GRACE,

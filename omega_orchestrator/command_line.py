@@ -92,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='serve the control services (start, stop, restart, maintenance, '
                              'group, reload) to this machine only, on a LOCALHOST participant '
                              'of their own, while status, events, list and logs reach as far as '
-                             '--control-discovery-range (default: no; the launch file passes '
-                             'one form or the other)')
+                             '--control-discovery-range (the launch file passes one form or '
+                             'the other)')
     parser.add_argument('--control-discovery-range', default='LOCALHOST',
                         choices=(*DISCOVERY_RANGES, 'inherit'),
                         help="how far the orchestrator's own ROS node is visible (default "

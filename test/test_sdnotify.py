@@ -208,7 +208,9 @@ def test_watchdog_pings_come_from_the_loop_and_stop_with_it():
 # -- the real processes -----------------------------------------------------------------------
 
 def write_registry(folder: Path, tag: str) -> Path:
-    sleeper = ['-c', 'import time; time.sleep(600)', tag]
+    # -S: no site, so the venv's ROS-wheels .pth does not re-execute the interpreter (a
+    # process between its two execs shows no command line, and READY is checked at once)
+    sleeper = ['-S', '-c', 'import time; time.sleep(600)', tag]
     path = folder / 'robot.json'
     path.write_text(json.dumps({'services': [
         {'name': 'first', 'cmd': sys.executable, 'args': sleeper, 'autostart': True},
@@ -218,8 +220,14 @@ def write_registry(folder: Path, tag: str) -> Path:
 
 
 def tagged(tag: str) -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(['cmdline'])
-            if tag in (p.info['cmdline'] or ()) and p.status() != psutil.STATUS_ZOMBIE]
+    found = []
+    for proc in psutil.process_iter(['cmdline']):
+        try:
+            if tag in (proc.info['cmdline'] or ()) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.Error:     # gone between the listing and the question
+            pass
+    return found
 
 
 def notify_env(receiver: Receiver, **extra: str) -> dict[str, str]:

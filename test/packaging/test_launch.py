@@ -339,6 +339,52 @@ def launch_function(name: str, **stubs: Any) -> Any:
     return namespace[name]
 
 
+def launch_class(name: str, **stubs: Any) -> Any:
+    """A class of the launch file, made without `launch`: stubs stand in for its names."""
+    tree = ast.parse(LAUNCH_FILE.read_text())
+    (found,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name]
+    namespace = dict(module_constants(tree), **stubs)
+    exec(compile(ast.Module(body=[found], type_ignores=[]), str(LAUNCH_FILE), 'exec'),
+         namespace)
+    return namespace[name]
+
+
+class Given:
+    """Stands in for LaunchConfiguration: performs to a fixed value."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def perform(self, context: Any) -> str:
+        return self.value
+
+    def describe(self) -> str:
+        return repr(self.value)
+
+
+@pytest.mark.parametrize('given, expected', [
+    ('true', '--refuse-remote-writes'), ('True', '--refuse-remote-writes'),
+    ('1', '--refuse-remote-writes'), ('yes', '--refuse-remote-writes'),
+    ('false', '--no-refuse-remote-writes'), ('0', '--no-refuse-remote-writes'),
+    ('no', '--no-refuse-remote-writes')])
+def test_the_switch_gives_one_form_or_the_other(given: str, expected: str):
+    switch = launch_class('Switch', Substitution=object, LaunchContext=object,
+                          LaunchConfiguration=Given, is_true=launch_function('is_true'))
+    assert switch('--refuse-remote-writes', Given(given)).perform(None) == expected
+
+
+def test_yes_no_arguments_refuse_a_typo(launch_file):
+    """A typo in a yes/no argument must fail the launch, not read as no."""
+    for name in ('refuse_remote_writes', 'open_writes_for_origins', 'token_for_logs'):
+        (declaration,) = [c for c in calls(launch_file.tree, 'DeclareLaunchArgument')
+                          if literal(c.args[0], launch_file.names) == name]
+        choices = literal(keyword(declaration, 'choices'), launch_file.names)
+        assert declared_default(launch_file, name) in choices
+        assert {'true', 'false'} <= set(choices) and 'ture' not in choices
+        assert all(launch_function('is_true')(c) == (c.lower() in ('true', '1', 'yes'))
+                   for c in choices)
+
+
 @pytest.mark.parametrize('namespace, pushed, expected', [
     ('', None, '/omega_orchestrator'),
     ('robot1', None, '/robot1/omega_orchestrator'),
@@ -371,8 +417,9 @@ def test_sidecar_node_is_built_from_the_context():
 
 
 @pytest.mark.parametrize('given, refused', [
-    (None, False), ('true', True), ('True', True), ('1', True), ('false', False), ('', False)])
-def test_refuse_remote_writes_reaches_the_orchestrator(given: str | None, refused: bool):
+    (None, False), ('true', True), ('True', True), ('1', True), ('false', False), ('no', False),
+    ('ture', None), ('', None)])
+def test_refuse_remote_writes_reaches_the_orchestrator(given: str | None, refused: bool | None):
     """With the real `launch`: `refuse_remote_writes:=...` -> the orchestrator's command line."""
     module = load_launch_module()
     from launch.utilities import perform_substitutions
@@ -385,6 +432,11 @@ def test_refuse_remote_writes_reaches_the_orchestrator(given: str | None, refuse
     context.launch_configurations['registry'] = 'r.json'   # its default needs the package
     if given is not None:
         context.launch_configurations['refuse_remote_writes'] = given
+    if refused is None:          # a typo fails the launch: it never reads as no
+        with pytest.raises(RuntimeError, match='refuse_remote_writes'):
+            for argument in description.get_launch_arguments():
+                argument.visit(context)
+        return
     for argument in description.get_launch_arguments():
         argument.visit(context)
     (orchestrator,) = [e for e in description.entities if isinstance(e, Node)]
