@@ -330,19 +330,12 @@ def test_builds_a_launch_description():
 
 
 def launch_function(name: str, **stubs: Any) -> Any:
-    """A function of the launch file, run without `launch`: stubs stand in for its names."""
+    """A function or class of the launch file, made without `launch`: stubs stand in for
+    its names.
+    """
     tree = ast.parse(LAUNCH_FILE.read_text())
-    (function,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
-    namespace = dict(module_constants(tree), **stubs)
-    exec(compile(ast.Module(body=[function], type_ignores=[]), str(LAUNCH_FILE), 'exec'),
-         namespace)
-    return namespace[name]
-
-
-def launch_class(name: str, **stubs: Any) -> Any:
-    """A class of the launch file, made without `launch`: stubs stand in for its names."""
-    tree = ast.parse(LAUNCH_FILE.read_text())
-    (found,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name]
+    (found,) = [n for n in tree.body
+                if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name]
     namespace = dict(module_constants(tree), **stubs)
     exec(compile(ast.Module(body=[found], type_ignores=[]), str(LAUNCH_FILE), 'exec'),
          namespace)
@@ -368,7 +361,7 @@ class Given:
     ('false', '--no-refuse-remote-writes'), ('0', '--no-refuse-remote-writes'),
     ('no', '--no-refuse-remote-writes')])
 def test_the_switch_gives_one_form_or_the_other(given: str, expected: str):
-    switch = launch_class('Switch', Substitution=object, LaunchContext=object,
+    switch = launch_function('Switch', Substitution=object, LaunchContext=object,
                           LaunchConfiguration=Given, is_true=launch_function('is_true'))
     assert switch('--refuse-remote-writes', Given(given)).perform(None) == expected
 
