@@ -10,10 +10,10 @@ window (`cpu_times`, user + system, all threads, after 5 s of settling):
 - engine: the orchestrator alone (`--no-ros`) over the same services;
 - floors, the least the same jobs need in bare rclpy and uvicorn: a bare rclpy node (a
   participant, a node, an executor spinning, nothing else); a publisher node that does what the
-  orchestrator's status does at idle (an empty `ServiceStatusArray` on `status_updates` every
-  second from a plain thread, N statuses on `status` every 10 s); a subscriber node that takes
-  both and does nothing with them; and the sidecar's own HTTP server (its uvicorn server class
-  over an empty FastAPI app), without ROS.
+  orchestrator's status does at idle (the liveliness of `status_updates` asserted every second
+  from a plain thread, N statuses on `status` every 10 s; see ros/presence.py); a subscriber
+  node that takes both, with the liveliness, and does nothing with them; and the sidecar's own
+  HTTP server (its uvicorn server class over an empty FastAPI app), without ROS.
 Medians of `--runs` runs, then what the orchestrator's ROS face costs (stack - engine) against
 the publisher node, and the sidecar against its floor (the subscriber node plus the HTTP
 server: two interpreters where the sidecar is one). `--json` writes every sample.
@@ -53,23 +53,27 @@ BARE = SPIN.format(body='')
 PUBLISHER = SPIN.format(body=(
     'import sys, threading, time\n'
     'from omega_orchestrator_interfaces.msg import ServiceStatus, ServiceStatusArray\n'
-    'updates = node.create_publisher(ServiceStatusArray, "status_updates", 10)\n'
+    'from omega_orchestrator.ros.presence import updates_qos\n'
+    'updates = node.create_publisher(ServiceStatusArray, "status_updates", updates_qos())\n'
     'whole = node.create_publisher(ServiceStatusArray, "status", 10)\n'
     'every = ServiceStatusArray(services=[ServiceStatus(name=f"s{i:03d}")\n'
     '                                     for i in range(int(sys.argv[1]))])\n'
     'def beat():\n'
     '    for second in range(10 ** 9):\n'
     '        time.sleep(1.0)\n'
-    '        updates.publish(ServiceStatusArray())\n'
+    '        updates.assert_liveliness()\n'
     '        if second % 10 == 0:\n'
     '            whole.publish(every)\n'
     'threading.Thread(target=beat, daemon=True).start()'))
 SUBSCRIBER = SPIN.format(body=(
     'import sys\n'
     'from omega_orchestrator_interfaces.msg import ServiceStatusArray\n'
-    'for topic in ("status", "status_updates"):\n'
-    '    node.create_subscription(ServiceStatusArray, f"{sys.argv[1]}/{topic}",\n'
-    '                             lambda _: None, 10)'))
+    'from rclpy.event_handler import SubscriptionEventCallbacks\n'
+    'from omega_orchestrator.ros.presence import updates_qos\n'
+    'node.create_subscription(ServiceStatusArray, f"{sys.argv[1]}/status", lambda _: None, 10)\n'
+    'node.create_subscription(ServiceStatusArray, f"{sys.argv[1]}/status_updates",\n'
+    '                         lambda _: None, updates_qos(), event_callbacks=\n'
+    '                         SubscriptionEventCallbacks(liveliness=lambda _: None))'))
 HTTP_SERVER = (
     'import asyncio, signal, sys, uvicorn\n'
     'from fastapi import FastAPI\n'

@@ -19,6 +19,7 @@ from omega_orchestrator.ros.graph_probes import make_graph_probes
 from omega_orchestrator.ros.lifecycle import RosLifecycleDriver
 from omega_orchestrator.ros.local_control import LocalControl
 from omega_orchestrator.ros.node import OrchestratorNode
+from omega_orchestrator.ros.presence import ASSERT_PERIOD
 from omega_orchestrator.ros.spinning import spin_until_shutdown
 from omega_orchestrator.runtime.relay import EventRelay
 from omega_orchestrator.runtime.status import TransitionEvent
@@ -26,10 +27,12 @@ from omega_orchestrator.runtime.supervisor import Supervisor
 
 log = logging.getLogger('omega_orchestrator')
 EXECUTOR_THREADS = 4
+TIMER_SLACK = 0.001       # s: a timer the loop runs this early is on time
 
 
 class StatusPublisher:
-    """Publishes at the status rate, and once per burst of changes.
+    """Publishes at the status rate, and once per burst of changes; asserts the
+    orchestrator's liveliness in between (presence.py).
 
     A change after a quiet spell is published at once; within a burst (1,000 services
     stopping exit one by one) at most every MIN_GAP s: each transition still goes out on
@@ -69,30 +72,41 @@ class StatusPublisher:
 
     def _on_change(self) -> None:
         self._due = None
-        self._publish(heartbeat=False)
+        self._publish()
 
     def _on_full_due(self) -> None:
         self._full = None
-        self._publish(heartbeat=False)
+        self._publish()
 
-    def _publish(self, heartbeat: bool) -> None:
+    def _publish(self) -> None:
         if self._closed:
             return
         loop = asyncio.get_running_loop()
         self._last = now = loop.time()
-        wait = self.node.publish_status(now, heartbeat=heartbeat)
+        wait = self.node.publish_status(now)
         if wait is not None and self._full is None:
             self._full = loop.call_at(now + max(wait, self.MIN_GAP), self._on_full_due)
 
     async def run_periodic(self) -> None:
-        """Publish at the node's status_rate (Hz) until cancelled; a new rate applies at once."""
+        """Publish at the node's status_rate (Hz), and keep ~/status_updates' liveliness
+        asserted at least every ASSERT_PERIOD s whatever the rate, until cancelled; a new
+        rate applies at once.
+        """
+        loop = asyncio.get_running_loop()
+        next_status = loop.time()
         while True:
-            self._publish(heartbeat=True)
+            now = loop.time()
+            if now >= next_status - TIMER_SLACK:
+                self._publish()
+                next_status = now + 1.0 / self.node.status_rate
+            self.node.keep_alive(now)
             try:
-                await asyncio.wait_for(self._rate_changed.wait(), 1.0 / self.node.status_rate)
+                await asyncio.wait_for(self._rate_changed.wait(),
+                                       min(next_status - now, ASSERT_PERIOD))
             except asyncio.TimeoutError:
                 continue
             self._rate_changed.clear()
+            next_status = loop.time()
 
     def rate_changed(self) -> None:
         """The status_rate parameter changed (on the loop): restart the period now."""

@@ -1,13 +1,13 @@
 """OrchestratorNode: the supervisor's ROS 2 surface.
 
 Publishes ~/status (latched), ~/status_updates, ~/events and /diagnostics (what goes out
-when: status_plan.py); serves ~/start, ~/stop, ~/restart,
-~/list, ~/get_logs and ~/reload. Callbacks only translate: each is an ``async def`` that hands
-its work to the engine's asyncio loop through the bridge and awaits the answer without holding
-an executor thread, so hundreds of calls can be in flight and a slow one blocks nothing.
-A call the engine did not take up within the bridge's timeout is answered ERR_TIMEOUT and is
-never applied (see bridge.py). No file is read here: a reload reads its file in a worker
-thread, with a timeout (see runtime/registry_file.py).
+when: status_plan.py), and asserts the liveliness of ~/status_updates (presence.py); serves
+~/start, ~/stop, ~/restart, ~/list, ~/get_logs and ~/reload. Callbacks only translate:
+each is an ``async def`` that hands its work to the engine's asyncio loop through the bridge
+and awaits the answer without holding an executor thread, so hundreds of calls can be in
+flight and a slow one blocks nothing. A call the engine did not take up within the bridge's
+timeout is answered ERR_TIMEOUT and is never applied (see bridge.py). No file is read here:
+a reload reads its file in a worker thread, with a timeout (see runtime/registry_file.py).
 
 The services keep up to SERVICE_DEPTH requests queued (reliable): DDS drops what is beyond a
 KEEP_LAST queue's depth, and rclpy's default depth of 10 lost calls from about 12 concurrent.
@@ -41,6 +41,7 @@ from omega_orchestrator.core.errors import (
 from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.messages import event_to_msg, MessageCache, status_to_msg
 from omega_orchestrator.ros.parameters import NodeParameters
+from omega_orchestrator.ros.presence import ASSERT_PERIOD, updates_qos
 from omega_orchestrator.ros.status_plan import Audience, FULL_PERIOD, StatusPlan
 from omega_orchestrator.runtime.registry_file import RegistryFileReader, RegistryReloader, Reloaded
 from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
@@ -49,9 +50,7 @@ from omega_orchestrator.runtime.supervisor import Supervisor
 LATCHED = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL,
                      reliability=ReliabilityPolicy.RELIABLE)
-#: reliable, volatile: a lost update would show a stale entry until the next whole ~/status
-UPDATES = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST,
-                     reliability=ReliabilityPolicy.RELIABLE)
+UPDATES = updates_qos()
 EVENTS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                     reliability=ReliabilityPolicy.RELIABLE)
 SERVICE_DEPTH = 1000
@@ -87,6 +86,7 @@ class OrchestratorNode(Node):
         self._messages = MessageCache()
         self._plan = StatusPlan()
         self._whole_at = float('-inf')      # when every service was last asked
+        self._asserted_at = float('-inf')   # when ~/status_updates' liveliness was last asserted
         self.status_pub = self.create_publisher(ServiceStatusArray, '~/status', LATCHED)
         self.updates_pub = self.create_publisher(ServiceStatusArray, '~/status_updates',
                                                  UPDATES)
@@ -148,8 +148,16 @@ class OrchestratorNode(Node):
 
     # -- publishing (called on the engine's loop) -------------------------------------------------
 
-    def publish_status(self, now: float, *, heartbeat: bool = False,
-                       final: bool = False) -> float | None:
+    def keep_alive(self, now: float) -> None:
+        """Assert ~/status_updates' liveliness, unless that was done less than half an
+        ASSERT_PERIOD ago (by an assertion or a publication on it): listeners see the
+        orchestrator there (presence.py). Costs no message to anyone.
+        """
+        if now - self._asserted_at >= ASSERT_PERIOD / 2:
+            self.updates_pub.assert_liveliness()
+            self._asserted_at = now
+
+    def publish_status(self, now: float, *, final: bool = False) -> float | None:
         """Publish what changed (see status_plan); returns the seconds until a whole
         ~/status that is due may go out, or None when none is pending.
 
@@ -170,8 +178,7 @@ class OrchestratorNode(Node):
         audience = Audience(status=self.status_pub.get_subscription_count() > 0,
                             updates=self.updates_pub.get_subscription_count() > 0,
                             diagnostics=self.diag_pub.get_subscription_count() > 0)
-        publication = self._plan.plan(entries, now, heartbeat=heartbeat, final=final,
-                                      audience=audience)
+        publication = self._plan.plan(entries, now, final=final, audience=audience)
         stamp = self.get_clock().now().to_msg()
         for publisher, statuses in ((self.status_pub, publication.full),
                                     (self.updates_pub, publication.updates)):
@@ -179,6 +186,8 @@ class OrchestratorNode(Node):
                 array = ServiceStatusArray(services=statuses)
                 array.header.stamp = stamp
                 publisher.publish(array)
+        if publication.updates is not None:
+            self._asserted_at = now          # a publication asserts liveliness too
         if publication.diagnostics is not None:
             diag = DiagnosticArray(status=publication.diagnostics)
             diag.header.stamp = stamp

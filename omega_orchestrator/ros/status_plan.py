@@ -3,8 +3,9 @@
 The whole array grows with the services (about 230 bytes and 20 us of serializing each), so it
 is not sent every period. The three channels:
 - `~/status_updates` carries only the services whose status changed (anything but uptime)
-  since they were last sent on either status topic: on every change, and at every period even
-  when empty, so that a listener knows the orchestrator is there.
+  since they were last sent on either status topic, and nothing when nothing changed: a
+  listener knows the orchestrator is there from the topic's DDS liveliness, which the node
+  asserts (presence.py), not from a message a second.
 - `~/status` (latched) carries every service: when the set of services or anything besides
   usage and uptime changed (at most every `full_gap` s), at least every `full_period` s (a late
   joiner's usage figures stay recent; with a status rate of at least 0.1 Hz), and last at
@@ -76,10 +77,10 @@ class StatusPlan:
             return None
         return max(0.0, self._last_full + self.full_gap - now)
 
-    def plan(self, entries: list[CachedService], now: float, *, heartbeat: bool = False,
-             final: bool = False, audience: Audience = EVERYONE) -> Publication:
-        """What to publish now. `heartbeat`: a periodic publication (an update goes out even
-        when empty); `final`: the last one (everything, on every topic, listened to or not).
+    def plan(self, entries: list[CachedService], now: float, *, final: bool = False,
+             audience: Audience = EVERYONE) -> Publication:
+        """What to publish now. `final`: the last one (everything, on every topic, listened
+        to or not).
         """
         publication, self._audience = Publication(), audience
         self._pending_full = self._full_wanted(entries)
@@ -94,7 +95,7 @@ class StatusPlan:
             self._in_full = {e.name: e.diagnostic_version for e in entries}
         if final or audience.updates:     # a listener of the updates alone misses nothing
             changed = [e for e in entries if self._sent.get(e.name) != e.version]
-            if changed or heartbeat:
+            if changed:
                 publication.updates = [e.status for e in changed]
                 for entry in changed:
                     self._sent[entry.name] = entry.version

@@ -4,7 +4,7 @@ RosGateway owns an rclpy context, a node and an executor thread (like launch_ros
 and one RobotLink (robot_link.py) per orchestrator: the local robot's from the start, every
 other one as the ROS graph shows it (a `.../status` topic of the orchestrator's status type),
 without a list in config. A robot that goes silent stays known, unreachable, with the time it
-was last seen; it comes back by itself when its messages flow again.
+was last seen; it comes back by itself when its liveliness (or its messages) does.
 """
 
 import asyncio
@@ -52,8 +52,8 @@ class RosGateway:
         self._links: dict[str, RobotLink] = {}
         self._shadowed: set[str] = set()     # orchestrators whose robot name was taken
         self._add(self.orchestrator, local=True)
-        if discover:
-            self.node.create_timer(DISCOVERY_PERIOD, self._discover)
+        self.discover = discover
+        self.node.create_timer(DISCOVERY_PERIOD, self._look_at_graph)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, name='sidecar-ros', daemon=True)
@@ -108,15 +108,16 @@ class RosGateway:
         if not local:
             log.info('found robot %s (%s)', name, orchestrator)
 
-    def _discover(self) -> None:
-        """On the executor thread: every orchestrator the graph shows that is not known yet;
-        whose control services this sidecar can see; which name two orchestrators share; and
-        which robot, gone from the graph, has been silent for FORGET_AFTER s.
+    def _look_at_graph(self) -> None:
+        """On the executor thread: every orchestrator the graph shows that is not known yet
+        (when discovering); whose control services this sidecar can see; how to follow one
+        that is not reachable (robot_link.follow_writer); which name two orchestrators share;
+        and which robot, gone from the graph, has been silent for FORGET_AFTER s.
         """
         with self._lock:
             known = {link.orchestrator for link in self._links.values()}
         on_graph = set()
-        for topic, types in self.node.get_topic_names_and_types():
+        for topic, types in self.node.get_topic_names_and_types() if self.discover else ():
             if topic.endswith('/status') and STATUS_TYPE in types:
                 orchestrator = topic[:-len('/status')] or '/'
                 on_graph.add(orchestrator)
@@ -125,6 +126,10 @@ class RosGateway:
         with self._lock:
             links = list(self._links.values())
         for link in links:
+            if not link.reachable():
+                link.follow_writer([info.qos_profile for info in
+                                    self.node.get_publishers_info_by_topic(
+                                        f'{link.orchestrator}/status_updates')])
             link.control_seen = self._serves(f'{link.orchestrator}/start')
             conflict = self.node.count_publishers(f'{link.orchestrator}/status') > 1
             if conflict and not link.conflict:
@@ -133,7 +138,7 @@ class RosGateway:
                             "killed a moment ago can also linger for DDS's 20 s lease)",
                             link.orchestrator, link.name)
             link.conflict = conflict
-            if not link.local and link.orchestrator not in on_graph and \
+            if self.discover and not link.local and link.orchestrator not in on_graph and \
                     link.silent_for() > FORGET_AFTER:
                 log.info('forgetting robot %s: gone from the graph, silent for %.0f s',
                          link.name, link.silent_for())

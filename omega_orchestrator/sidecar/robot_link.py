@@ -3,8 +3,13 @@ listeners, and the calls to its control services.
 
 Reads come from a cache of the services' statuses: the latched ~/status (every service) and
 ~/status_updates (what changed) keep it current; messages are turned into REST objects only
-when someone reads them, so the sidecar without clients does next to nothing. Writes are ROS
-service calls whose answers are handed back to the asyncio loop, with a timeout.
+when someone reads them, so the sidecar without clients does next to nothing. Whether the
+orchestrator is there comes from the DDS liveliness of its ~/status_updates (presence.py):
+DDS's threads follow it, and the executor wakes only when it changes. An orchestrator that
+predates that (the graph shows its writer's QoS) is followed the older way: it is there
+while its messages, an empty update every period at least, keep coming (STALE_AFTER).
+Writes are ROS service calls whose answers are handed back to the asyncio loop, with a
+timeout.
 
 Many calls at once: at most MAX_IN_FLIGHT calls are sent to the orchestrator at a time (the
 fleet shares one budget); the others wait their turn here, unsent, instead of piling up in
@@ -48,6 +53,7 @@ except ImportError:                   # Humble: the module had its older name
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from omega_orchestrator.ros.presence import LEASE, offers_liveliness, updates_qos
 from omega_orchestrator.sidecar.errors import (
     ERR_INTERNAL,
     ERR_TIMEOUT,
@@ -60,10 +66,9 @@ from omega_orchestrator.sidecar.protocol import Listener
 from omega_orchestrator.sidecar.rest_objects import event_dict, service_dict, stamp_seconds
 
 log = logging.getLogger('omega_orchestrator.sidecar')
-STALE_AFTER = 5.0         # seconds without a status message -> unreachable (at least 3 periods)
+STALE_AFTER = 5.0         # an older orchestrator: seconds without a message -> unreachable
 _LATCHED = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                       reliability=ReliabilityPolicy.RELIABLE)
-_UPDATES = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 _EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 VIEW_AGE = 1.0            # seconds a list of service objects is served again (uptimes move)
 CLOCK_RESET = 30.0        # a whole status this much older than what we have: a clock reset
@@ -98,9 +103,11 @@ class RobotLink:
         self._entries: dict[str, _Entry] | None = None   # by name, in registry order
         self._view: tuple[dict, ...] | None = None       # REST objects, built on reading
         self._view_at = 0.0
-        self._latest_at = 0.0     # when a status message last arrived (monotonic)
+        self._latest_at = 0.0     # when it was last known there (monotonic)
         self._seen_at: float | None = None               # the same, wall clock
-        self._period = 1.0        # seen interval between status messages
+        self._by_liveliness = True   # False: an older orchestrator, followed by its messages
+        self._alive = False          # its liveliness holds (by_liveliness)
+        self._period = 1.0        # older orchestrator: seen interval between status messages
         self._listeners: dict[int, Listener] = {}
         self._ids = itertools.count()
         self._clients: dict[str, Any] = {}
@@ -111,17 +118,51 @@ class RobotLink:
         if local:
             for kind in _KINDS:
                 self._client(kind)
-        # rclpy adds two QoS-event handlers to each subscription by default (a warning on an
-        # incompatible publisher), and the executor walks them at every wake: kept for the
-        # local robot, left out for the others (a third less CPU for a fleet of three)
-        events = None if local else _NO_EVENTS
         self._subscriptions = [
             node.create_subscription(ServiceStatusArray, f'{orchestrator}/status',
-                                     self._on_status, _LATCHED, event_callbacks=events),
-            node.create_subscription(ServiceStatusArray, f'{orchestrator}/status_updates',
-                                     self._on_updates, _UPDATES, event_callbacks=events),
+                                     self._on_status, _LATCHED, event_callbacks=self._events()),
             node.create_subscription(ServiceEvent, f'{orchestrator}/events', self._on_event,
-                                     _EVENTS, event_callbacks=events)]
+                                     _EVENTS, event_callbacks=self._events())]
+        self._updates = self._subscribe_updates()
+
+    def _events(self) -> Any:
+        """The QoS-event handlers of a subscription: rclpy adds two by default (a warning on
+        an incompatible publisher), and the executor walks them at every wake: kept for the
+        local robot, left out for the others (a third less CPU for a fleet of three).
+        """
+        return None if self.local else _NO_EVENTS
+
+    def _subscribe_updates(self) -> Any:
+        """~/status_updates, with the liveliness that tells whether the orchestrator is
+        there (an older orchestrator: without, as its writer offers none).
+        """
+        if self._by_liveliness:
+            qos = updates_qos()
+            events = SubscriptionEventCallbacks(liveliness=self._on_liveliness,
+                                                use_default_callbacks=False)
+        else:
+            qos, events = updates_qos(liveliness=False), self._events()
+        return self.node.create_subscription(
+            ServiceStatusArray, f'{self.orchestrator}/status_updates', self._on_updates, qos,
+            event_callbacks=events)
+
+    def follow_writer(self, offered: list[Any]) -> None:
+        """On the executor thread, from the graph, while the robot is not reachable: the QoS
+        its ~/status_updates writers offer. One that offers no liveliness is an older
+        orchestrator, followed by its messages from then on; one that does, by liveliness.
+        """
+        if not offered:
+            return
+        by_liveliness = any(offers_liveliness(qos) for qos in offered)
+        if by_liveliness == self._by_liveliness:
+            return
+        log.info('robot %s: following %s', self.name, 'its liveliness' if by_liveliness else
+                 'the messages of an orchestrator that predates liveliness')
+        self.node.destroy_subscription(self._updates)
+        with self._lock:
+            self._by_liveliness, self._alive = by_liveliness, False
+            self._reachable_since = None
+        self._updates = self._subscribe_updates()
 
     def _client(self, kind: str) -> Any:
         client = self._clients.get(kind)
@@ -134,9 +175,9 @@ class RobotLink:
         """What /api/robots says of this robot: reachable, last seen, its services counted."""
         now = time.monotonic()
         with self._lock:
-            reachable = self._entries is not None and self._fresh()
+            reachable = self._entries is not None and self._present()
             entries = list(self._entries.values()) if self._entries is not None else []
-            seen = self._seen_at
+            seen = time.time() if self._by_liveliness and self._alive else self._seen_at
         return summary(self.name, self.orchestrator, local=self.local, reachable=reachable,
                        seen_at=seen, now=time.time(), services=(e.rest(now) for e in entries),
                        writable=self.writable() if reachable else None,
@@ -158,12 +199,14 @@ class RobotLink:
                 and since is not None and time.monotonic() - since > CONTROL_GRACE)
 
     def silent_for(self) -> float:
-        """Seconds since its last status message (since it was first known, if none came)."""
+        """Seconds since it was last known there (since it was first known, if never)."""
+        if self._by_liveliness and self._alive:
+            return 0.0
         return time.monotonic() - (self._latest_at or self._created)
 
     def close(self) -> None:
         """On the executor thread: forget this robot (its subscriptions and clients go)."""
-        for subscription in self._subscriptions:
+        for subscription in (*self._subscriptions, self._updates):
             self.node.destroy_subscription(subscription)
         for client in self._clients.values():
             self.node.destroy_client(client)
@@ -176,9 +219,10 @@ class RobotLink:
         VIEW_AGE s: uptimes move); 503 when the orchestrator is silent.
         """
         with self._lock:
-            if self._entries is None or not self._fresh():
+            if self._entries is None or not self._present():
                 raise GatewayError(ERR_UNREACHABLE, f'orchestrator {self.orchestrator} is '
-                                                    'not publishing its status')
+                                                    'not there (no status, or its liveliness '
+                                                    'lapsed)')
             now = time.monotonic()
             if self._view is None or now - self._view_at >= VIEW_AGE:
                 self._view = tuple(e.rest(now) for e in self._entries.values())
@@ -186,12 +230,18 @@ class RobotLink:
             return self._view
 
     def reachable(self) -> bool:
-        """True while status messages keep arriving."""
+        """True once its whole status came, while its liveliness holds (an older
+        orchestrator: while its messages keep coming).
+        """
         with self._lock:
-            return self._entries is not None and self._fresh()
+            return self._entries is not None and self._present()
 
-    def _fresh(self) -> bool:
-        """The last status is recent, for the rate the orchestrator publishes at."""
+    def _present(self) -> bool:
+        """(Under the lock.) Its liveliness holds; an older orchestrator: its last message
+        is recent, for the rate it publishes at.
+        """
+        if self._by_liveliness:
+            return self._alive
         limit = max(STALE_AFTER, 3 * self._period)
         return time.monotonic() - self._latest_at < limit
 
@@ -332,12 +382,32 @@ class RobotLink:
 
     def _arrived(self, now: float) -> None:
         """A status message arrived (under the lock): the orchestrator is there."""
-        if self._latest_at:
-            self._period = 0.8 * self._period + 0.2 * (now - self._latest_at)
-        if self._reachable_since is None or not self._fresh():
-            self._reachable_since = now          # back (or here for the first time)
+        if not self._by_liveliness:
+            if self._latest_at:
+                self._period = 0.8 * self._period + 0.2 * (now - self._latest_at)
+            if self._reachable_since is None or not self._present():
+                self._reachable_since = now          # back (or here for the first time)
         self._latest_at = now
         self._seen_at = time.time()
+
+    def _on_liveliness(self, info: Any) -> None:
+        self.liveliness_changed(alive=info.alive_count > 0,
+                                lapsed=info.not_alive_count_change > 0)
+
+    def liveliness_changed(self, alive: bool, lapsed: bool = False) -> None:
+        """DDS saw its liveliness change (executor thread). `lapsed`: gone because its
+        lease ran out, so it was last there LEASE s ago (not: it left, a moment ago).
+        """
+        now, wall = time.monotonic(), time.time()
+        with self._lock:
+            if not self._by_liveliness:
+                return
+            if alive and not self._alive:
+                self._reachable_since = now          # back (or here for the first time)
+            if self._alive or alive:
+                back = LEASE if lapsed and not alive else 0.0
+                self._latest_at, self._seen_at = now - back, wall - back
+            self._alive = alive
 
     def _on_event(self, msg: ServiceEvent) -> None:
         self._emit('transition', event_dict(msg))

@@ -6,9 +6,12 @@ from rcl_interfaces.msg import Log, Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
+from omega_orchestrator.ros.presence import updates_qos
 from test.support import py, wait_until
 
 SLEEP = 'import time\ntime.sleep(600)'
+GROWING = ('import time\nheld = []\nwhile True:\n'
+           '    held.append(b"x" * (1 << 20))\n    time.sleep(0.2)')
 ROSOUT = QoSProfile(depth=1000, durability=DurabilityPolicy.TRANSIENT_LOCAL,
                     reliability=ReliabilityPolicy.RELIABLE)
 
@@ -59,17 +62,20 @@ def test_parameters_are_read_only_or_live(orchestrator, client, tmp_path):
 
 
 def test_a_new_status_rate_takes_effect_at_once(orchestrator, client):
-    orchestrator.start([py(SLEEP, name='a', autostart=True)], '--status-rate', '0.01')
+    orchestrator.start([py(GROWING, name='a', autostart=True)], '--status-rate', '0.01',
+                       '--metrics-interval', '0.5')
     wait_until(lambda: client.call(ListServices, orchestrator.at('list')).services[0].pid,
                what='a up')
-    received = client.collect(ServiceStatusArray, orchestrator.at('status_updates'))
-    # at 0.01 Hz the next periodic message is 100 s away; an integer rate of 20 is taken and
-    # the period restarts now, so messages (updates, empty while nothing changes) flow
-    # within the deadline
+    received = client.collect(ServiceStatusArray, orchestrator.at('status_updates'),
+                              updates_qos())
+    # a's memory grows at every sample, which goes out at the next period: 100 s away at
+    # 0.01 Hz; an integer rate of 20 is taken and the period restarts now, so its updates
+    # flow within the deadline
     accepted = set_rate(client, orchestrator, ParameterValue(type=ParameterType.PARAMETER_INTEGER,
                                                integer_value=20))
     assert accepted.successful, accepted.reason
-    wait_until(lambda: len(received) >= 10, timeout=20, what='status at the new rate')
+    wait_until(lambda: len({m.services[0].memory_bytes for m in received if m.services}) >= 3,
+               timeout=20, what='usage at the new rate')
 
 
 def test_log_lines_reach_rosout(orchestrator, client):

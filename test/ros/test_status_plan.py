@@ -37,17 +37,17 @@ def diagnosed(diagnostics) -> list[str]:
 
 
 def test_the_first_publication_sends_everything():
-    first, due = Robot('a', 'b').publish(0.0, heartbeat=True)
+    first, due = Robot('a', 'b').publish(0.0)
     assert names(first.full) == ['a', 'b'] and names(first.updates) == ['a', 'b']
     assert diagnosed(first.diagnostics) == ['a', 'b'] and due is None
 
 
-def test_a_quiet_period_sends_an_empty_update_and_nothing_else():
+def test_a_quiet_period_sends_nothing():
     robot = Robot('a', 'b')
-    robot.publish(0.0, heartbeat=True)
+    robot.publish(0.0)
     robot.change('a', uptime=60.0)                 # uptime moves: not a change
-    tick, due = robot.publish(1.0, heartbeat=True)
-    assert tick.full is None and tick.updates == [] and tick.diagnostics is None
+    tick, due = robot.publish(1.0)
+    assert (tick.full, tick.updates, tick.diagnostics) == (None, None, None)
     assert due is None
     burst, _ = robot.publish(1.05)                 # a poke with nothing new: nothing at all
     assert (burst.full, burst.updates, burst.diagnostics) == (None, None, None)
@@ -55,19 +55,19 @@ def test_a_quiet_period_sends_an_empty_update_and_nothing_else():
 
 def test_usage_goes_out_as_an_update_of_that_service_only():
     robot = Robot('a', 'b')
-    robot.publish(0.0, heartbeat=True)
+    robot.publish(0.0)
     robot.change('b', usage=Usage(cpu_percent=40.0, memory_bytes=10))
-    tick, _ = robot.publish(1.0, heartbeat=True)
+    tick, _ = robot.publish(1.0)
     assert tick.full is None and names(tick.updates) == ['b']
     assert tick.updates[0].cpu_percent == 40.0
     assert tick.diagnostics is None                # the level did not change
-    again, _ = robot.publish(2.0, heartbeat=True)
-    assert again.updates == []                     # sent once
+    again, _ = robot.publish(2.0)
+    assert again.updates is None                   # sent once
 
 
 def test_a_state_change_is_an_update_at_once_and_a_whole_status_once_allowed():
     robot = Robot('a', 'b')
-    robot.publish(0.0, heartbeat=True)
+    robot.publish(0.0)
     robot.change('a', state=ServiceState.CRASHED, pid=None, message='killed by signal 9')
     burst, due = robot.publish(0.2)                # within full_gap of the last whole one
     assert burst.full is None and names(burst.updates) == ['a']
@@ -82,10 +82,10 @@ def test_a_state_change_is_an_update_at_once_and_a_whole_status_once_allowed():
 
 def test_the_whole_status_comes_every_full_period_and_every_diagnostic_each_refresh():
     robot = Robot('a', 'b')
-    robot.publish(0.0, heartbeat=True)
+    robot.publish(0.0)
     kinds = {}
     for second in range(1, 11):
-        tick, _ = robot.publish(float(second), heartbeat=True)
+        tick, _ = robot.publish(float(second))
         kinds[second] = (tick.full is not None, diagnosed(tick.diagnostics or []))
     assert [s for s, (full, _) in kinds.items() if full] == [10]
     assert [s for s, (_, diag) in kinds.items() if diag] == [3, 6, 9]
@@ -94,7 +94,7 @@ def test_the_whole_status_comes_every_full_period_and_every_diagnostic_each_refr
 
 def test_a_reload_that_adds_or_removes_a_service_sends_the_whole_status():
     robot = Robot('a', 'b')
-    robot.publish(0.0, heartbeat=True)
+    robot.publish(0.0)
     del robot.statuses['b']
     removed, _ = robot.publish(1.0)
     assert names(removed.full) == ['a']
@@ -106,7 +106,7 @@ def test_a_reload_that_adds_or_removes_a_service_sends_the_whole_status():
 
 def test_the_final_publication_sends_everything_on_every_topic():
     robot = Robot('a', 'b')
-    robot.publish(0.0, heartbeat=True)
+    robot.publish(0.0)
     final, _ = robot.publish(0.1, final=True)
     assert names(final.full) == ['a', 'b'] and diagnosed(final.diagnostics) == ['a', 'b']
 
@@ -114,14 +114,14 @@ def test_the_final_publication_sends_everything_on_every_topic():
 def test_a_topic_nobody_listens_to_gets_nothing_until_someone_does():
     robot = Robot('a', 'b')
     nobody = Audience(status=False, updates=False, diagnostics=False)
-    quiet, due = robot.publish(0.0, heartbeat=True, audience=nobody)
+    quiet, due = robot.publish(0.0, audience=nobody)
     assert (quiet.full, quiet.updates, quiet.diagnostics) == (None, None, None)
     assert due is None                      # nothing is scheduled for nobody
     robot.change('a', state=ServiceState.CRASHED, pid=None)
-    quiet, due = robot.publish(5.0, heartbeat=True, audience=nobody)
+    quiet, due = robot.publish(5.0, audience=nobody)
     assert (quiet.full, quiet.updates, quiet.diagnostics) == (None, None, None)
     assert due is None
-    joined, _ = robot.publish(5.5, heartbeat=True)       # the first period someone listens
+    joined, _ = robot.publish(5.5)       # the first period someone listens
     assert names(joined.full) == ['a', 'b'] and joined.full[0].state_name == 'crashed'
     assert diagnosed(joined.diagnostics) == ['a', 'b']
 
@@ -131,10 +131,10 @@ def test_a_health_check_that_decides_the_same_is_an_update_not_a_whole_status():
     robot = Robot('a', 'b')
     robot.change('a', health=Health(checked=True, healthy=True, message='HTTP 200',
                                     checked_at=100.0, successes=1))
-    robot.publish(0.0, heartbeat=True)
+    robot.publish(0.0)
     robot.change('a', health=Health(checked=True, healthy=True, message='HTTP 200',
                                     checked_at=110.0, successes=2))
-    tick, due = robot.publish(2.0, heartbeat=True)
+    tick, due = robot.publish(2.0)
     assert tick.full is None and due is None and tick.diagnostics is None
     assert names(tick.updates) == ['a'] and tick.updates[0].health_checked_at.sec > 0
     robot.change('a', health=Health(checked=True, healthy=False, message='HTTP 503',
@@ -146,7 +146,7 @@ def test_a_health_check_that_decides_the_same_is_an_update_not_a_whole_status():
 
 def test_a_listener_of_the_updates_alone_sees_every_change():
     robot = Robot('a', 'b')
-    robot.publish(0.0, heartbeat=True)
+    robot.publish(0.0)
     robot.change('b', state=ServiceState.CRASHED, pid=None)
     crash, _ = robot.publish(5.0)                    # after a quiet spell: whole at once...
     assert names(crash.full) == ['a', 'b'] and names(crash.updates) == ['b']   # ...and this

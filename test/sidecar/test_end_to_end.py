@@ -6,6 +6,7 @@ import signal
 
 import httpx
 
+from omega_orchestrator.ros.presence import LEASE
 from test.support import py
 
 SLEEP = 'import time\nprint("service up", flush=True)\ntime.sleep(600)'
@@ -131,6 +132,24 @@ def test_orchestrator_gone_is_503_and_said_on_the_event_stream_then_back(stack):
     s.wait_for(lambda: s.get('/api/services/list').status_code == 200, 'reachable again')
     s.wait_for(lambda: s.service('a')['status'] == 'running', 'a running again')
     assert s.get('/api/health').json()['orchestrator_reachable'] is True
+
+
+def test_a_frozen_orchestrator_is_unreachable_once_its_lease_lapses_then_back(stack):
+    """Its liveliness, asserted from the engine's loop, lapses when the process stops
+    (SIGSTOP: as a wedged engine would); last seen a lease before that.
+    """
+    s = stack([py(SLEEP, name='a', autostart=True)])
+    s.wait_for(lambda: s.service('a')['pid'], 'a running')
+    s.orchestrator.send_signal(signal.SIGSTOP)
+    try:
+        robot = s.wait_for(lambda: (r := s.get('/api/robots').json()['robots'][0])
+                           ['reachable'] is False and r, 'the frozen orchestrator unreachable')
+        assert robot['seen_ago_sec'] >= LEASE - 1.0
+        assert s.get('/api/services/list').status_code == 503
+    finally:
+        s.orchestrator.send_signal(signal.SIGCONT)
+    s.wait_for(lambda: s.get('/api/services/list').status_code == 200, 'reachable again')
+    assert s.get('/api/robots').json()['robots'][0]['seen_ago_sec'] == 0.0
 
 
 def test_token_is_required_for_changes(stack):

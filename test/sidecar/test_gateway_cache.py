@@ -24,9 +24,12 @@ def status(name: str, state: str = 'running', uptime: float = 0.0) -> ServiceSta
 
 @pytest.fixture
 def gateway():
-    """The local robot's link of a real RosGateway (nothing publishes: the test feeds it)."""
+    """The local robot's link of a real RosGateway (nothing publishes: the test feeds it,
+    and says its liveliness holds).
+    """
     made = RosGateway(orchestrator='/nobody_publishes_here/omega_orchestrator',
                       ros_args=['--ros-args', '-r', '__node:=cache_test'], discover=False)
+    made.robot().liveliness_changed(alive=True)
     yield made.robot()
     made.close()
 
@@ -84,6 +87,7 @@ def fleet_gateway():
     made = RosGateway(orchestrator='/nobody_publishes_here/omega_orchestrator',
                       ros_args=['--ros-args', '-r', '__node:=fleet_cache_test'], discover=False)
     made._add('/other_robot_nobody_runs/omega_orchestrator')
+    made.robot('other_robot_nobody_runs').liveliness_changed(alive=True)
     yield made
     made.close()
 
