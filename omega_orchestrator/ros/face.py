@@ -47,9 +47,10 @@ class StatusPublisher:
         self.node = node
         self._due: asyncio.TimerHandle | None = None
         self._full: asyncio.TimerHandle | None = None
+        self._tick: asyncio.TimerHandle | None = None
         self._closed = False
         self._last = float('-inf')
-        self._rate_changed = asyncio.Event()
+        self._next_status = float('-inf')
 
     def poke(self) -> None:
         """Something changed: publish once the current burst of work is done."""
@@ -61,10 +62,10 @@ class StatusPublisher:
     def close(self) -> None:
         """No more publications: cancel those still due (the node is about to go)."""
         self._closed = True
-        for handle in (self._due, self._full):
+        for handle in (self._due, self._full, self._tick):
             if handle is not None:
                 handle.cancel()
-        self._due = self._full = None
+        self._due = self._full = self._tick = None
 
     def publish_final(self) -> None:
         """Everything, on every topic: the state the orchestrator leaves behind."""
@@ -87,30 +88,38 @@ class StatusPublisher:
         if wait is not None and self._full is None:
             self._full = loop.call_at(now + max(wait, self.MIN_GAP), self._on_full_due)
 
-    async def run_periodic(self) -> None:
-        """Publish at the node's status_rate (Hz), and keep ~/status_updates' liveliness
-        asserted at least every ASSERT_PERIOD s whatever the rate, until cancelled; a new
-        rate applies at once.
+    def start_periodic(self) -> None:
+        """From now on (on the loop) until closed: publish at the node's status_rate (Hz), and
+        keep ~/status_updates' liveliness asserted at least every ASSERT_PERIOD s whatever
+        the rate. A chain of timers: nothing else wakes the loop in between.
         """
-        loop = asyncio.get_running_loop()
-        next_status = loop.time()
-        while True:
-            now = loop.time()
-            if now >= next_status - TIMER_SLACK:
-                self._publish()
-                next_status = now + 1.0 / self.node.status_rate
-            self.node.keep_alive(now)
-            try:
-                await asyncio.wait_for(self._rate_changed.wait(),
-                                       min(next_status - now, ASSERT_PERIOD))
-            except asyncio.TimeoutError:
-                continue
-            self._rate_changed.clear()
-            next_status = loop.time()
+        self._next_status = asyncio.get_running_loop().time()
+        self._on_tick()
 
     def rate_changed(self) -> None:
         """The status_rate parameter changed (on the loop): restart the period now."""
-        self._rate_changed.set()
+        if self._closed:
+            return
+        if self._tick is not None:
+            self._tick.cancel()
+        self._next_status = asyncio.get_running_loop().time()
+        self._on_tick()
+
+    def _on_tick(self) -> None:
+        self._tick = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        try:
+            if now >= self._next_status - TIMER_SLACK:
+                self._publish()
+                self._next_status = now + 1.0 / self.node.status_rate
+            self.node.keep_alive(now)
+        except Exception:         # the next period tries again
+            log.exception('publishing the status failed')
+            self._next_status = now + 1.0 / self.node.status_rate
+        if not self._closed:
+            self._tick = loop.call_at(min(self._next_status, now + ASSERT_PERIOD),
+                                      self._on_tick)
 
 
 class RosFace:
@@ -145,7 +154,6 @@ class RosFace:
         self.spinner = threading.Thread(target=spin_until_shutdown, name='rclpy-executor',
                                         args=(self.executor, 'a ROS callback'), daemon=True)
         self.publisher = StatusPublisher(self.node)
-        self.periodic: asyncio.Task | None = None
 
     def _rate_changed(self) -> None:
         self.publisher.rate_changed()
@@ -161,7 +169,7 @@ class RosFace:
         self.supervisor.probes.update(make_graph_probes(self.node))
         self.supervisor.use_lifecycle(RosLifecycleDriver(self.node, asyncio.get_running_loop()))
         relay.connect(self._on_transition)
-        self.periodic = asyncio.get_running_loop().create_task(self.publisher.run_periodic())
+        self.publisher.start_periodic()
         log.info('orchestrator node %s is up with %d service(s)',
                  self.node.get_fully_qualified_name(), len(self.supervisor.names()))
 
@@ -171,8 +179,6 @@ class RosFace:
 
     def close(self) -> None:
         """Publish the final state, then shut the node down."""
-        if self.periodic is not None:
-            self.periodic.cancel()
         self.publisher.close()
         if self.log_forwarding is not None:
             self.log_forwarding.close()

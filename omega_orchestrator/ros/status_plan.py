@@ -7,8 +7,9 @@ is not sent every period. The three channels:
   listener knows the orchestrator is there from the topic's DDS liveliness, which the node
   asserts (presence.py), not from a message a second.
 - `~/status` (latched) carries every service: when the set of services or anything besides
-  usage and uptime changed (at most every `full_gap` s), at least every `full_period` s (a late
-  joiner's usage figures stay recent; with a status rate of at least 0.1 Hz), and last at
+  usage and uptime changed (at most every `full_gap` s), every `full_period` s while anything
+  else did, usage too (a late joiner's usage figures stay recent; with a status rate of at
+  least 0.1 Hz; an idle robot whose figures hold still sends it no more), and last at
   shutdown. What changed goes out on ~/status_updates as well, so that a listener of either
   topic alone misses nothing.
 - `/diagnostics` carries the services whose level or message may have changed, and each other
@@ -62,6 +63,7 @@ class StatusPlan:
         self.diagnostic_refresh = diagnostic_refresh
         self._sent: dict[str, int] = {}              # name -> version on a status topic
         self._in_full: dict[str, int] = {}           # name -> diagnostic_version in the last full
+        self._full_versions: dict[str, int] = {}     # name -> version in the last full
         self._names: tuple[str, ...] | None = None   # the services of the last full
         self._diagnosed: dict[str, tuple[int, float]] = {}   # name -> (version, when sent)
         self._last_full = float('-inf')
@@ -87,12 +89,14 @@ class StatusPlan:
         wanted = self._pending_full and now - self._last_full >= self.full_gap
         if not final and not audience.status:
             pass                     # nobody would get it: it stays wanted
-        elif final or wanted or now - self._last_full >= self.full_period:
+        elif final or wanted or (now - self._last_full >= self.full_period
+                                 and self._moved_since_full(entries)):
             self._pending_full = False
             publication.full = [e.status for e in entries]
             self._last_full = now
             self._names = tuple(e.name for e in entries)
             self._in_full = {e.name: e.diagnostic_version for e in entries}
+            self._full_versions = {e.name: e.version for e in entries}
         if final or audience.updates:     # a listener of the updates alone misses nothing
             changed = [e for e in entries if self._sent.get(e.name) != e.version]
             if changed:
@@ -116,6 +120,10 @@ class StatusPlan:
             return True
         return any(e.name != name or self._in_full.get(name) != e.diagnostic_version
                    for e, name in zip(entries, self._names, strict=True))
+
+    def _moved_since_full(self, entries: list[CachedService]) -> bool:
+        """Anything at all (usage too, not uptime) changed since the last full."""
+        return any(self._full_versions.get(e.name) != e.version for e in entries)
 
     def _diagnosis_due(self, entry: CachedService, now: float) -> bool:
         last = self._diagnosed.get(entry.name)

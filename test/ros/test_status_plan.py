@@ -80,16 +80,30 @@ def test_a_state_change_is_an_update_at_once_and_a_whole_status_once_allowed():
     assert full.updates is None and due is None      # the update went out at 0.2 already
 
 
-def test_the_whole_status_comes_every_full_period_and_every_diagnostic_each_refresh():
+def test_the_whole_status_comes_every_full_period_while_usage_moves_and_diagnostics_refresh():
     robot = Robot('a', 'b')
     robot.publish(0.0)
     kinds = {}
-    for second in range(1, 11):
+    for second in range(1, 22):
+        if second in (5, 15):
+            robot.change('b', usage=Usage(cpu_percent=float(second), memory_bytes=10))
         tick, _ = robot.publish(float(second))
         kinds[second] = (tick.full is not None, diagnosed(tick.diagnostics or []))
-    assert [s for s, (full, _) in kinds.items() if full] == [10]
-    assert [s for s, (_, diag) in kinds.items() if diag] == [3, 6, 9]
+    assert [s for s, (full, _) in kinds.items() if full] == [10, 20]
+    assert [s for s, (_, diag) in kinds.items() if diag] == [3, 6, 9, 12, 15, 18, 21]
     assert kinds[3][1] == ['a', 'b']
+
+
+def test_an_idle_robot_whose_figures_hold_still_sends_no_whole_status_again():
+    robot = Robot('a', 'b')
+    robot.publish(0.0)
+    robot.change('a', uptime=600.0)                  # uptime moves: not a change
+    fulls = [second for second in range(1, 41)
+             if robot.publish(float(second))[0].full is not None]
+    assert fulls == []
+    robot.change('a', usage=Usage(cpu_percent=3.0, memory_bytes=10))
+    moved, _ = robot.publish(41.0)                   # past the period: at once
+    assert names(moved.full) == ['a', 'b'] and names(moved.updates) == ['a']
 
 
 def test_a_reload_that_adds_or_removes_a_service_sends_the_whole_status():
