@@ -73,8 +73,11 @@ class ChildRegistry:
     def reap_orphans(self, children: list[int] | None = None) -> int:
         """Collect exit statuses of re-parented orphans (never of our own children);
         `children`: a recent listing of our children to use instead of listing them now.
+        Without one, nothing is listed while no child at all has exited (the usual case).
         """
         reaped = 0
+        if children is None and not _some_child_exited():
+            return 0
         with self._cond:
             if not self._cond.wait_for(lambda: self._spawning == 0, timeout=1.0):
                 return 0          # spawns keep coming: reap next time
@@ -383,6 +386,19 @@ def sweep(marker: str, subreaper: bool, killed_group: int | None = None,
 def reap_orphans() -> int:
     """Collect exit statuses of re-parented orphans (never of processes spawned here)."""
     return CHILDREN.reap_orphans()
+
+
+def _some_child_exited() -> bool:
+    """Some child of this process (spawned here or re-parented orphan) has exited and waits
+    to be collected. One waitid that collects nothing (WNOWAIT), in place of reading the
+    children files of every thread of this process (about 0.5 ms with the ROS node's).
+    """
+    try:
+        return os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:          # no child at all
+        return False
+    except (AttributeError, OSError):  # no waitid here: look the long way
+        return True
 
 
 def _is_zombie(pid: int) -> bool:

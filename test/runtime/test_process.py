@@ -50,3 +50,12 @@ def test_a_listing_of_orphans_serves_only_sweeps_requested_before_it():
             child.kill()
             child.wait()
         CHILDREN.forget(ours.pid)
+
+
+def test_the_reaper_peeks_for_an_exited_child_without_collecting_it():
+    """Nothing is listed while no child has exited; the peek leaves the status in place."""
+    import subprocess
+    quick = subprocess.Popen([sys.executable, '-c', 'pass'])
+    wait_until(lambda: process._some_child_exited(), what='a child exited, seen by the peek')
+    assert process._is_zombie(quick.pid)                   # still there to collect
+    assert quick.wait(10) == 0
