@@ -4,7 +4,8 @@ uvicorn cost doing the least the same job needs.
     .venv/bin/python bench/idle_floor.py [--services 50] [--runs 3] [--seconds 30]
 
 Three phases per run, each on a fresh private ROS domain, every process measured over the same
-window (`cpu_times`, user + system, all threads, after 5 s of settling):
+window (every thread's time on a CPU, to the nanosecond: benchkit/cputime.py; after 5 s of
+settling):
 - stack: the orchestrator with its ROS node over N `sleep` services (metrics every 2 s, status
   at 1 Hz) and the sidecar with no client (it subscribes to the orchestrator's status);
 - engine: the orchestrator alone (`--no-ros`) over the same services;
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 
+from benchkit.cputime import CpuClock
 from benchkit.machine import header, machine
 from benchstack import free_port, ROOT
 import psutil
@@ -87,17 +89,23 @@ SETTLE = 5.0
 
 
 def cpu_percent(procs: dict[str, subprocess.Popen], seconds: float) -> dict[str, float]:
-    """Each process's CPU (all threads) over the same `seconds`, in % of one core."""
-    handles = {name: psutil.Process(p.pid) for name, p in procs.items()}
-    before = {name: sum(h.cpu_times()[:2]) for name, h in handles.items()}
+    """Each process's CPU (all threads) over the same `seconds`, in % of one core: to the
+    nanosecond where its threads stayed the same, else in clock ticks (benchkit/cputime.py).
+    """
+    clocks = {name: CpuClock(p.pid) for name, p in procs.items()}
     start = time.monotonic()
     time.sleep(seconds)
     wall = time.monotonic() - start
+    found = {}
     for name, proc in procs.items():
         if proc.poll() is not None:
             raise RuntimeError(f'{name} exited with {proc.returncode} during the window')
-    return {name: 100 * (sum(h.cpu_times()[:2]) - before[name]) / wall
-            for name, h in handles.items()}
+        used, unit = clocks[name].seconds()
+        if unit != 'ns':
+            print(f'{name}: its threads changed during the window; counted in clock ticks',
+                  file=sys.stderr)
+        found[name] = 100 * used / wall
+    return found
 
 
 @contextmanager

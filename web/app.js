@@ -539,7 +539,7 @@ function connect() {
   });
   listen(source, 'transition', addTransition);
   listen(source, 'unreachable', (data) => showBanner('Orchestrator unreachable.',
-    data.message || 'The orchestrator is not publishing its status.'));
+    data.message || 'The orchestrator is not there.'));
   source.addEventListener('error', () => {
     if (state.source !== source) return;
     setConnection('down', 'Reconnecting…');

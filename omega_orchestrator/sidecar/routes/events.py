@@ -15,7 +15,7 @@ from omega_orchestrator.sidecar.schemas import errors
 router = APIRouter(prefix='/api/services', tags=['services'], responses=errors(400),
                    dependencies=[KnownQueryOnly])
 HEARTBEAT = 15.0       # seconds between keep-alive comments
-REACHABILITY = 2.0     # seconds between checks that the orchestrator is still publishing
+REACHABILITY = 2.0     # seconds between checks that the orchestrator is still there
 QUEUE_LIMIT = 256
 
 
@@ -61,8 +61,8 @@ async def events(request: Request, gateway: Gateway) -> StreamingResponse:
                     quiet += REACHABILITY
                     if reachable and not gateway.reachable():
                         reachable = False
-                        yield sse('unreachable', {'message': 'the orchestrator stopped '
-                                                             'publishing its status'})
+                        yield sse('unreachable', {'message': 'the orchestrator is gone: it '
+                                                             'left, or its liveliness lapsed'})
                     elif reachable:      # nothing changed, and the orchestrator is there
                         quiet = 0.0
                         yield 'event: alive\ndata: {}\n\n'
