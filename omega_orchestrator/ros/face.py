@@ -49,6 +49,7 @@ class StatusPublisher:
         self._full: asyncio.TimerHandle | None = None
         self._tick: asyncio.TimerHandle | None = None
         self._closed = False
+        self._periodic = False         # start_periodic was called
         self._last = float('-inf')
         self._next_status = float('-inf')
 
@@ -93,12 +94,17 @@ class StatusPublisher:
         keep ~/status_updates' liveliness asserted at least every ASSERT_PERIOD s whatever
         the rate. A chain of timers: nothing else wakes the loop in between.
         """
+        if self._periodic:
+            return
+        self._periodic = True
         self._next_status = asyncio.get_running_loop().time()
         self._on_tick()
 
     def rate_changed(self) -> None:
-        """The status_rate parameter changed (on the loop): restart the period now."""
-        if self._closed:
+        """The status_rate parameter changed (on the loop): restart the period now (before
+        start_periodic, nothing: it starts with the rate of then).
+        """
+        if self._closed or not self._periodic:
             return
         if self._tick is not None:
             self._tick.cancel()
