@@ -13,6 +13,8 @@ import sys
 import tempfile
 import time
 
+import psutil
+
 from omega_orchestrator.robot_names import host_namespace, NODE_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +48,18 @@ def wait(predicate, timeout: float, what: str):
         if time.monotonic() > deadline:
             raise TimeoutError(what)
         time.sleep(0.05)
+
+
+def sleepers(orchestrator: psutil.Process) -> list[psutil.Process]:
+    """The orchestrator's children running `sleep` (one that ends meanwhile does not count)."""
+    found = []
+    for child in orchestrator.children():
+        try:
+            if child.name() == 'sleep':
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -37,7 +37,7 @@ import time
 
 from benchkit.cputime import CpuClock
 from benchkit.machine import header, machine
-from benchstack import free_port, ROOT
+from benchstack import free_port, ROOT, sleepers
 import psutil
 
 SPIN = ('import rclpy\n'
@@ -134,21 +134,10 @@ def processes(argvs: dict[str, list[str]], folder: Path) -> Iterator[dict[str, s
 def wait_for_services(orchestrator: subprocess.Popen, count: int) -> None:
     """Until the orchestrator has `count` services running (`sleep` children)."""
     me, deadline = psutil.Process(orchestrator.pid), time.monotonic() + 60
-    while sleeping(me) < count:
+    while len(sleepers(me)) < count:
         if orchestrator.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError('the services did not all start')
         time.sleep(0.05)
-
-
-def sleeping(orchestrator: psutil.Process) -> int:
-    """Its children running `sleep` (one that ends meanwhile does not count)."""
-    found = 0
-    for child in orchestrator.children():
-        try:
-            found += child.name() == 'sleep'
-        except psutil.Error:
-            pass
-    return found
 
 
 def one_run(count: int, seconds: float, folder: Path) -> dict[str, float]:

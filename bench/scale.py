@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 
-from benchstack import free_port, ORCHESTRATOR, percentile, ROOT, wait
+from benchstack import free_port, ORCHESTRATOR, percentile, ROOT, sleepers, wait
 import httpx
 import psutil
 
@@ -51,18 +51,6 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
-
-
-def services_of(orchestrator: psutil.Process) -> list[psutil.Process]:
-    """The sleepers among the orchestrator's children."""
-    found = []
-    for child in orchestrator.children():
-        try:
-            if child.name() == 'sleep':
-                found.append(child)
-        except psutil.NoSuchProcess:
-            pass
-    return found
 
 
 def status_size(domain: int, stop: threading.Event, sizes: list[int]) -> None:
@@ -118,7 +106,7 @@ def measure(count: int, idle_seconds: float, requests: int) -> dict:
     result: dict = {'services': count}
     try:
         me = psutil.Process(orchestrator.pid)
-        procs = wait(lambda: p if len(p := services_of(me)) == count else None, 120,
+        procs = wait(lambda: p if len(p := sleepers(me)) == count else None, 120,
                      'every service spawned')
         starts = sorted(p.create_time() for p in procs)
         result['start_spread_s'] = starts[-1] - starts[0]
