@@ -115,17 +115,17 @@ class StatusPublisher:
         self._tick = None
         loop = asyncio.get_running_loop()
         now = loop.time()
+        next_assertion = now + ASSERT_PERIOD
         try:
             if now >= self._next_status - TIMER_SLACK:
                 self._publish()
                 self._next_status = now + 1.0 / self.node.status_rate
-            self.node.keep_alive(now)
+            next_assertion = self.node.keep_alive(now)
         except Exception:         # the next period tries again
             log.exception('publishing the status failed')
             self._next_status = now + 1.0 / self.node.status_rate
         if not self._closed:
-            self._tick = loop.call_at(min(self._next_status, now + ASSERT_PERIOD),
-                                      self._on_tick)
+            self._tick = loop.call_at(min(self._next_status, next_assertion), self._on_tick)
 
 
 class RosFace:

@@ -14,6 +14,7 @@ KEEP_LAST queue's depth, and rclpy's default depth of 10 lost calls from about 1
 """
 
 from collections.abc import Callable, Coroutine
+import functools
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -42,7 +43,7 @@ from omega_orchestrator.ros.bridge import LoopBridge
 from omega_orchestrator.ros.messages import event_to_msg, MessageCache, status_to_msg
 from omega_orchestrator.ros.parameters import NodeParameters
 from omega_orchestrator.ros.presence import ASSERT_PERIOD, updates_qos
-from omega_orchestrator.ros.status_plan import Audience, FULL_PERIOD, StatusPlan
+from omega_orchestrator.ros.status_plan import StatusPlan
 from omega_orchestrator.runtime.registry_file import RegistryFileReader, RegistryReloader, Reloaded
 from omega_orchestrator.runtime.status import EngineStatus, TransitionEvent
 from omega_orchestrator.runtime.supervisor import Supervisor
@@ -60,6 +61,8 @@ SERVICES = QoSProfile(depth=SERVICE_DEPTH, history=HistoryPolicy.KEEP_LAST,
 STREAMS = ('stdout', 'stderr')
 MAX_LOG_LINES = 1000
 RELOAD_WAIT = 4           # a reload answers 'still applying' after this many call timeouts
+ASSERTION_SLACK = 0.01   # s: a timer the loop runs this early is on time for an assertion
+ASK_ALL_PERIOD = 60.0     # s: every service is asked for its status at least this often
 Handler = Callable[[Any, Any], Coroutine[Any, Any, Any]]
 
 
@@ -148,26 +151,28 @@ class OrchestratorNode(Node):
 
     # -- publishing (called on the engine's loop) -------------------------------------------------
 
-    def keep_alive(self, now: float) -> None:
-        """Assert ~/status_updates' liveliness, unless that was done less than half an
-        ASSERT_PERIOD ago (by an assertion or a publication on it): listeners see the
-        orchestrator there (presence.py). Costs no message to anyone.
+    def keep_alive(self, now: float) -> float:
+        """Assert ~/status_updates' liveliness when the last assertion (or publication on
+        it) is ASSERT_PERIOD s old, less ASSERTION_SLACK: listeners see the orchestrator
+        there (presence.py), and it costs no message to anyone. Returns when the next
+        assertion is due (loop time).
         """
-        if now - self._asserted_at >= ASSERT_PERIOD / 2:
+        if now - self._asserted_at >= ASSERT_PERIOD - ASSERTION_SLACK:
             self.updates_pub.assert_liveliness()
             self._asserted_at = now
+        return self._asserted_at + ASSERT_PERIOD
 
     def publish_status(self, now: float, *, final: bool = False) -> float | None:
         """Publish what changed (see status_plan); returns the seconds until a whole
         ~/status that is due may go out, or None when none is pending.
 
-        Only the services the engine touched since the last time are asked for their status;
-        every service, when the set changed and at least every FULL_PERIOD s (what the engine
-        does not report, a log file's write error, is seen then).
+        Only the services the engine touched since the last time are asked for their status
+        (take_touched names every change but the uptime); every service when the set changed,
+        at the last publication, and every ASK_ALL_PERIOD s as a safety net.
         """
         supervisor, tracking = self.supervisor, self.supervisor.tracking
         touched = supervisor.take_touched()
-        if final or now - self._whole_at >= FULL_PERIOD or \
+        if final or now - self._whole_at >= ASK_ALL_PERIOD or \
                 supervisor.names() != self._messages.names:
             entries = self._messages.update(supervisor.snapshot(), self.fqn, tracking)
             self._whole_at = now
@@ -175,10 +180,10 @@ class OrchestratorNode(Node):
             entries = self._messages.update_some(
                 [supervisor.status(name) for name in touched], self.fqn, tracking)
         self._plan.full_gap = min(1.0, 1.0 / self.status_rate)    # a period, at most 1 s
-        audience = Audience(status=self.status_pub.get_subscription_count() > 0,
-                            updates=self.updates_pub.get_subscription_count() > 0,
-                            diagnostics=self.diag_pub.get_subscription_count() > 0)
-        publication = self._plan.plan(entries, now, final=final, audience=audience)
+        publication = self._plan.plan(entries, now, final=final, audience=Listeners(self))
+        if publication.full is None and publication.updates is None and \
+                publication.diagnostics is None:
+            return self._plan.full_due_in(now)
         stamp = self.get_clock().now().to_msg()
         for publisher, statuses in ((self.status_pub, publication.full),
                                     (self.updates_pub, publication.updates)):
@@ -267,6 +272,28 @@ class OrchestratorNode(Node):
             return _ok(response, f'reloaded {done.path}: {counts}')
         return _ok(response, f'reloading {done.path}: {counts}; still stopping and starting '
                              f'services after {wait:g} s: watch ~/status')
+
+
+class Listeners:
+    """Which of the node's status topics have a subscriber (a status_plan audience), each
+    asked of DDS only when the plan needs to know, at most once (most periods send nothing
+    and need not ask).
+    """
+
+    def __init__(self, node: OrchestratorNode) -> None:
+        self._node = node
+
+    @functools.cached_property
+    def status(self) -> bool:
+        return self._node.status_pub.get_subscription_count() > 0
+
+    @functools.cached_property
+    def updates(self) -> bool:
+        return self._node.updates_pub.get_subscription_count() > 0
+
+    @functools.cached_property
+    def diagnostics(self) -> bool:
+        return self._node.diag_pub.get_subscription_count() > 0
 
 
 def _require_name(request: Any) -> None:

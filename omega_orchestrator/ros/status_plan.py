@@ -22,6 +22,7 @@ Pure bookkeeping (no node, no clock of its own): the node asks, then publishes.
 """
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from omega_orchestrator_interfaces.msg import ServiceStatus
@@ -32,9 +33,24 @@ DIAGNOSTIC_REFRESH = 3.0
 FULL_PERIOD = 10.0
 
 
+class Listening(Protocol):
+    """Which topics have a subscriber now; read only when the answer matters (the node's
+    asks DDS, which costs a little).
+    """
+
+    @property
+    def status(self) -> bool: ...
+
+    @property
+    def updates(self) -> bool: ...
+
+    @property
+    def diagnostics(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Audience:
-    """Which topics have a subscriber now."""
+    """Which topics have a subscriber now, known in advance."""
 
     status: bool = True
     updates: bool = True
@@ -67,7 +83,7 @@ class StatusPlan:
         self._names: tuple[str, ...] | None = None   # the services of the last full
         self._diagnosed: dict[str, tuple[int, float]] = {}   # name -> (version, when sent)
         self._last_full = float('-inf')
-        self._audience = EVERYONE                    # as of the last plan
+        self._audience: Listening = EVERYONE         # as of the last plan
         self._pending_full = False                   # as of the last plan
 
     def full_due_in(self, now: float) -> float | None:
@@ -75,36 +91,37 @@ class StatusPlan:
         None: none pending, or nobody to send it to (it goes out on the first period someone
         listens).
         """
-        if not self._audience.status or not self._pending_full:
+        if not self._pending_full or not self._audience.status:
             return None
         return max(0.0, self._last_full + self.full_gap - now)
 
     def plan(self, entries: list[CachedService], now: float, *, final: bool = False,
-             audience: Audience = EVERYONE) -> Publication:
+             audience: Listening = EVERYONE) -> Publication:
         """What to publish now. `final`: the last one (everything, on every topic, listened
-        to or not).
+        to or not). The audience is asked about a topic only when something would go out on
+        it.
         """
         publication, self._audience = Publication(), audience
         self._pending_full = self._full_wanted(entries)
         wanted = self._pending_full and now - self._last_full >= self.full_gap
-        if not final and not audience.status:
-            pass                     # nobody would get it: it stays wanted
-        elif final or wanted or (now - self._last_full >= self.full_period
-                                 and self._moved_since_full(entries)):
+        due = final or wanted or (now - self._last_full >= self.full_period
+                                  and self._moved_since_full(entries))
+        if due and (final or audience.status):      # else nobody would get it: it stays wanted
             self._pending_full = False
             publication.full = [e.status for e in entries]
             self._last_full = now
             self._names = tuple(e.name for e in entries)
             self._in_full = {e.name: e.diagnostic_version for e in entries}
             self._full_versions = {e.name: e.version for e in entries}
-        if final or audience.updates:     # a listener of the updates alone misses nothing
-            changed = [e for e in entries if self._sent.get(e.name) != e.version]
-            if changed:
-                publication.updates = [e.status for e in changed]
-                for entry in changed:
-                    self._sent[entry.name] = entry.version
-        diagnosed = [e for e in entries if final or audience.diagnostics and
-                     self._diagnosis_due(e, now)]
+        # a listener of the updates alone misses nothing
+        changed = [e for e in entries if self._sent.get(e.name) != e.version]
+        if changed and (final or audience.updates):
+            publication.updates = [e.status for e in changed]
+            for entry in changed:
+                self._sent[entry.name] = entry.version
+        diagnosed = [e for e in entries if final or self._diagnosis_due(e, now)]
+        if diagnosed and not final and not audience.diagnostics:
+            diagnosed = []                   # they stay due
         if diagnosed:
             publication.diagnostics = [e.diagnostic for e in diagnosed]
             for entry in diagnosed:

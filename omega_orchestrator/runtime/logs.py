@@ -34,10 +34,12 @@ class RotatingFile:
     It is open only while a process writes to it (a stopped service holds no descriptor), and
     it never raises: when the file cannot be opened or written (read-only or full disk, a
     folder in its place) the bytes are counted in `dropped`, `error` says why, and the
-    problem is logged once per streak, not once per line.
+    problem is logged once per streak, not once per line. `on_error_change` is called
+    whenever `error` changes (a problem begins, changes or ends).
     """
 
-    def __init__(self, path: str, max_bytes: int, backups: int) -> None:
+    def __init__(self, path: str, max_bytes: int, backups: int,
+                 on_error_change: Callable[[], None] | None = None) -> None:
         if max_bytes < 1:
             raise ValueError('max_bytes must be at least 1')
         self.path = path
@@ -45,6 +47,7 @@ class RotatingFile:
         self.backups = backups
         self.dropped = 0         # bytes lost to write errors (disk full, ...)
         self.error = ''          # why the last write failed; '' while writing works
+        self._on_error_change = on_error_change
         self._file: IO[bytes] | None = None
         self._size = 0
 
@@ -64,13 +67,19 @@ class RotatingFile:
             if not self.error:
                 log.error('cannot write %s: %s; keeping its output in memory only until it '
                           'works again', self.path, getattr(exc, 'strerror', None) or exc)
-            self.error = f'cannot write {self.path}: {getattr(exc, "strerror", None) or exc}'
             self.dropped += len(data)
+            self._set_error(f'cannot write {self.path}: {getattr(exc, "strerror", None) or exc}')
             return
         if self.error:
             log.warning('writing %s works again (%d byte(s) were lost)', self.path,
                         self.dropped)
-            self.error = ''
+            self._set_error('')
+
+    def _set_error(self, error: str) -> None:
+        if error != self.error:
+            self.error = error
+            if self._on_error_change is not None:
+                self._on_error_change()
 
     def _close_quietly(self) -> None:
         try:
@@ -145,8 +154,9 @@ def decode_line(raw: bytes) -> str:
 class StreamLog:
     """One stream (stdout or stderr) of one service: the file and the tail."""
 
-    def __init__(self, path: str, settings: LogSettings) -> None:
-        self.file = RotatingFile(path, settings.max_bytes, settings.backups)
+    def __init__(self, path: str, settings: LogSettings,
+                 on_error_change: Callable[[], None] | None = None) -> None:
+        self.file = RotatingFile(path, settings.max_bytes, settings.backups, on_error_change)
         self.tail: deque[str] = deque(self.file.last_lines(settings.tail_lines),
                                       maxlen=settings.tail_lines)
         self._partial = b''
@@ -184,22 +194,26 @@ class StreamLog:
 
 
 class ServiceLogs:
-    """stdout and stderr of one service, kept across restarts."""
+    """stdout and stderr of one service, kept across restarts. `on_problem_change` is
+    called whenever `problem` may have changed.
+    """
 
-    def __init__(self, name: str, settings: LogSettings) -> None:
+    def __init__(self, name: str, settings: LogSettings,
+                 on_problem_change: Callable[[], None] | None = None) -> None:
         try:
             os.makedirs(settings.log_dir, exist_ok=True)
         except OSError:
             pass         # each file reports what is wrong when it is opened
         self.streams = {
-            stream: StreamLog(os.path.join(settings.log_dir, f'{name}.{stream}.log'), settings)
+            stream: StreamLog(os.path.join(settings.log_dir, f'{name}.{stream}.log'), settings,
+                              on_problem_change)
             for stream in ('stdout', 'stderr')}
         self._files = (self.streams['stdout'].file, self.streams['stderr'].file)
 
     @property
     def problem(self) -> str:
         """Why output is not reaching the files right now, or ''."""
-        out, err = self._files     # asked for every service at every status publication
+        out, err = self._files     # asked for every service by every snapshot
         return out.error or err.error
 
     def lines(self, stream: str, count: int) -> list[str]:

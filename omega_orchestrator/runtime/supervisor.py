@@ -77,13 +77,14 @@ class Supervisor:
         # services outlive neither a SIGKILL of this process nor a crash: see lifeline.py
         self._lifeline = lifeline.Lifeline(lifeline.new_owner(log_settings.log_dir),
                                            os.path.join(log_settings.log_dir, 'services.log'))
-        self._units = {s.name: ServiceUnit(s, ServiceLogs(s.name, log_settings), self.clock)
+        self._touched: set[str] = set()      # see take_touched
+        self._wall_offset = self._wall_clock_offset()     # see take_touched
+        self._units = {s.name: ServiceUnit(s, self._new_logs(s.name), self.clock)
                        for s in registry.services}
         self._announcer = Announcer(self.clock)
         self._changed = asyncio.Event()
         self._sampler = MetricsSampler()
         self._metrics_task: asyncio.Task | None = None
-        self._touched: set[str] = set()      # see take_touched
         self._subreaper = process.become_subreaper()
         # by cgroup where the kernel lets us (nothing escapes), else subreaper + markers
         self._cgroups = cgroups.CgroupTracker.create(f'omega-{os.getpid()}-{id(self):x}') \
@@ -173,12 +174,28 @@ class Supervisor:
         return tuple(u.status() for u in self._units.values())
 
     def take_touched(self) -> set[str]:
-        """The services whose machine or usage changed since the last call (for a publisher
-        that sends what changed without asking every service each time). Not in it: a log
-        file's write error coming or going; a whole snapshot catches that.
+        """The services whose status may have changed since the last call, besides its
+        uptime (for a publisher that sends what changed without asking every service each
+        time): their machine, usage, limits or log problem changed; every service when the
+        wall clock stepped (NTP on a robot without a real-time clock) since their statuses'
+        times are wall-clock times.
         """
         touched, self._touched = self._touched, set()
+        offset = self._wall_clock_offset()
+        if offset != self._wall_offset:
+            self._wall_offset = offset
+            touched.update(self._units)
         return touched
+
+    def _wall_clock_offset(self) -> int:
+        """The wall clock's offset to the monotonic one, to the second, as statuses count it
+        (unit.ServiceUnit.status).
+        """
+        return round(self.clock.time() - self.clock.monotonic())
+
+    def _new_logs(self, name: str) -> ServiceLogs:
+        return ServiceLogs(name, self.log_settings,
+                           on_problem_change=lambda: self._touched.add(name))
 
     def logs(self, name: str, stream: str, lines: int) -> list[str]:
         """The last `lines` lines of a service's 'stdout' or 'stderr'."""
@@ -289,8 +306,8 @@ class Supervisor:
         for spec in registry.services:
             keep = spec.name in old and spec.name not in plan.changed
             units[spec.name] = old[spec.name] if keep else ServiceUnit(
-                spec, old[spec.name].logs if spec.name in old else
-                ServiceLogs(spec.name, self.log_settings), self.clock)
+                spec, old[spec.name].logs if spec.name in old else self._new_logs(spec.name),
+                self.clock)
         for name in plan.removed:
             old[name].logs.close()
         self.registry, self._units = registry, units

@@ -48,9 +48,9 @@ class ServiceUnit:
     def status(self) -> EngineStatus:
         """The immutable status now, with monotonic times turned into wall-clock times.
 
-        Asked for every service at every publication: while nothing it is made of changed
-        (the machine's view, the usage, the logs' problem... all replaced, never mutated),
-        the last one is reused with only its uptime moved.
+        Asked often (for every service by a whole snapshot, by the API's lists): while nothing
+        it is made of changed (the machine's view, the usage, the logs' problem... all
+        replaced, never mutated), the last one is reused with only its uptime moved.
         """
         view, mono = self.machine.view, self.clock.monotonic()
         uptime = mono - view.started_at if view.started_at is not None else 0.0

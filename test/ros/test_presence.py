@@ -1,8 +1,12 @@
 """The orchestrator's presence (presence.py) over real DDS: the liveliness of ~/status_updates
 holds while it idles and sends no message there; it lapses when the orchestrator is frozen,
-comes back when it runs again, and ends at once when it exits.
+comes back when it runs again, and ends at once when it exits. And how often the node
+asserts it: once per ASSERT_PERIOD, not at every status tick.
 """
 
+import asyncio
+import json
+from pathlib import Path
 import signal
 import threading
 
@@ -14,7 +18,15 @@ try:
 except ImportError:                   # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks  # type: ignore[no-redef]
 
-from omega_orchestrator.ros.presence import LEASE, offers_liveliness, updates_qos
+import pytest
+import rclpy
+
+from omega_orchestrator.core.registry import parse_registry
+from omega_orchestrator.ros.bridge import LoopBridge
+from omega_orchestrator.ros.node import OrchestratorNode
+from omega_orchestrator.ros.presence import ASSERT_PERIOD, LEASE, offers_liveliness, updates_qos
+from omega_orchestrator.runtime.logs import LogSettings
+from omega_orchestrator.runtime.supervisor import Supervisor
 from test.support import py, wait_until
 
 SLEEP = 'import time\ntime.sleep(600)'
@@ -53,3 +65,28 @@ def test_liveliness_holds_without_messages_lapses_when_frozen_and_ends_at_exit(
 
     assert orchestrator.stop() == 0
     wait_until(lambda: changes[-1] == (0, 0), what='gone as it left, not lapsed')
+
+
+async def test_the_node_asserts_once_per_period_and_a_publication_counts_as_one(
+        domain: int, tmp_path: Path):
+    registry = parse_registry(json.dumps({'services': [{'name': 'a', 'cmd': '/bin/true'}]}),
+                              str(tmp_path / 'r.json'), base_dir=str(tmp_path))
+    supervisor = Supervisor(registry, LogSettings(log_dir=str(tmp_path / 'logs')),
+                            metrics_interval=0)
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=domain)
+    node = OrchestratorNode(supervisor, LoopBridge(asyncio.get_running_loop()),
+                            registry_path=registry.path, log_dir=str(tmp_path / 'logs'),
+                            context=context)
+    try:
+        assert ASSERT_PERIOD == 2.0
+        # 1 Hz status ticks, a little late or early: the returned time is the next assertion's
+        due = [node.keep_alive(now) for now in (0.0, 1.001, 1.995, 3.0, 4.0)]
+        assert due == pytest.approx([2.0, 2.0, 3.995, 3.995, 6.0])
+        node.publish_status(10.0, final=True)      # sends on ~/status_updates: asserts too
+        assert node.keep_alive(11.0) == pytest.approx(12.0)
+        assert node.keep_alive(12.0) == pytest.approx(14.0)
+    finally:
+        node.destroy_node()
+        context.try_shutdown()
+        await supervisor.close()

@@ -164,3 +164,37 @@ def test_a_listener_of_the_updates_alone_sees_every_change():
     robot.change('b', state=ServiceState.CRASHED, pid=None)
     crash, _ = robot.publish(5.0)                    # after a quiet spell: whole at once...
     assert names(crash.full) == ['a', 'b'] and names(crash.updates) == ['b']   # ...and this
+
+
+class AskedAudience:
+    """Everyone listens; records which topics the plan asked about (asking DDS costs)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def _ask(self, topic: str) -> bool:
+        self.asked.append(topic)
+        return True
+
+    status = property(lambda self: self._ask('status'))
+    updates = property(lambda self: self._ask('updates'))
+    diagnostics = property(lambda self: self._ask('diagnostics'))
+
+
+def test_the_audience_is_asked_only_about_a_topic_something_would_go_out_on():
+    robot = Robot('a', 'b')
+    robot.publish(0.0)
+    quiet = AskedAudience()
+    robot.publish(1.0, audience=quiet)               # nothing changed, nothing due
+    assert quiet.asked == []
+    usage = AskedAudience()
+    robot.change('a', usage=Usage(cpu_percent=5.0, memory_bytes=10))
+    robot.publish(2.0, audience=usage)               # an update only
+    assert usage.asked == ['updates']
+    refresh = AskedAudience()
+    robot.publish(3.0, audience=refresh)             # the diagnostics' refresh only
+    assert refresh.asked == ['diagnostics']
+    crash = AskedAudience()
+    robot.change('b', state=ServiceState.CRASHED, pid=None)
+    robot.publish(4.0, audience=crash)               # a change of state: all three
+    assert sorted(set(crash.asked)) == ['diagnostics', 'status', 'updates']

@@ -11,25 +11,27 @@ from omega_orchestrator.ros.presence import ASSERT_PERIOD
 class RecordingNode:
     """What the publisher asks of the orchestrator's node, with the time it asked."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, assert_every: float = ASSERT_PERIOD) -> None:
         self.status_rate = rate
+        self.assert_every = assert_every
         self.published: list[float] = []
         self.kept_alive: list[float] = []
 
     def publish_status(self, now: float, *, final: bool = False) -> None:
         self.published.append(now)
 
-    def keep_alive(self, now: float) -> None:
+    def keep_alive(self, now: float) -> float:
         self.kept_alive.append(now)
+        return now + self.assert_every              # when the next assertion is due
 
 
 async def test_a_slow_rate_still_keeps_the_liveliness_asserted_between_periods():
-    node = RecordingNode(rate=0.01)              # a status period every 100 s
+    node = RecordingNode(rate=0.01, assert_every=1.5)   # a status period every 100 s
     publisher = StatusPublisher(node)
     publisher.start_periodic()
     assert len(node.published) == 1 and len(node.kept_alive) == 1
     due = publisher._tick.when() - asyncio.get_running_loop().time()
-    assert 0 < due <= ASSERT_PERIOD               # the next tick asserts, well before 100 s
+    assert 1.4 < due <= 1.5                       # when the node's next assertion is due
     publisher.close()
     assert publisher._tick is None
 

@@ -9,6 +9,7 @@ import pytest
 from omega_orchestrator.core.registry import parse_registry
 from omega_orchestrator.runtime.logs import LogSettings
 from omega_orchestrator.runtime.supervisor import Supervisor
+from test.runtime.fake_clock import FakeClock
 
 
 @pytest.fixture
@@ -28,6 +29,25 @@ async def supervise(tmp_path: Path) -> AsyncIterator[Callable[..., Supervisor]]:
         made.append(supervisor)
         return supervisor
 
+    yield build
+    for supervisor in made:
+        await supervisor.close()
+
+
+@pytest.fixture
+async def replay(tmp_path: Path) -> AsyncIterator[Callable[..., tuple[Supervisor, FakeClock]]]:
+    """Build Supervisors on a fake clock (time moves only when the test says), without
+    metrics; all stopped after the test.
+    """
+    made: list[Supervisor] = []
+
+    def build(*services: dict) -> tuple[Supervisor, FakeClock]:
+        registry = parse_registry(json.dumps({'services': list(services)}),
+                                  str(tmp_path / 'r.json'), base_dir=str(tmp_path))
+        clock = FakeClock()
+        made.append(Supervisor(registry, LogSettings(log_dir=str(tmp_path / 'logs')),
+                               metrics_interval=0, clock=clock))
+        return made[-1], clock
     yield build
     for supervisor in made:
         await supervisor.close()

@@ -4,35 +4,11 @@ The children are real (`/bin/sh -c 'exit 1'` exits in a millisecond); every dela
 engine decides is a timer on the fake clock, moved on by the test.
 """
 
-import json
-from pathlib import Path
-
-import pytest
-
-from omega_orchestrator.core.registry import parse_registry
 from omega_orchestrator.core.states import ServiceState as S
-from omega_orchestrator.runtime.logs import LogSettings
 from omega_orchestrator.runtime.supervisor import Supervisor
-from test.runtime.fake_clock import FakeClock
 
 CRASH = {'cmd': '/bin/sh', 'args': ['-c', 'exit 1'], 'restart_policy': 'always'}
 SLEEP = {'cmd': '/bin/sh', 'args': ['-c', 'sleep 600']}
-
-
-@pytest.fixture
-async def replay(tmp_path: Path):
-    made: list[Supervisor] = []
-
-    def build(*services: dict) -> tuple[Supervisor, FakeClock]:
-        registry = parse_registry(json.dumps({'services': list(services)}),
-                                  str(tmp_path / 'r.json'), base_dir=str(tmp_path))
-        clock = FakeClock()
-        made.append(Supervisor(registry, LogSettings(log_dir=str(tmp_path / 'logs')),
-                               metrics_interval=0, clock=clock))
-        return made[-1], clock
-    yield build
-    for supervisor in made:
-        await supervisor.close()
 
 
 async def state(sup: Supervisor, name: str, *states: S) -> None:
