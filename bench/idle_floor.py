@@ -11,8 +11,9 @@ settling):
 - engine: the orchestrator alone (`--no-ros`) over the same services;
 - floors, the least the same jobs need in bare rclpy and uvicorn: a bare rclpy node (a
   participant, a node, an executor spinning, nothing else); a publisher node that does what the
-  orchestrator's status does at idle (the liveliness of `status_updates` asserted every second
-  from a plain thread, N statuses on `status` every 10 s; see ros/presence.py); a subscriber
+  orchestrator's status does at idle, and a little more (the liveliness of `status_updates`
+  asserted every ASSERT_PERIOD s from a plain thread; N statuses on `status` every 10 s,
+  which the orchestrator sends only while usage moves; see ros/presence.py); a subscriber
   node that takes both, with the liveliness, and does nothing with them; and the sidecar's own
   HTTP server (its uvicorn server class over an empty FastAPI app), without ROS.
 Medians of `--runs` runs, then what the orchestrator's ROS face costs (stack - engine) against
@@ -55,16 +56,16 @@ BARE = SPIN.format(body='')
 PUBLISHER = SPIN.format(body=(
     'import sys, threading, time\n'
     'from omega_orchestrator_interfaces.msg import ServiceStatus, ServiceStatusArray\n'
-    'from omega_orchestrator.ros.presence import updates_qos\n'
+    'from omega_orchestrator.ros.presence import ASSERT_PERIOD, updates_qos\n'
     'updates = node.create_publisher(ServiceStatusArray, "status_updates", updates_qos())\n'
     'whole = node.create_publisher(ServiceStatusArray, "status", 10)\n'
     'every = ServiceStatusArray(services=[ServiceStatus(name=f"s{i:03d}")\n'
     '                                     for i in range(int(sys.argv[1]))])\n'
     'def beat():\n'
-    '    for second in range(10 ** 9):\n'
-    '        time.sleep(1.0)\n'
+    '    for beat in range(10 ** 9):\n'
+    '        time.sleep(ASSERT_PERIOD)\n'
     '        updates.assert_liveliness()\n'
-    '        if second % 10 == 0:\n'
+    '        if beat % 5 == 0:\n'
     '            whole.publish(every)\n'
     'threading.Thread(target=beat, daemon=True).start()'))
 SUBSCRIBER = SPIN.format(body=(
