@@ -7,6 +7,7 @@ request to the loop. See run.run for the order of start-up and shutdown.
 import argparse
 import asyncio
 import logging
+import math
 import threading
 
 import rclpy
@@ -39,6 +40,13 @@ class StatusPublisher:
     ~/events at once, while the changed statuses go out at most 1 / MIN_GAP times a second.
     What each publication sends is the node's plan (status_plan.py); a whole ~/status that
     the plan holds back for a while is published when it may go.
+
+    The status periods lie on a grid (the rate's period, from the start or the last change of
+    rate), but the loop wakes only for a period with something to do (a service touched,
+    something due) and for the liveliness: at the last period before the assertion is due
+    (at most ASSERT_PERIOD s apart), or at the assertion's time when no period comes before
+    it. An idle robot at 1 Hz wakes every other second; every period that runs also looks for
+    new listeners of what waited for one.
     """
 
     MIN_GAP = 0.05
@@ -51,7 +59,8 @@ class StatusPublisher:
         self._closed = False
         self._periodic = False         # start_periodic was called
         self._last = float('-inf')
-        self._next_status = float('-inf')
+        self._next_status = float('-inf')     # the next period on the grid not run yet
+        self._period = 1.0
 
     def poke(self) -> None:
         """Something changed: publish once the current burst of work is done."""
@@ -59,6 +68,13 @@ class StatusPublisher:
             loop = asyncio.get_running_loop()
             self._due = loop.call_at(max(loop.time(), self._last + self.MIN_GAP),
                                      self._on_change)
+
+    def period_needed(self) -> None:
+        """A service was touched (on the loop): wake at the next period, if not sooner."""
+        tick = self._tick
+        if tick is not None and tick.when() > self._next_status + TIMER_SLACK:
+            tick.cancel()
+            self._tick = asyncio.get_running_loop().call_at(self._next_status, self._on_tick)
 
     def close(self) -> None:
         """No more publications: cancel those still due (the node is about to go)."""
@@ -115,17 +131,45 @@ class StatusPublisher:
         self._tick = None
         loop = asyncio.get_running_loop()
         now = loop.time()
-        next_assertion = now + ASSERT_PERIOD
         try:
             if now >= self._next_status - TIMER_SLACK:
+                self._period = 1.0 / self.node.status_rate
+                self._next_status = _next_on_grid(self._next_status, self._period, now)
                 self._publish()
-                self._next_status = now + 1.0 / self.node.status_rate
-            next_assertion = self.node.keep_alive(now)
         except Exception:         # the next period tries again
             log.exception('publishing the status failed')
-            self._next_status = now + 1.0 / self.node.status_rate
+        wake = self._next_status
+        try:
+            if not self.node.period_wanted(self._next_status):
+                wake = self._last_period_before(self.node.assertion_due)
+                if wake is None:                 # none: now is the last chance
+                    self.node.assert_alive(now)
+                    wake = self._last_period_before(self.node.assertion_due)
+                    if wake is None:             # a period longer than ASSERT_PERIOD
+                        wake = self.node.assertion_due
+            elif self._next_status > self.node.assertion_due:
+                self.node.assert_alive(now)
+        except Exception:
+            log.exception('asserting the liveliness failed')
+            wake = min(wake, now + ASSERT_PERIOD)
         if not self._closed:
-            self._tick = loop.call_at(min(self._next_status, next_assertion), self._on_tick)
+            self._tick = loop.call_at(wake, self._on_tick)
+
+    def _last_period_before(self, deadline: float) -> float | None:
+        """The last period on the grid from the next one to `deadline`, if any."""
+        if self._next_status > deadline:
+            return None
+        periods = math.floor((deadline - self._next_status) / self._period + 1e-9)
+        return self._next_status + periods * self._period
+
+
+def _next_on_grid(due: float, period: float, now: float) -> float:
+    """The next period after `due` (the one just run), on the grid it started: a tick that
+    runs a little late does not push every later one; after a stall, the periods missed are
+    skipped, not run in a burst.
+    """
+    following = due + period
+    return following if following > now else now + period
 
 
 class RosFace:
@@ -175,6 +219,7 @@ class RosFace:
         self.supervisor.probes.update(make_graph_probes(self.node))
         self.supervisor.use_lifecycle(RosLifecycleDriver(self.node, asyncio.get_running_loop()))
         relay.connect(self._on_transition)
+        self.supervisor.on_touched = self.publisher.period_needed
         self.publisher.start_periodic()
         log.info('orchestrator node %s is up with %d service(s)',
                  self.node.get_fully_qualified_name(), len(self.supervisor.names()))

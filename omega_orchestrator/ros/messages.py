@@ -167,6 +167,7 @@ class MessageCache:
     def __init__(self) -> None:
         self._kept: dict[str, CachedService] = {}
         self.names: tuple[str, ...] = ()      # of the last whole snapshot, in its order
+        self.changes = 0     # any entry's version or the set of services changed this often
 
     def update(self, snapshot: tuple[EngineStatus, ...], node_fqn: str,
                tracking: str) -> list['CachedService']:
@@ -176,7 +177,9 @@ class MessageCache:
             kept[status.name] = self._refresh(self._kept.get(status.name), status, node_fqn,
                                               tracking)
         self._kept = kept
-        self.names = tuple(kept)
+        if tuple(kept) != self.names:
+            self.names = tuple(kept)
+            self.changes += 1
         return list(kept.values())
 
     def update_some(self, statuses: list[EngineStatus], node_fqn: str,
@@ -190,11 +193,15 @@ class MessageCache:
                  tracking: str) -> 'CachedService':
         key = (_stable(status), node_fqn, tracking)
         if hit is None:
+            self.changes += 1
             return CachedService(key, status, node_fqn, tracking)
+        version = hit.version
         if hit.key != key:
             hit.rebuild(key, status, node_fqn, tracking)
         else:
             hit.moved(status)
+        if hit.version != version:          # diagnostic_version moves only with it
+            self.changes += 1
         return hit
 
 

@@ -61,7 +61,6 @@ SERVICES = QoSProfile(depth=SERVICE_DEPTH, history=HistoryPolicy.KEEP_LAST,
 STREAMS = ('stdout', 'stderr')
 MAX_LOG_LINES = 1000
 RELOAD_WAIT = 4           # a reload answers 'still applying' after this many call timeouts
-ASSERTION_SLACK = 0.01   # s: a timer the loop runs this early is on time for an assertion
 ASK_ALL_PERIOD = 60.0     # s: every service is asked for its status at least this often
 Handler = Callable[[Any, Any], Coroutine[Any, Any, Any]]
 
@@ -151,16 +150,27 @@ class OrchestratorNode(Node):
 
     # -- publishing (called on the engine's loop) -------------------------------------------------
 
-    def keep_alive(self, now: float) -> float:
-        """Assert ~/status_updates' liveliness when the last assertion (or publication on
-        it) is ASSERT_PERIOD s old, less ASSERTION_SLACK: listeners see the orchestrator
-        there (presence.py), and it costs no message to anyone. Returns when the next
-        assertion is due (loop time).
+    @property
+    def assertion_due(self) -> float:
+        """When (loop time) ~/status_updates' liveliness must be asserted again: ASSERT_PERIOD
+        after the last assertion or publication on it (presence.py).
         """
-        if now - self._asserted_at >= ASSERT_PERIOD - ASSERTION_SLACK:
-            self.updates_pub.assert_liveliness()
-            self._asserted_at = now
         return self._asserted_at + ASSERT_PERIOD
+
+    def assert_alive(self, now: float) -> None:
+        """Assert ~/status_updates' liveliness: listeners see the orchestrator there
+        (presence.py). Costs no message to anyone.
+        """
+        self.updates_pub.assert_liveliness()
+        self._asserted_at = now
+
+    def period_wanted(self, at: float) -> bool:
+        """Would a status period at `at` (loop time) have more to do than look for new
+        listeners: a service touched since the last publication, or something due by then
+        (a diagnostic's refresh, a whole ~/status, asking every service)?
+        """
+        return self.supervisor.has_touched() or \
+            min(self._plan.quiet_until, self._whole_at + ASK_ALL_PERIOD) <= at
 
     def publish_status(self, now: float, *, final: bool = False) -> float | None:
         """Publish what changed (see status_plan); returns the seconds until a whole
@@ -180,7 +190,8 @@ class OrchestratorNode(Node):
             entries = self._messages.update_some(
                 [supervisor.status(name) for name in touched], self.fqn, tracking)
         self._plan.full_gap = min(1.0, 1.0 / self.status_rate)    # a period, at most 1 s
-        publication = self._plan.plan(entries, now, final=final, audience=Listeners(self))
+        publication = self._plan.plan(entries, now, final=final, audience=Listeners(self),
+                                      changes=self._messages.changes)
         if publication.full is None and publication.updates is None and \
                 publication.diagnostics is None:
             return self._plan.full_due_in(now)

@@ -85,6 +85,16 @@ class StatusPlan:
         self._last_full = float('-inf')
         self._audience: Listening = EVERYONE         # as of the last plan
         self._pending_full = False                   # as of the last plan
+        self._changes: int | None = None             # the cache's count at the last plan
+        self._quiet_until = float('-inf')            # nothing falls due before (see plan)
+        self._unheard: tuple[str, ...] = ()          # topics with something for nobody
+
+    @property
+    def quiet_until(self) -> float:
+        """As of the last plan: without a change, nothing falls due before this time (a
+        topic that had something for nobody may still gain a listener).
+        """
+        return self._quiet_until
 
     def full_due_in(self, now: float) -> float | None:
         """Seconds until a whole ~/status, pending as of the last plan, may go out (0: now);
@@ -96,32 +106,45 @@ class StatusPlan:
         return max(0.0, self._last_full + self.full_gap - now)
 
     def plan(self, entries: list[CachedService], now: float, *, final: bool = False,
-             audience: Listening = EVERYONE) -> Publication:
+             audience: Listening = EVERYONE, changes: int | None = None) -> Publication:
         """What to publish now. `final`: the last one (everything, on every topic, listened
         to or not). The audience is asked about a topic only when something would go out on
-        it.
+        it. `changes`: the cache's count of changes (MessageCache.changes); while it holds,
+        until the next thing falls due, the plan looks at no entry and asks only whether a
+        topic that had something waiting for a listener now has one (most periods).
         """
-        publication, self._audience = Publication(), audience
+        if not final and changes is not None and changes == self._changes and \
+                now < self._quiet_until and \
+                not any(getattr(audience, topic) for topic in self._unheard):
+            return Publication()
+        publication, self._audience, self._changes = Publication(), audience, changes
+        unheard: list[str] = []                     # topics with something left for nobody
         self._pending_full = self._full_wanted(entries)
-        wanted = self._pending_full and now - self._last_full >= self.full_gap
-        due = final or wanted or (now - self._last_full >= self.full_period
-                                  and self._moved_since_full(entries))
-        if due and (final or audience.status):      # else nobody would get it: it stays wanted
-            self._pending_full = False
-            publication.full = [e.status for e in entries]
-            self._last_full = now
-            self._names = tuple(e.name for e in entries)
-            self._in_full = {e.name: e.diagnostic_version for e in entries}
-            self._full_versions = {e.name: e.version for e in entries}
+        full_at = self._full_due_at(entries)
+        if final or now >= full_at:
+            if final or audience.status:
+                self._pending_full = False
+                publication.full = [e.status for e in entries]
+                self._last_full = now
+                self._names = tuple(e.name for e in entries)
+                self._in_full = {e.name: e.diagnostic_version for e in entries}
+                self._full_versions = {e.name: e.version for e in entries}
+                full_at = float('inf')
+            else:                                   # it stays wanted, for the first listener
+                unheard.append('status')
+                full_at = float('inf')
         # a listener of the updates alone misses nothing
         changed = [e for e in entries if self._sent.get(e.name) != e.version]
         if changed and (final or audience.updates):
             publication.updates = [e.status for e in changed]
             for entry in changed:
                 self._sent[entry.name] = entry.version
+        elif changed:
+            unheard.append('updates')
         diagnosed = [e for e in entries if final or self._diagnosis_due(e, now)]
         if diagnosed and not final and not audience.diagnostics:
-            diagnosed = []                   # they stay due
+            diagnosed = []                          # they stay due
+            unheard.append('diagnostics')
         if diagnosed:
             publication.diagnostics = [e.diagnostic for e in diagnosed]
             for entry in diagnosed:
@@ -129,7 +152,22 @@ class StatusPlan:
         if len(self._diagnosed) > len(entries):          # services removed by a reload
             names = {e.name for e in entries}
             self._diagnosed = {n: d for n, d in self._diagnosed.items() if n in names}
+        refresh_at = float('inf') if 'diagnostics' in unheard else \
+            min((sent for _, sent in self._diagnosed.values()), default=float('inf')) + \
+            self.diagnostic_refresh
+        self._quiet_until = min(full_at, refresh_at)
+        self._unheard = tuple(unheard)
         return publication
+
+    def _full_due_at(self, entries: list[CachedService]) -> float:
+        """When a whole ~/status is due without another change: a full_gap after the last
+        when it is wanted, a full_period after when anything moved since; else never.
+        """
+        if self._pending_full:
+            return self._last_full + self.full_gap
+        if self._moved_since_full(entries):
+            return self._last_full + self.full_period
+        return float('inf')
 
     def _full_wanted(self, entries: list[CachedService]) -> bool:
         """The set of services, or something besides usage, changed since the last full."""

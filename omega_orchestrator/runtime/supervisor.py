@@ -78,6 +78,8 @@ class Supervisor:
         self._lifeline = lifeline.Lifeline(lifeline.new_owner(log_settings.log_dir),
                                            os.path.join(log_settings.log_dir, 'services.log'))
         self._touched: set[str] = set()      # see take_touched
+        #: called (on the loop) when a service is touched while none was: see take_touched
+        self.on_touched: Callable[[], None] | None = None
         self._wall_offset = self._wall_clock_offset()     # see take_touched
         self._units = {s.name: ServiceUnit(s, self._new_logs(s.name), self.clock)
                        for s in registry.services}
@@ -178,7 +180,8 @@ class Supervisor:
         uptime (for a publisher that sends what changed without asking every service each
         time): their machine, usage, limits or log problem changed; every service when the
         wall clock stepped (NTP on a robot without a real-time clock) since their statuses'
-        times are wall-clock times.
+        times are wall-clock times. `on_touched` hears of the first touch after a take (not
+        of a step of the clock: that is seen at the next take).
         """
         touched, self._touched = self._touched, set()
         offset = self._wall_clock_offset()
@@ -186,6 +189,15 @@ class Supervisor:
             self._wall_offset = offset
             touched.update(self._units)
         return touched
+
+    def has_touched(self) -> bool:
+        """Some service was touched since the last take_touched."""
+        return bool(self._touched)
+
+    def _touch(self, *names: str) -> None:
+        if not self._touched and names and self.on_touched is not None:
+            self.on_touched()
+        self._touched.update(names)
 
     def _wall_clock_offset(self) -> int:
         """The wall clock's offset to the monotonic one, to the second, as statuses count it
@@ -195,7 +207,7 @@ class Supervisor:
 
     def _new_logs(self, name: str) -> ServiceLogs:
         return ServiceLogs(name, self.log_settings,
-                           on_problem_change=lambda: self._touched.add(name))
+                           on_problem_change=lambda: self._touch(name))
 
     def logs(self, name: str, stream: str, lines: int) -> list[str]:
         """The last `lines` lines of a service's 'stdout' or 'stderr'."""
@@ -311,7 +323,7 @@ class Supervisor:
         for name in plan.removed:
             old[name].logs.close()
         self.registry, self._units = registry, units
-        self._touched.update(units)
+        self._touch(*units)
         self._gates.rebuild(units)
         for name in plan.start_after:
             self.start_quietly(name, 'registry reloaded')
@@ -380,7 +392,7 @@ class Supervisor:
             self._fail(unit, exc)
         finally:
             self._changed.set()
-            self._touched.add(unit.spec.name)
+            self._touch(unit.spec.name)
         self._gates.changed(unit, before, moves)
 
     def _fail(self, unit: ServiceUnit, exc: Exception) -> None:
@@ -532,7 +544,7 @@ class Supervisor:
                 measured = usage.get(name, NO_USAGE)
                 if measured != unit.usage:      # an equal one is kept: statuses are reused
                     unit.usage = measured
-                    self._touched.add(name)
+                    self._touch(name)
                 if unit.spec.limits.watched() and name in usage:
                     self._apply(unit, ev.UsageReported(memory_bytes=unit.usage.memory_bytes,
                                                        cpu_percent=unit.usage.cpu_percent))

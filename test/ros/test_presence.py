@@ -18,7 +18,6 @@ try:
 except ImportError:                   # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks  # type: ignore[no-redef]
 
-import pytest
 import rclpy
 
 from omega_orchestrator.core.registry import parse_registry
@@ -67,9 +66,10 @@ def test_liveliness_holds_without_messages_lapses_when_frozen_and_ends_at_exit(
     wait_until(lambda: changes[-1] == (0, 0), what='gone as it left, not lapsed')
 
 
-async def test_the_node_asserts_once_per_period_and_a_publication_counts_as_one(
+async def test_the_node_knows_when_to_assert_and_whether_a_period_has_work(
         domain: int, tmp_path: Path):
-    registry = parse_registry(json.dumps({'services': [{'name': 'a', 'cmd': '/bin/true'}]}),
+    registry = parse_registry(json.dumps({'services': [{'name': 'a', 'cmd': 'sleep',
+                                                        'args': ['600']}]}),
                               str(tmp_path / 'r.json'), base_dir=str(tmp_path))
     supervisor = Supervisor(registry, LogSettings(log_dir=str(tmp_path / 'logs')),
                             metrics_interval=0)
@@ -79,13 +79,18 @@ async def test_the_node_asserts_once_per_period_and_a_publication_counts_as_one(
                             registry_path=registry.path, log_dir=str(tmp_path / 'logs'),
                             context=context)
     try:
-        assert ASSERT_PERIOD == 2.0
-        # 1 Hz status ticks, a little late or early: the returned time is the next assertion's
-        due = [node.keep_alive(now) for now in (0.0, 1.001, 1.995, 3.0, 4.0)]
-        assert due == pytest.approx([2.0, 2.0, 3.995, 3.995, 6.0])
-        node.publish_status(10.0, final=True)      # sends on ~/status_updates: asserts too
-        assert node.keep_alive(11.0) == pytest.approx(12.0)
-        assert node.keep_alive(12.0) == pytest.approx(14.0)
+        assert node.period_wanted(0.0)               # nothing published yet
+        node.assert_alive(1.0)
+        assert node.assertion_due == 1.0 + ASSERT_PERIOD
+        node.publish_status(1.5, final=True)         # sends on ~/status_updates: asserts too
+        assert node.assertion_due == 1.5 + ASSERT_PERIOD
+        node.publish_status(2.0)
+        assert not node.period_wanted(2.5)           # all sent, nothing touched, nothing due
+        assert node.period_wanted(2.0 + 60.0)        # every service is asked once a minute
+        supervisor.start('a')                        # a transition touches 'a'
+        assert node.period_wanted(2.5)
+        node.publish_status(2.6)
+        assert not node.period_wanted(3.0)
     finally:
         node.destroy_node()
         context.try_shutdown()

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 from omega_orchestrator.core.states import ServiceState
 from omega_orchestrator.ros.messages import MessageCache
-from omega_orchestrator.ros.status_plan import Audience, StatusPlan
+from omega_orchestrator.ros.status_plan import Audience, Publication, StatusPlan
 from omega_orchestrator.runtime.metrics import Usage
 from test.ros.test_messages import engine_status
 
@@ -24,8 +24,12 @@ class Robot:
         self.statuses[name] = replace(self.statuses[name], **fields)
 
     def publish(self, now: float, **kwargs):
+        """As the node does: the cache's count of changes lets a quiet period skip the
+        entries (every test here runs through that shortcut).
+        """
         entries = self.cache.update(tuple(self.statuses.values()), FQN, '')
-        return self.plan.plan(entries, now, **kwargs), self.plan.full_due_in(now)
+        return self.plan.plan(entries, now, changes=self.cache.changes, **kwargs), \
+            self.plan.full_due_in(now)
 
 
 def names(statuses) -> list[str]:
@@ -198,3 +202,37 @@ def test_the_audience_is_asked_only_about_a_topic_something_would_go_out_on():
     robot.change('b', state=ServiceState.CRASHED, pid=None)
     robot.publish(4.0, audience=crash)               # a change of state: all three
     assert sorted(set(crash.asked)) == ['diagnostics', 'status', 'updates']
+
+
+def test_a_quiet_period_looks_at_no_entry_until_something_falls_due():
+    robot = Robot('a', 'b')
+    robot.publish(0.0)
+    entries = robot.cache.update(tuple(robot.statuses.values()), FQN, '')
+    unchanged = robot.cache.changes
+    assert robot.plan.plan([], 1.0, changes=unchanged) == Publication()  # not even read
+    refresh = robot.plan.plan(entries, 3.0, changes=unchanged)   # the diagnostics are due
+    assert diagnosed(refresh.diagnostics) == ['a', 'b']
+    robot.change('a', state=ServiceState.CRASHED, pid=None)
+    crash, _ = robot.publish(3.5)                    # a change is never skipped
+    assert names(crash.updates) == ['a']
+
+
+def test_a_topic_that_was_unheard_is_served_as_soon_as_someone_listens_in_a_quiet_period():
+    robot = Robot('a', 'b')
+    robot.publish(0.0, audience=Audience(diagnostics=False))
+    quiet, _ = robot.publish(1.0, audience=Audience(diagnostics=False))
+    assert quiet == Publication()
+    joined, _ = robot.publish(1.5)                  # nothing changed, but now someone listens
+    assert diagnosed(joined.diagnostics) == ['a', 'b'] and joined.updates is None
+
+
+def test_only_what_falls_due_by_time_keeps_the_periods_busy_not_what_waits_for_a_listener():
+    robot = Robot('a', 'b')
+    robot.publish(0.0)
+    assert robot.plan.quiet_until == 3.0             # the diagnostics' refresh
+    robot.change('a', usage=Usage(cpu_percent=5.0, memory_bytes=10))
+    robot.publish(1.0)
+    assert robot.plan.quiet_until == 3.0             # the whole status would be at 10.0
+    alone = Robot('a', 'b')
+    alone.publish(0.0, audience=Audience(status=False, updates=False, diagnostics=False))
+    assert alone.plan.quiet_until == float('inf')    # looked for at each period that runs

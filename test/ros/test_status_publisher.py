@@ -1,39 +1,83 @@
 """StatusPublisher's timing (ros/face.py) on a real asyncio loop, in front of a node that
-records what it is asked: the period, the liveliness between periods, the rate's change.
+records what it is asked: the period, when the loop wakes, the liveliness between periods,
+the rate's change.
 """
 
 import asyncio
 
-from omega_orchestrator.ros.face import StatusPublisher
+import pytest
+
+from omega_orchestrator.ros.face import _next_on_grid, StatusPublisher
 from omega_orchestrator.ros.presence import ASSERT_PERIOD
 
 
 class RecordingNode:
     """What the publisher asks of the orchestrator's node, with the time it asked."""
 
-    def __init__(self, rate: float, assert_every: float = ASSERT_PERIOD) -> None:
+    def __init__(self, rate: float, wanted: bool = False) -> None:
         self.status_rate = rate
-        self.assert_every = assert_every
+        self.wanted = wanted          # a period would have something to do
         self.published: list[float] = []
-        self.kept_alive: list[float] = []
+        self.asserted: list[float] = []
 
     def publish_status(self, now: float, *, final: bool = False) -> None:
         self.published.append(now)
 
-    def keep_alive(self, now: float) -> float:
-        self.kept_alive.append(now)
-        return now + self.assert_every              # when the next assertion is due
+    @property
+    def assertion_due(self) -> float:
+        return (self.asserted[-1] if self.asserted else float('-inf')) + ASSERT_PERIOD
+
+    def assert_alive(self, now: float) -> None:
+        self.asserted.append(now)
+
+    def period_wanted(self, at: float) -> bool:
+        return self.wanted
+
+
+def started(node: RecordingNode) -> tuple[StatusPublisher, float]:
+    """A publisher started now; returns it and how far away its next wake is."""
+    publisher = StatusPublisher(node)
+    publisher.start_periodic()
+    assert publisher._tick is not None
+    return publisher, publisher._tick.when() - asyncio.get_running_loop().time()
 
 
 async def test_a_slow_rate_still_keeps_the_liveliness_asserted_between_periods():
-    node = RecordingNode(rate=0.01, assert_every=1.5)   # a status period every 100 s
-    publisher = StatusPublisher(node)
-    publisher.start_periodic()
-    assert len(node.published) == 1 and len(node.kept_alive) == 1
-    due = publisher._tick.when() - asyncio.get_running_loop().time()
-    assert 1.4 < due <= 1.5                       # when the node's next assertion is due
+    node = RecordingNode(rate=0.01)              # a status period every 100 s
+    publisher, wake = started(node)
+    assert len(node.published) == 1 and len(node.asserted) == 1
+    assert 0 < wake <= ASSERT_PERIOD             # the next wake asserts, well before 100 s
     publisher.close()
     assert publisher._tick is None
+
+
+async def test_an_idle_robot_wakes_at_the_last_period_before_the_assertion_is_due():
+    node = RecordingNode(rate=1.0)
+    publisher, wake = started(node)
+    assert len(node.asserted) == len(node.published) == 1     # the start asserted
+    assert wake == pytest.approx(ASSERT_PERIOD, abs=0.01)   # the period at +2 s, not +1 s
+    publisher.close()
+
+
+async def test_a_period_with_work_wakes_at_the_next_period():
+    node = RecordingNode(rate=1.0, wanted=True)
+    publisher, wake = started(node)
+    assert wake == pytest.approx(1.0, abs=0.01)
+    publisher.close()
+
+
+async def test_a_touch_while_asleep_brings_the_next_period_forward():
+    node = RecordingNode(rate=1.0)
+    publisher, wake = started(node)
+    assert wake == pytest.approx(ASSERT_PERIOD, abs=0.01)
+    publisher.period_needed()                        # a service's usage moved
+    assert publisher._tick is not None
+    wake = publisher._tick.when() - asyncio.get_running_loop().time()
+    assert wake == pytest.approx(1.0, abs=0.01)
+    first = publisher._tick
+    publisher.period_needed()                        # already due then: nothing changes
+    assert publisher._tick is first and not first.cancelled()
+    publisher.close()
 
 
 async def test_a_new_rate_restarts_the_period_and_never_starts_a_second_chain():
@@ -53,3 +97,8 @@ async def test_a_new_rate_restarts_the_period_and_never_starts_a_second_chain():
     publisher.close()
     publisher.rate_changed()                      # after the close: nothing
     assert len(node.published) == 3 and publisher._tick is None
+
+
+def test_the_status_period_keeps_its_grid_and_skips_what_a_stall_missed():
+    assert _next_on_grid(10.0, 1.0, now=10.004) == 11.0       # a late tick: still 11
+    assert _next_on_grid(10.0, 1.0, now=13.5) == 14.5         # a stall: no burst of ticks
