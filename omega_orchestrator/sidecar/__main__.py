@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+from collections.abc import Callable
 import contextlib
 import logging
 import os
@@ -71,34 +72,56 @@ def settings_from(args: argparse.Namespace, token: str | None) -> Any:
                     token_for_logs=args.token_for_logs)
 
 
+class _Connections(set):
+    """uvicorn's set of open connections, which says when the first one opens."""
+
+    def __init__(self, on_first: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_first = on_first
+
+    def add(self, connection: Any) -> None:
+        if not self:
+            self._on_first()
+        super().add(connection)
+
+
 def make_quiet_server(uvicorn: Any) -> type:
-    """Uvicorn's Server, but a stop signal first ends the open event streams (so nothing is
-    cancelled mid-response), and a repeated Ctrl-C (a terminal and `ros2 run` both send one)
-    does not turn the orderly shutdown into an abort.
+    """Uvicorn's Server, but it sleeps while nobody is connected, a stop signal first ends
+    the open event streams (so nothing is cancelled mid-response), and a repeated Ctrl-C (a
+    terminal and `ros2 run` both send one) does not turn the orderly shutdown into an abort.
     """
     class QuietServer(uvicorn.Server):
         def __init__(self, config: Any, stopping: asyncio.Event) -> None:
             super().__init__(config)
             self.stopping = stopping
+            self._wake = asyncio.Event()      # a stop, or a first connection
+            self.server_state.connections = _Connections(self._wake.set)
 
         async def main_loop(self) -> None:
             """Uvicorn's loop wakes ten times a second to see whether to stop; this one
-            wakes when told to stop, and once a second for the Date header (on_tick renews
-            it when the counter is a multiple of ten).
+            wakes when told to stop, and while a connection is open once a second for the
+            Date header (on_tick renews it when the counter is a multiple of ten). With no
+            connection it sleeps until one opens: the Date is renewed then, before the
+            request is read (the connection's first data comes in a later turn of the loop).
             """
             counter = 0
             should_exit = await self.on_tick(counter)
             while not should_exit:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.stopping.wait(), 1.0)
+                self._wake.clear()
+                if self.server_state.connections:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), 1.0)
+                elif not self.stopping.is_set():
+                    await self._wake.wait()
                 counter = (counter + 10) % 864000
                 should_exit = await self.on_tick(counter)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
-            try:     # a signal handler on the loop's thread: hand the event to the loop
-                asyncio.get_running_loop().call_soon_threadsafe(self.stopping.set)
-            except RuntimeError:
-                self.stopping.set()
+            for event in (self.stopping, self._wake):
+                try:     # a signal handler on the loop's thread: hand the event to the loop
+                    asyncio.get_running_loop().call_soon_threadsafe(event.set)
+                except RuntimeError:
+                    event.set()
             if not self.should_exit:
                 super().handle_exit(sig, frame)
     return QuietServer
