@@ -43,10 +43,10 @@ class StatusPublisher:
 
     The status periods lie on a grid (the rate's period, from the start or the last change of
     rate), but the loop wakes only for a period with something to do (a service touched,
-    something due) and for the liveliness: at the last period before the assertion is due
-    (at most ASSERT_PERIOD s apart), or at the assertion's time when no period comes before
-    it. An idle robot at 1 Hz wakes every other second; every period that runs also looks for
-    new listeners of what waited for one.
+    something due: node.work_due) and for the liveliness: at the last period before the
+    assertion is due (at most ASSERT_PERIOD s apart), or at the assertion's time when no
+    period comes before it. An idle robot at 1 Hz wakes every other second; every period
+    that runs also looks for new listeners of what waited for one.
     """
 
     MIN_GAP = 0.05
@@ -138,28 +138,40 @@ class StatusPublisher:
                 self._publish()
         except Exception:         # the next period tries again
             log.exception('publishing the status failed')
-        wake = self._next_status
         try:
-            if not self.node.period_wanted(self._next_status):
-                wake = self._last_period_before(self.node.assertion_due)
-                if wake is None:                 # none: now is the last chance
-                    self.node.assert_alive(now)
-                    wake = self._last_period_before(self.node.assertion_due)
-                    if wake is None:             # a period longer than ASSERT_PERIOD
-                        wake = self.node.assertion_due
-            elif self._next_status > self.node.assertion_due:
-                self.node.assert_alive(now)
+            wake = self._next_wake(now)
         except Exception:
             log.exception('asserting the liveliness failed')
-            wake = min(wake, now + ASSERT_PERIOD)
+            wake = min(self._next_status, now + ASSERT_PERIOD)
         if not self._closed:
             self._tick = loop.call_at(wake, self._on_tick)
+
+    def _next_wake(self, now: float) -> float:
+        """Asserts the liveliness now if no period comes before it is due; returns when to
+        wake next: the first period with work, or the last one before the next assertion is
+        due (at that time itself when the rate's period is longer than ASSERT_PERIOD).
+        """
+        if self._next_status > self.node.assertion_due:
+            self.node.assert_alive(now)
+        deadline = self.node.assertion_due
+        for_assertion = self._last_period_before(deadline)
+        return min(deadline if for_assertion is None else for_assertion,
+                   self._first_period_from(self.node.work_due()))
 
     def _last_period_before(self, deadline: float) -> float | None:
         """The last period on the grid from the next one to `deadline`, if any."""
         if self._next_status > deadline:
             return None
         periods = math.floor((deadline - self._next_status) / self._period + 1e-9)
+        return self._next_status + periods * self._period
+
+    def _first_period_from(self, due: float) -> float:
+        """The first period on the grid, from the next one, at or after `due`."""
+        if due <= self._next_status:
+            return self._next_status
+        if math.isinf(due):                      # nothing falls due
+            return due
+        periods = math.ceil((due - self._next_status) / self._period - 1e-9)
         return self._next_status + periods * self._period
 
 

@@ -164,13 +164,14 @@ class OrchestratorNode(Node):
         self.updates_pub.assert_liveliness()
         self._asserted_at = now
 
-    def period_wanted(self, at: float) -> bool:
-        """Would a status period at `at` (loop time) have more to do than look for new
-        listeners: a service touched since the last publication, or something due by then
-        (a diagnostic's refresh, a whole ~/status, asking every service)?
+    def work_due(self) -> float:
+        """When (loop time) a status period has more to do than look for new listeners:
+        -inf when a service was touched since the last publication, else when something
+        falls due (a diagnostic's refresh, a whole ~/status, asking every service).
         """
-        return self.supervisor.has_touched() or \
-            min(self._plan.quiet_until, self._whole_at + ASK_ALL_PERIOD) <= at
+        if self.supervisor.has_touched():
+            return float('-inf')
+        return min(self._plan.quiet_until, self._whole_at + ASK_ALL_PERIOD)
 
     def publish_status(self, now: float, *, final: bool = False) -> float | None:
         """Publish what changed (see status_plan); returns the seconds until a whole

@@ -18,6 +18,9 @@ is not sent every period. The three channels:
 A topic nobody subscribes to gets nothing (serializing 1,000 statuses costs about 20 ms): the
 whole ~/status stays wanted until someone listens, then goes out at the next period; a
 diagnostic not sent stays due.
+Most periods send nothing: while the cache's count of changes holds, a plan looks at no entry
+until `quiet_until` (the next refresh or whole status due by time), and the publisher does not
+even wake for such periods (ros/face.py).
 Pure bookkeeping (no node, no clock of its own): the node asks, then publishes.
 """
 

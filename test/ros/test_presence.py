@@ -66,7 +66,7 @@ def test_liveliness_holds_without_messages_lapses_when_frozen_and_ends_at_exit(
     wait_until(lambda: changes[-1] == (0, 0), what='gone as it left, not lapsed')
 
 
-async def test_the_node_knows_when_to_assert_and_whether_a_period_has_work(
+async def test_the_node_knows_when_to_assert_and_when_a_period_has_work(
         domain: int, tmp_path: Path):
     registry = parse_registry(json.dumps({'services': [{'name': 'a', 'cmd': 'sleep',
                                                         'args': ['600']}]}),
@@ -79,18 +79,19 @@ async def test_the_node_knows_when_to_assert_and_whether_a_period_has_work(
                             registry_path=registry.path, log_dir=str(tmp_path / 'logs'),
                             context=context)
     try:
-        assert node.period_wanted(0.0)               # nothing published yet
+        assert node.work_due() == float('-inf')      # nothing published yet
         node.assert_alive(1.0)
         assert node.assertion_due == 1.0 + ASSERT_PERIOD
         node.publish_status(1.5, final=True)         # sends on ~/status_updates: asserts too
         assert node.assertion_due == 1.5 + ASSERT_PERIOD
         node.publish_status(2.0)
-        assert not node.period_wanted(2.5)           # all sent, nothing touched, nothing due
-        assert node.period_wanted(2.0 + 60.0)        # every service is asked once a minute
+        assert node.work_due() == 1.5 + 3.0          # the refresh of the diagnostics sent
+        node.publish_status(4.5)                     # nobody listens: they wait for someone
+        assert node.work_due() == 1.5 + 60.0         # every service is asked once a minute
         supervisor.start('a')                        # a transition touches 'a'
-        assert node.period_wanted(2.5)
-        node.publish_status(2.6)
-        assert not node.period_wanted(3.0)
+        assert node.work_due() == float('-inf')
+        node.publish_status(4.6)                     # nobody to send it to: nothing falls due
+        assert node.work_due() == 1.5 + 60.0
     finally:
         node.destroy_node()
         context.try_shutdown()

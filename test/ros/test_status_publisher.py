@@ -14,9 +14,9 @@ from omega_orchestrator.ros.presence import ASSERT_PERIOD
 class RecordingNode:
     """What the publisher asks of the orchestrator's node, with the time it asked."""
 
-    def __init__(self, rate: float, wanted: bool = False) -> None:
+    def __init__(self, rate: float, due: float = float('inf')) -> None:
         self.status_rate = rate
-        self.wanted = wanted          # a period would have something to do
+        self.due = due                # when a period has something to do
         self.published: list[float] = []
         self.asserted: list[float] = []
 
@@ -30,8 +30,8 @@ class RecordingNode:
     def assert_alive(self, now: float) -> None:
         self.asserted.append(now)
 
-    def period_wanted(self, at: float) -> bool:
-        return self.wanted
+    def work_due(self) -> float:
+        return self.due
 
 
 def started(node: RecordingNode) -> tuple[StatusPublisher, float]:
@@ -60,9 +60,16 @@ async def test_an_idle_robot_wakes_at_the_last_period_before_the_assertion_is_du
 
 
 async def test_a_period_with_work_wakes_at_the_next_period():
-    node = RecordingNode(rate=1.0, wanted=True)
+    node = RecordingNode(rate=1.0, due=float('-inf'))      # a service touched
     publisher, wake = started(node)
     assert wake == pytest.approx(1.0, abs=0.01)
+    publisher.close()
+
+
+async def test_work_due_between_periods_wakes_at_the_first_period_after_it():
+    node = RecordingNode(rate=4.0, due=asyncio.get_running_loop().time() + 0.6)
+    publisher, wake = started(node)                  # periods every 0.25 s
+    assert wake == pytest.approx(0.75, abs=0.01)     # not 0.25 (nothing to do), nor 2 s
     publisher.close()
 
 
