@@ -7,7 +7,8 @@ For each size N: N orchestrators (robots r00..rNN, each in its own namespace, ea
 --services autostart `sleep 3600` services, status at 1 Hz, metrics every 2 s) and one
 sidecar (local robot r00) on a private ROS domain. Once /api/robots shows every robot
 reachable and the sidecar has had no client for a while, over --idle-seconds:
-- the sidecar's CPU (% of one core) and RSS, with no HTTP client;
+- the sidecar's CPU (% of one core, to the nanosecond: benchkit/cputime.py) and RSS, with no
+  HTTP client;
 - the DDS traffic the sidecar causes: the bytes and packets on the loopback interface with
   the sidecar, minus those of a second window without it. The run takes place in a network
   namespace of its own (root and `ip` needed; otherwise this column is skipped with a line),
@@ -32,6 +33,7 @@ import sys
 import tempfile
 import time
 
+from benchkit.cputime import CpuClock
 from benchstack import free_port, ROOT, wait
 import httpx
 import psutil
@@ -113,11 +115,11 @@ def measure(count: int, services: int, idle: float, returns: int, traffic: bool)
              120, 'every robot reachable')
         time.sleep(5)                       # settle: no client since this last request
         side = psutil.Process(fleet.sidecar.pid)
-        cpu0, lo0, began = side.cpu_times(), loopback(), time.monotonic()
+        clock, lo0, began = CpuClock(side.pid), loopback(), time.monotonic()
         time.sleep(idle)
-        cpu1, lo1, took = side.cpu_times(), loopback(), time.monotonic() - began
-        result['sidecar_cpu_percent'] = 100 * (cpu1.user + cpu1.system - cpu0.user
-                                               - cpu0.system) / took
+        (cpu, counted), lo1, took = clock.seconds(), loopback(), time.monotonic() - began
+        result['sidecar_cpu_percent'] = 100 * cpu / took
+        result['sidecar_cpu_counted_in'] = counted
         result['sidecar_rss_mb'] = side.memory_info().rss / 2**20
         with_sidecar = ((lo1[0] - lo0[0]) / took, (lo1[1] - lo0[1]) / took)
         if count > 1:
