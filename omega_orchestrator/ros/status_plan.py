@@ -132,10 +132,9 @@ class StatusPlan:
                 self._names = tuple(e.name for e in entries)
                 self._in_full = {e.name: e.diagnostic_version for e in entries}
                 self._full_versions = {e.name: e.version for e in entries}
-                full_at = float('inf')
             else:                                   # it stays wanted, for the first listener
                 unheard.append('status')
-                full_at = float('inf')
+            full_at = float('inf')                  # sent, or left to the first listener
         # a listener of the updates alone misses nothing
         changed = [e for e in entries if self._sent.get(e.name) != e.version]
         if changed and (final or audience.updates):

@@ -31,6 +31,14 @@ class Clock(Protocol):
         """Call callback (on the loop) after delay seconds."""
 
 
+def wall_offset(clock: Clock, monotonic: float) -> int:
+    """The wall clock's offset to the monotonic one (read at `monotonic`), to the second:
+    statuses turn monotonic times into wall-clock times with it, so a change of it is a step
+    of the wall clock (NTP on a robot without a real-time clock) that moves them all.
+    """
+    return round(clock.time() - monotonic)
+
+
 class LoopClock:
     """The real clock: time.monotonic, time.time, and the running loop's timers."""
 

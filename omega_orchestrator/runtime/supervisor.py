@@ -29,7 +29,7 @@ from omega_orchestrator.core.states import (
 )
 from omega_orchestrator.runtime import cgroups, lifeline, ports, process
 from omega_orchestrator.runtime.cleanup import start_stop_command, start_sweep
-from omega_orchestrator.runtime.clock import Clock, LoopClock
+from omega_orchestrator.runtime.clock import Clock, LoopClock, wall_offset
 from omega_orchestrator.runtime.environment import robot_environment, service_environment
 from omega_orchestrator.runtime.gates import DependencyGates
 from omega_orchestrator.runtime.groups import Groups
@@ -80,7 +80,7 @@ class Supervisor:
         self._touched: set[str] = set()      # see take_touched
         #: called (on the loop) when a service is touched while none was: see take_touched
         self.on_touched: Callable[[], None] | None = None
-        self._wall_offset = self._wall_clock_offset()     # see take_touched
+        self._wall_offset = wall_offset(self.clock, self.clock.monotonic())  # take_touched
         self._units = {s.name: ServiceUnit(s, self._new_logs(s.name), self.clock)
                        for s in registry.services}
         self._announcer = Announcer(self.clock)
@@ -184,7 +184,7 @@ class Supervisor:
         of a step of the clock: that is seen at the next take).
         """
         touched, self._touched = self._touched, set()
-        offset = self._wall_clock_offset()
+        offset = wall_offset(self.clock, self.clock.monotonic())
         if offset != self._wall_offset:
             self._wall_offset = offset
             touched.update(self._units)
@@ -198,12 +198,6 @@ class Supervisor:
         if not self._touched and names and self.on_touched is not None:
             self.on_touched()
         self._touched.update(names)
-
-    def _wall_clock_offset(self) -> int:
-        """The wall clock's offset to the monotonic one, to the second, as statuses count it
-        (unit.ServiceUnit.status).
-        """
-        return round(self.clock.time() - self.clock.monotonic())
 
     def _new_logs(self, name: str) -> ServiceLogs:
         return ServiceLogs(name, self.log_settings,

@@ -9,7 +9,7 @@ from omega_orchestrator.core.machine import MachineView, ServiceMachine
 from omega_orchestrator.core.readiness import settled
 from omega_orchestrator.core.registry import ServiceSpec
 from omega_orchestrator.runtime import ports
-from omega_orchestrator.runtime.clock import Clock, TimerHandle
+from omega_orchestrator.runtime.clock import Clock, TimerHandle, wall_offset
 from omega_orchestrator.runtime.limits import describe as describe_limits
 from omega_orchestrator.runtime.logs import ServiceLogs
 from omega_orchestrator.runtime.metrics import NO_USAGE
@@ -54,9 +54,7 @@ class ServiceUnit:
         """
         view, mono = self.machine.view, self.clock.monotonic()
         uptime = mono - view.started_at if view.started_at is not None else 0.0
-        # the wall clock's offset to the monotonic one, to the second: a step of the clock
-        # (NTP on a robot without a real-time clock) rebuilds the wall-clock times
-        offset = round(self.clock.time() - mono)
+        offset = wall_offset(self.clock, mono)     # a step of it rebuilds the wall-clock times
         parts = (view, self.usage, self.logs.problem, self.adopted, self.enforcement, self.spec,
                  offset)
         last = self._last_status
