@@ -140,11 +140,16 @@ class Sidecar:
         self.restart_at = time.monotonic() + SIDECAR_RESTART
         return None
 
-    def timeout(self) -> float | None:
-        """How long the launcher may sleep before check() has something to do."""
+    def timeout(self, stopping: bool) -> float | None:
+        """How long the launcher may sleep before check() has something to do (None: until a
+        process exits). A sidecar found exited here is news for check() at once (this poll
+        collected it, so no exit will wake the launcher for it), unless stopping.
+        """
         if self.restart_at is not None:
             return max(0.0, self.restart_at - time.monotonic())
-        return None if self.listened or self.proc.poll() is not None else PROBE_INTERVAL
+        if self.proc.poll() is not None:
+            return None if stopping else 0.0
+        return None if self.listened else PROBE_INTERVAL
 
     def stop(self) -> None:
         """SIGINT, then SIGKILL after SIDECAR_GRACE seconds."""
@@ -205,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, pass_hangup)
     failed = None
     while orchestrator.poll() is None and failed is None:
-        wait_any([orchestrator, sidecar.proc], sidecar.timeout())
+        wait_any([orchestrator, sidecar.proc], sidecar.timeout(bool(stopping)))
         if orchestrator.poll() is None:
             failed = sidecar.check(bool(stopping))
     if failed is not None:

@@ -24,7 +24,7 @@ import sys
 import psutil
 import pytest
 
-from omega_orchestrator.launcher import SIDECAR_GRACE
+from omega_orchestrator.launcher import Sidecar, SIDECAR_GRACE
 from omega_orchestrator.robot_names import host_namespace, with_namespace
 from test.support import free_port, wait_until
 
@@ -443,6 +443,16 @@ def test_sigterm_to_the_launchers_group_leaves_nothing_behind(tmp_path: Path):
 
 
 # -- the launcher unit's main process ---------------------------------------------------------
+
+def test_a_sidecar_that_exits_between_two_looks_is_reported_at_once():
+    # the launcher's loop: check() saw it alive, then it exits, then timeout() collects it;
+    # no exit is left to wake the launcher, so the next check() must come without waiting
+    sidecar = Sidecar([sys.executable, '-c', 'pass'], free_port())
+    wait_until(lambda: sidecar.proc.poll() is not None, what='the sidecar exited')
+    assert sidecar.timeout(stopping=False) == 0.0
+    assert sidecar.check(stopping=False) == 1               # died before ever listening
+    assert sidecar.timeout(stopping=True) is None            # stopping: nothing to report
+
 
 @pytest.mark.parametrize('why', ['public address without a token', 'port in use'])
 def test_launcher_fails_and_stops_the_orchestrator_when_the_sidecar_cannot_listen(
